@@ -1,0 +1,96 @@
+/**
+ * Verifies access tokens with jose: HS256 with a shared secret, or asymmetric
+ * keys from a JWKS URL or a PEM public key. Never accepts `alg: none`.
+ */
+import { createRemoteJWKSet, importSPKI, type JWTPayload, type JWTVerifyGetKey, jwtVerify, type CryptoKey } from 'jose';
+import { idToken } from '../protocol/subjects.ts';
+import type { AuthConfig } from './config.ts';
+import type { Grant } from './grant.ts';
+
+/** A token the hub refuses; `message` is safe to send to the client. */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+}
+
+/** Tokens larger than this are refused before any parsing. */
+export const MAX_TOKEN_BYTES = 8192;
+
+export class Authenticator {
+  readonly #key: Uint8Array | CryptoKey | JWTVerifyGetKey;
+  readonly #algorithms: string[];
+  readonly #audience: string | undefined;
+  readonly #issuer: string | undefined;
+
+  private constructor(key: Uint8Array | CryptoKey | JWTVerifyGetKey, algorithms: string[], config: AuthConfig) {
+    this.#key = key;
+    this.#algorithms = algorithms;
+    this.#audience = config.audience;
+    this.#issuer = config.issuer;
+  }
+
+  static async create(config: AuthConfig): Promise<Authenticator> {
+    if (config.jwksUrl !== undefined) return new Authenticator(createRemoteJWKSet(new URL(config.jwksUrl)), [...config.algorithms], config);
+    if (config.publicKey !== undefined) {
+      const alg = config.algorithms[0] ?? 'RS256';
+      return new Authenticator(await importSPKI(config.publicKey, alg), [...config.algorithms], config);
+    }
+    if (config.secret !== undefined) return new Authenticator(new TextEncoder().encode(config.secret), ['HS256'], config);
+    throw new AuthError('no token verification configured: set HUB_JWT_SECRET, HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY');
+  }
+
+  /** Verifies a token and returns what it grants, or throws AuthError with a reason fit for the client. */
+  async verify(token: string | undefined): Promise<Grant> {
+    if (token === undefined || token === '') throw new AuthError('no token');
+    if (token.length > MAX_TOKEN_BYTES) throw new AuthError(`token larger than ${MAX_TOKEN_BYTES} bytes`);
+    let payload: JWTPayload;
+    try {
+      // The algorithm list is fixed by configuration, so a token cannot pick `none` or switch HS/RS.
+      ({ payload } = await jwtVerify(token, this.#key as Uint8Array, { algorithms: this.#algorithms, audience: this.#audience, issuer: this.#issuer }));
+    } catch (e) {
+      throw new AuthError(reasonOf(e), { cause: e });
+    }
+    return grantOf(payload);
+  }
+}
+
+function reasonOf(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  const claim = (e as { claim?: string }).claim;
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      return 'token expired';
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return claim === 'aud' ? 'token is for another audience' : claim === 'iss' ? 'token from another issuer' : claim === 'nbf' ? 'token not yet valid' : `token claim ${claim} invalid`;
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'bad token signature';
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      return 'token algorithm not allowed';
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+      return 'no key matches the token';
+    case 'ERR_JWKS_TIMEOUT':
+    case 'ERR_JOSE_GENERIC':
+      return 'token keys unavailable';
+    default:
+      return 'malformed token';
+  }
+}
+
+function grantOf(payload: JWTPayload): Grant {
+  const userId = idToken(payload.sub);
+  if (userId === undefined) throw new AuthError('token has no usable sub (user id)');
+  const rawSites = (payload as { sites?: unknown }).sites;
+  let sites: Grant['sites'];
+  if (rawSites === '*') sites = '*';
+  else if (Array.isArray(rawSites)) {
+    const set = new Set<string>();
+    for (const s of rawSites) {
+      const id = idToken(s);
+      if (id === undefined) throw new AuthError(`token sites contains an invalid site id ${JSON.stringify(s)}`);
+      set.add(id);
+    }
+    sites = set;
+  } else if (rawSites === undefined) sites = new Set();
+  else throw new AuthError('token sites must be a list of site ids or "*"');
+  const role = typeof (payload as { role?: unknown }).role === 'string' ? (payload as { role: string }).role : 'viewer';
+  return { userId, sites, role, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
+}

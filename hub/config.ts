@@ -1,0 +1,122 @@
+/**
+ * The hub's configuration: read from the environment once at start, validated,
+ * frozen. A bad value fails fast naming the variable.
+ */
+import { isValidNamespace } from '../protocol/subjects.ts';
+
+export interface HubConfig {
+  /** Port for HTTP and WebSocket (`/ws`). 0 picks a free port. */
+  readonly port: number;
+  readonly host: string;
+  /** NATS URL; undefined means "launch an embedded nats-server". */
+  readonly natsUrl: string | undefined;
+  /** Where the embedded nats-server keeps its store, and dev secrets live. */
+  readonly dataDir: string;
+  /** Port of the embedded nats-server. */
+  readonly embeddedNatsPort: number;
+  readonly namespace: string;
+  readonly auth: AuthConfig;
+  /** Browser origins allowed to connect; empty means any (non-browser clients send no Origin). */
+  readonly allowedOrigins: readonly string[];
+  /** Token for `POST /api/events`; undefined disables ingest. */
+  readonly serviceToken: string | undefined;
+  readonly maxConnectionsPerUser: number;
+  /** Largest client frame accepted, in bytes. */
+  readonly maxFrameBytes: number;
+  /** A socket that sent nothing for this long is closed (the client pings every 30 s). */
+  readonly idleTimeoutMs: number;
+  /** Bad frames tolerated per connection before it is closed. */
+  readonly maxBadFrames: number;
+  /** Retention of the notification and broadcast logs. */
+  readonly notificationRetentionMs: number;
+  /** Byte bound of the site (domain) log; 0 keeps everything. */
+  readonly siteStreamMaxBytes: number;
+  readonly logLevel: string;
+}
+
+export interface AuthConfig {
+  /** HS256 secret. */
+  readonly secret: string | undefined;
+  /** URL of a JSON Web Key Set for asymmetric keys. */
+  readonly jwksUrl: string | undefined;
+  /** PEM (SPKI) public key for asymmetric keys. */
+  readonly publicKey: string | undefined;
+  /** Algorithms accepted with a public key or JWKS. */
+  readonly algorithms: readonly string[];
+  readonly audience: string | undefined;
+  readonly issuer: string | undefined;
+}
+
+/** A configuration value that cannot be used. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const DAY_MS = 86_400_000;
+
+export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig> = {}): HubConfig {
+  const namespace = env.HUB_NAMESPACE ?? 'plant';
+  if (!isValidNamespace(namespace)) throw new ConfigError(`HUB_NAMESPACE=${JSON.stringify(namespace)} must match [A-Za-z0-9_-]{1,32}`);
+  const auth: AuthConfig = {
+    secret: nonEmpty(env, 'HUB_JWT_SECRET'),
+    jwksUrl: url(env, 'HUB_JWKS_URL'),
+    publicKey: nonEmpty(env, 'HUB_JWT_PUBLIC_KEY'),
+    algorithms: list(env, 'HUB_JWT_ALGORITHMS') ?? ['RS256', 'ES256', 'EdDSA'],
+    audience: nonEmpty(env, 'HUB_JWT_AUDIENCE'),
+    issuer: nonEmpty(env, 'HUB_JWT_ISSUER'),
+  };
+  if (auth.secret !== undefined && auth.secret.length < 32) throw new ConfigError('HUB_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)');
+  if (auth.jwksUrl !== undefined && auth.publicKey !== undefined) throw new ConfigError('set HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY, not both');
+  const config: HubConfig = {
+    port: int(env, 'HUB_PORT', 3000, 0, 65535),
+    host: env.HUB_HOST ?? '0.0.0.0',
+    natsUrl: nonEmpty(env, 'NATS_URL'),
+    dataDir: env.HUB_DATA_DIR ?? 'data',
+    embeddedNatsPort: int(env, 'HUB_EMBEDDED_NATS_PORT', 4223, 1, 65535),
+    namespace,
+    auth,
+    allowedOrigins: list(env, 'HUB_ALLOWED_ORIGINS') ?? [],
+    serviceToken: nonEmpty(env, 'HUB_SERVICE_TOKEN'),
+    maxConnectionsPerUser: int(env, 'HUB_MAX_CONNECTIONS_PER_USER', 10, 1, 1_000_000),
+    maxFrameBytes: int(env, 'HUB_MAX_FRAME_BYTES', 64 * 1024, 256, 16 * 1024 * 1024),
+    idleTimeoutMs: int(env, 'HUB_IDLE_TIMEOUT_MS', 60_000, 1000, DAY_MS),
+    maxBadFrames: int(env, 'HUB_MAX_BAD_FRAMES', 10, 1, 1_000_000),
+    notificationRetentionMs: int(env, 'HUB_NOTIFICATION_RETENTION_MS', 30 * DAY_MS, 60_000, 3650 * DAY_MS),
+    siteStreamMaxBytes: int(env, 'HUB_SITE_STREAM_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
+    logLevel: env.HUB_LOG_LEVEL ?? 'info',
+    ...overrides,
+  };
+  if (config.serviceToken !== undefined && config.serviceToken.length < 16) throw new ConfigError('HUB_SERVICE_TOKEN must be at least 16 characters');
+  return Object.freeze(config);
+}
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function list(env: Env, name: string): string[] | undefined {
+  const raw = nonEmpty(env, name);
+  return raw === undefined ? undefined : raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a URL`);
+  }
+  return raw;
+}

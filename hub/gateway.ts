@@ -1,0 +1,173 @@
+/**
+ * The WebSocket gateway at `/ws` (the seed's EventsGateway): authenticates at
+ * upgrade, enforces origin, per-user cap, frame size and idle timeout, and turns
+ * frames into commands. A bad frame costs its sender an error frame, never the hub.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import { AUTH_SUBPROTOCOL_PREFIX, decodeFrame, FrameError, SUBPROTOCOL, type WireFormat } from '../protocol/codec.ts';
+import { CloseCode, ErrorCode } from '../protocol/errors.ts';
+import { type Authenticator, AuthError } from './authenticator.ts';
+import type { Commands } from './commands.ts';
+import type { HubConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { PresenceTracker } from './presence-tracker.ts';
+import { Session, type SocketData } from './session.ts';
+
+export class Gateway {
+  readonly #config: HubConfig;
+  readonly #auth: Authenticator;
+  readonly #commands: Commands;
+  readonly #presence: PresenceTracker;
+  readonly #log: Logger;
+  readonly sessions = new Set<Session>();
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(config: HubConfig, auth: Authenticator, commands: Commands, presence: PresenceTracker, log: Logger) {
+    this.#config = config;
+    this.#auth = auth;
+    this.#commands = commands;
+    this.#presence = presence;
+    this.#log = log;
+  }
+
+  attach(app: TemplatedApp): void {
+    const behavior: WebSocketBehavior<SocketData> = {
+      // Frames above maxFrameBytes get an error frame; far above it, uWS closes the socket before buffering more.
+      maxPayloadLength: this.#config.maxFrameBytes * 4,
+      // Idle detection is ours (application pings, see sweep), so it can close with a documented code.
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
+      maxBackpressure: 4 * 1024 * 1024,
+      upgrade: (res, req, context) => this.#upgrade(res, req, context),
+      open: (ws) => this.#open(ws),
+      message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
+      close: (ws) => this.#close(ws),
+    };
+    app.ws('/ws', behavior);
+    const sweepEvery = Math.max(250, Math.min(5000, Math.floor(this.#config.idleTimeoutMs / 4)));
+    this.#sweepTimer = setInterval(() => this.#sweep(), sweepEvery);
+    this.#sweepTimer.unref();
+  }
+
+  /** Closes every session with the given code (shutdown). */
+  closeAll(code: number, reason: string): void {
+    clearInterval(this.#sweepTimer);
+    for (const s of [...this.sessions]) s.end(code, reason);
+  }
+
+  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    // Everything needed from req is copied now: it is invalid after the first await.
+    const key = req.getHeader('sec-websocket-key');
+    const offered = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const origin = req.getHeader('origin');
+    const authorization = req.getHeader('authorization');
+    const queryToken = new URLSearchParams(req.getQuery() ?? '').get('token') ?? undefined;
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+
+    const protocols = offered.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+    const format: WireFormat = protocols.includes(SUBPROTOCOL.json) && !protocols.includes(SUBPROTOCOL.msgpack) ? 'json' : 'msgpack';
+    const chosen = protocols.includes(SUBPROTOCOL[format]) ? SUBPROTOCOL[format] : '';
+    const token = protocols.find((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX))?.slice(AUTH_SUBPROTOCOL_PREFIX.length) ?? bearer(authorization) ?? queryToken;
+
+    const finish = (data: SocketData) => {
+      if (aborted) return;
+      res.cork(() => res.upgrade<SocketData>(data, key, chosen, extensions, context));
+    };
+    // Refusals are delivered as a close code and reason, which browsers can read (an HTTP status they cannot).
+    if (this.#config.allowedOrigins.length > 0 && origin !== '' && !this.#config.allowedOrigins.includes(origin)) {
+      this.#log.info({ origin }, 'connection refused: origin not allowed');
+      return finish({ format, refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });
+    }
+    this.#auth.verify(token).then(
+      (grant) => finish({ format, grant }),
+      (e: unknown) => {
+        const reason = e instanceof AuthError ? e.message : 'token check failed';
+        if (!(e instanceof AuthError)) this.#log.error({ err: String(e) }, 'token verification crashed');
+        this.#log.info({ reason }, 'connection refused: unauthorized');
+        finish({ format, refusal: { code: CloseCode.Unauthorized, reason } });
+      },
+    );
+  }
+
+  #open(ws: WebSocket<SocketData>): void {
+    const data = ws.getUserData();
+    if (data.grant === undefined) {
+      data.refusal ??= { code: CloseCode.Unauthorized, reason: 'unauthorized' };
+      ws.end(data.refusal.code, data.refusal.reason);
+      return;
+    }
+    const userId = data.grant.userId;
+    if (this.#presence.connectionsOf(userId) >= this.#config.maxConnectionsPerUser) {
+      data.refusal = { code: CloseCode.TooManyConnections, reason: `at most ${this.#config.maxConnectionsPerUser} connections per user` };
+      ws.end(data.refusal.code, data.refusal.reason);
+      return;
+    }
+    const session = new Session(randomUUID(), data.grant, data.format, ws);
+    data.session = session;
+    this.sessions.add(session);
+    this.#presence.connected(userId);
+    session.syncTopics();
+    session.send(['connected', { message: 'connected', clientId: session.id, userId }]);
+    this.#log.debug({ clientId: session.id, userId }, 'connected');
+  }
+
+  #message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
+    const session = ws.getUserData().session;
+    if (session === undefined || session.closed) return;
+    session.lastSeen = Date.now();
+    if (message.byteLength > this.#config.maxFrameBytes) {
+      session.send(['error', { code: ErrorCode.FrameTooLarge, message: `frame of ${message.byteLength} bytes is over the ${this.#config.maxFrameBytes} byte limit` }]);
+      this.#strike(session);
+      return;
+    }
+    let accepted: boolean;
+    try {
+      // Decoding copies what it needs: uWS reuses `message` after this handler returns.
+      accepted = this.#commands.handle(session, decodeFrame(message, isBinary));
+    } catch (e) {
+      if (e instanceof FrameError) session.send(['error', { code: e.code, message: e.message }]);
+      else {
+        const errorId = randomUUID();
+        this.#log.error({ errorId, clientId: session.id, err: (e as Error).stack }, 'command failed');
+        session.send(['error', { code: ErrorCode.Internal, message: `internal error ${errorId}` }]);
+      }
+      accepted = false;
+    }
+    if (!accepted) this.#strike(session);
+  }
+
+  #close(ws: WebSocket<SocketData>): void {
+    const data = ws.getUserData();
+    const session = data.session;
+    if (session === undefined || !this.sessions.delete(session)) return;
+    session.closed = true;
+    for (const site of session.sites) this.#presence.leftSite(site, session.grant.userId);
+    this.#presence.disconnected(session.grant.userId);
+    this.#log.debug({ clientId: session.id }, 'disconnected');
+  }
+
+  #strike(session: Session): void {
+    if (++session.badFrames >= this.#config.maxBadFrames) {
+      this.#log.info({ clientId: session.id, badFrames: session.badFrames }, 'closing a connection that keeps sending bad frames');
+      session.end(CloseCode.ProtocolViolation, 'too many bad frames');
+    }
+  }
+
+  /** Closes sessions that went idle or whose token expired. */
+  #sweep(): void {
+    const now = Date.now();
+    for (const s of this.sessions) {
+      if (s.grant.expiresAt !== undefined && s.grant.expiresAt <= now) s.end(CloseCode.TokenExpired, 'token expired');
+      else if (now - s.lastSeen > this.#config.idleTimeoutMs) s.end(CloseCode.IdleTimeout, 'idle timeout');
+    }
+  }
+}
+
+function bearer(header: string): string | undefined {
+  return header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+}

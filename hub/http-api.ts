@@ -1,0 +1,106 @@
+/**
+ * HTTP routes beside the socket: health, online counts, and event ingest for
+ * producers that are not Node (`POST /api/events` with the service token).
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { InvalidEventError } from '../protocol/errors.ts';
+import { type AppendRequest, buildAppend, MAX_PAYLOAD_BYTES } from '../protocol/event-append.ts';
+import { appendToLog } from '../protocol/log-append.ts';
+import type { HubConfig } from './config.ts';
+import { BodyTooLargeError, readBody, sendJson } from './http-io.ts';
+import type { Logger } from './logger.ts';
+import type { PresenceTracker } from './presence-tracker.ts';
+
+/** What the routes need from the running hub; NATS parts are absent until connected. */
+export interface HttpApiDeps {
+  readonly config: HubConfig;
+  readonly log: Logger;
+  readonly presence: PresenceTracker;
+  readonly uws: 'native' | 'fallback';
+  js(): JetStreamClient | undefined;
+  natsConnected(): boolean;
+  jetStreamReachable(): Promise<boolean>;
+}
+
+export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
+  const serviceTokenHash = deps.config.serviceToken === undefined ? undefined : sha256(deps.config.serviceToken);
+
+  app.get('/healthz', (res) => {
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    void (async () => {
+      const nats = deps.natsConnected();
+      const jetstream = nats && (await deps.jetStreamReachable());
+      const ok = nats && jetstream;
+      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', nats: { connected: nats }, jetstream: { reachable: jetstream }, uws: deps.uws, namespace: deps.config.namespace }, state.aborted);
+    })();
+  });
+
+  app.get('/api/stats/online', (res) => {
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    void deps.presence.clusterStats().then((stats) => sendJson(res, 200, stats, state.aborted));
+  });
+
+  app.post('/api/events', (res, req) => {
+    const authorization = req.getHeader('authorization');
+    const contentType = req.getHeader('content-type');
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    void ingest(res, authorization, contentType, state, deps, serviceTokenHash);
+  });
+
+  app.any('/*', (res) => sendJson(res, 404, { error: 'not found' }));
+}
+
+async function ingest(res: HttpResponse, authorization: string, contentType: string, state: { aborted: boolean }, deps: HttpApiDeps, serviceTokenHash: Buffer | undefined): Promise<void> {
+  const reply = (status: number, body: unknown) => sendJson(res, status, body, state.aborted);
+  if (serviceTokenHash === undefined) return reply(503, { error: 'ingest is disabled: set HUB_SERVICE_TOKEN' });
+  const presented = authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '';
+  // Compare digests in constant time so the token cannot be guessed byte by byte.
+  if (!timingSafeEqual(sha256(presented), serviceTokenHash)) return reply(401, { error: 'missing or wrong service token' });
+  if (!/^application\/json\b/i.test(contentType)) return reply(415, { error: 'content-type must be application/json' });
+  let body: Buffer;
+  try {
+    body = await readBody(res, MAX_PAYLOAD_BYTES * 2);
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) return reply(413, { error: e.message });
+    throw e;
+  }
+  let request: AppendRequest & { msgId?: unknown };
+  try {
+    request = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    return reply(400, { error: `body is not JSON: ${(e as Error).message}` });
+  }
+  const msgId = request?.msgId;
+  if (msgId !== undefined && (typeof msgId !== 'string' || msgId.length === 0 || msgId.length > 128)) return reply(422, { error: 'msgId must be a string of 1 to 128 characters' });
+  let append;
+  try {
+    append = buildAppend(deps.config.namespace, request);
+  } catch (e) {
+    if (e instanceof InvalidEventError) return reply(422, { error: e.message });
+    throw e;
+  }
+  const js = deps.js();
+  if (js === undefined) return reply(503, { error: 'NATS is not connected yet; retry' });
+  try {
+    const ack = await appendToLog(js, append, msgId ?? randomUUID());
+    reply(201, { offset: ack.seq, stream: append.stream, duplicate: ack.duplicate });
+  } catch (e) {
+    deps.log.warn({ err: (e as Error).message, subject: append.subject }, 'ingest append failed');
+    reply(503, { error: `append failed: ${(e as Error).message}; retry with the same msgId` });
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}

@@ -1,0 +1,130 @@
+/**
+ * A running hub: the uWS server (WebSocket gateway and HTTP API) and its NATS
+ * side (streams, fan-out consumer, presence). Stateless beyond its sockets.
+ */
+import { randomUUID } from 'node:crypto';
+import { type JetStreamClient, jetstream, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { CloseCode } from '../protocol/errors.ts';
+import { Authenticator } from './authenticator.ts';
+import { Commands } from './commands.ts';
+import type { HubConfig } from './config.ts';
+import { FanOut } from './fan-out.ts';
+import { Gateway } from './gateway.ts';
+import { mountHttpApi } from './http-api.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { connectWithRetry } from './nats-link.ts';
+import { PresenceTracker } from './presence-tracker.ts';
+import { ensureStreams } from './streams.ts';
+import { uws, uwsRuntime } from './uws.ts';
+
+export class HubStartError extends Error {
+  override readonly name = 'HubStartError';
+}
+
+/**
+ * @example
+ * const hub = await Hub.start(loadConfig({ ...process.env, NATS_URL: 'nats://127.0.0.1:4222', HUB_JWT_SECRET: secret }));
+ * console.log(`listening on ${hub.port}`);
+ * await hub.stop();
+ */
+export class Hub {
+  readonly id = randomUUID();
+  readonly config: HubConfig;
+  readonly log: Logger;
+  readonly #app: TemplatedApp;
+  readonly #gateway: Gateway;
+  readonly #presence: PresenceTracker;
+  readonly #abort = new AbortController();
+  #listenSocket: us_listen_socket | undefined;
+  #port = 0;
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #jsm: JetStreamManager | undefined;
+  #fanOut: FanOut | undefined;
+
+  private constructor(config: HubConfig, log: Logger, auth: Authenticator) {
+    this.config = config;
+    this.log = log;
+    this.#app = uws.App();
+    this.#presence = new PresenceTracker(this.id, log);
+    this.#gateway = new Gateway(config, auth, new Commands(this.#presence), this.#presence, log);
+    this.#gateway.attach(this.#app);
+    mountHttpApi(this.#app, {
+      config,
+      log,
+      presence: this.#presence,
+      uws: uwsRuntime,
+      js: () => this.#js,
+      natsConnected: () => this.#nc !== undefined && !this.#nc.isClosed(),
+      jetStreamReachable: () => this.#jetStreamReachable(),
+    });
+  }
+
+  /** Starts listening, then connects to NATS (retrying until it answers) and starts delivering. */
+  static async start(config: HubConfig, log: Logger = createLogger(config.logLevel)): Promise<Hub> {
+    if (config.natsUrl === undefined) throw new HubStartError('no NATS URL: set NATS_URL, or start the hub with hub/main.ts which launches an embedded nats-server');
+    const hub = new Hub(config, log, await Authenticator.create(config.auth));
+    await hub.#listen();
+    if (uwsRuntime === 'fallback') log.warn('uWebSockets.js native binary did not load: running on its slow ws fallback');
+    try {
+      await hub.#connectNats(config.natsUrl);
+    } catch (e) {
+      await hub.stop();
+      throw e;
+    }
+    log.info({ port: hub.port, namespace: config.namespace, uws: uwsRuntime }, 'hub ready: WebSocket at /ws');
+    return hub;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Live sessions on this hub. */
+  get connections(): number {
+    return this.#gateway.sessions.size;
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    if (this.#listenSocket !== undefined) uws.us_listen_socket_close(this.#listenSocket);
+    this.#listenSocket = undefined;
+    this.#gateway.closeAll(CloseCode.Normal, 'hub stopping');
+    await this.#fanOut?.stop();
+    await this.#presence.close();
+    await this.#nc?.drain().catch(() => {});
+  }
+
+  #listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#app.listen(this.config.host, this.config.port, (socket) => {
+        if (socket === false) return reject(new HubStartError(`cannot listen on ${this.config.host}:${this.config.port} (port in use? set HUB_PORT)`));
+        this.#listenSocket = socket;
+        this.#port = uws.us_socket_local_port(socket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
+        resolve();
+      });
+    });
+  }
+
+  async #connectNats(url: string): Promise<void> {
+    const nc = await connectWithRetry(url, `hub-${this.config.namespace}-${this.id.slice(0, 8)}`, this.log, this.#abort.signal);
+    this.#nc = nc;
+    this.#jsm = await jetstreamManager(nc);
+    this.#js = jetstream(nc);
+    const { epochs, presence } = await ensureStreams(nc, this.#jsm, this.config);
+    this.#presence.attach(presence);
+    this.#fanOut = new FanOut(this.#app, this.#js, this.config.namespace, epochs, this.log);
+    await this.#fanOut.start();
+  }
+
+  async #jetStreamReachable(): Promise<boolean> {
+    try {
+      await this.#jsm?.getAccountInfo();
+      return this.#jsm !== undefined;
+    } catch {
+      return false;
+    }
+  }
+}

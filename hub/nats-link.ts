@@ -1,0 +1,32 @@
+/**
+ * The hub's NATS connection: retried with backoff until NATS answers (a clear
+ * log line per attempt, never a crash), then kept alive by nats.js reconnects.
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import type { Logger } from './logger.ts';
+
+export async function connectWithRetry(url: string, name: string, log: Logger, signal?: AbortSignal): Promise<NatsConnection> {
+  let delay = 250;
+  for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
+    try {
+      const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 3000, pingInterval: 10_000 });
+      log.info({ url, server: nc.info?.server_id }, 'connected to NATS');
+      watchStatus(nc, log);
+      return nc;
+    } catch (e) {
+      log.warn({ url, attempt, retryInMs: delay, err: (e as Error).message }, 'NATS unreachable; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 10_000);
+    }
+  }
+}
+
+async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === 'disconnect') log.warn({ server: s.server }, 'NATS disconnected; reconnecting');
+    else if (s.type === 'reconnect') log.info({ server: s.server }, 'NATS reconnected');
+    else if (s.type === 'error') log.error({ err: String(s.error) }, 'NATS error');
+  }
+}

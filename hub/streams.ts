@@ -1,0 +1,47 @@
+/**
+ * Creates or updates, idempotently, the streams and KV buckets of a namespace.
+ * The site log is the source of truth: kept whole unless the operator bounds it.
+ */
+import { DiscardPolicy, JetStreamApiError, type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { presenceBucket, STREAM_KEYS, type StreamKey, streamName, streamSubjects } from '../protocol/subjects.ts';
+import type { HubConfig } from './config.ts';
+
+/** Presence entries expire when a hub stops refreshing them (crashed hubs drop out). */
+export const PRESENCE_TTL_MS = 30_000;
+
+export type Epochs = Readonly<Record<StreamKey, string>>;
+
+export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, config: HubConfig): Promise<{ epochs: Epochs; presence: KV }> {
+  const epochs = {} as Record<StreamKey, string>;
+  for (const key of STREAM_KEYS) {
+    const wanted: Partial<StreamConfig> & { name: string } = {
+      name: streamName(config.namespace, key),
+      subjects: [streamSubjects(config.namespace, key)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: key === 'site' ? 0 : nanos(config.notificationRetentionMs),
+      max_bytes: key === 'site' && config.siteStreamMaxBytes > 0 ? config.siteStreamMaxBytes : -1,
+      duplicate_window: nanos(120_000),
+    };
+    let created: string;
+    try {
+      const info = await jsm.streams.info(wanted.name);
+      created = (await jsm.streams.update(wanted.name, { ...info.config, ...wanted })).created;
+    } catch (e) {
+      // 404: the stream does not exist yet.
+      if (!(e instanceof JetStreamApiError) || e.status !== 404) throw e;
+      created = (await jsm.streams.add(wanted)).created;
+    }
+    epochs[key] = epochOf(created);
+  }
+  const presence = await new Kvm(nc).create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_TTL_MS });
+  return { epochs: Object.freeze(epochs), presence };
+}
+
+/** The epoch is the stream's creation time: recreating a stream changes it. */
+function epochOf(created: string): string {
+  return Date.parse(created).toString(36);
+}

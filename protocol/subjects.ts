@@ -1,0 +1,84 @@
+/**
+ * Subject, stream and topic names. One namespace prefixes all of them so that
+ * several hubs, tests and benches share one NATS server without seeing each other.
+ */
+
+/** Namespace: becomes part of stream and bucket names, so only name-safe characters. */
+export const NAMESPACE_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+/** Site and user ids become subject tokens: no dots, wildcards or spaces. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The three logs, each with its own sequence (offset) space. */
+export type StreamKey = 'site' | 'user' | 'global';
+export const STREAM_KEYS: readonly StreamKey[] = ['site', 'user', 'global'];
+
+export function isValidNamespace(ns: unknown): ns is string {
+  return typeof ns === 'string' && NAMESPACE_PATTERN.test(ns);
+}
+
+/** Normalises a site or user id (numbers as the seed used them, or strings) to its subject token, or undefined. */
+export function idToken(id: unknown): string | undefined {
+  if (typeof id === 'number') return Number.isSafeInteger(id) && id >= 0 ? String(id) : undefined;
+  if (typeof id === 'string') return ID_PATTERN.test(id) ? id : undefined;
+  return undefined;
+}
+
+export function streamName(ns: string, key: StreamKey): string {
+  return `${ns}_${key}`;
+}
+
+export function streamSubjects(ns: string, key: StreamKey): string {
+  return `${ns}.${key}.>`;
+}
+
+export function siteSubject(ns: string, siteId: string, tail: string): string {
+  return `${ns}.site.${siteId}.${tail}`;
+}
+
+export function userSubject(ns: string, userId: string, tail: string): string {
+  return `${ns}.user.${userId}.${tail}`;
+}
+
+export function globalSubject(ns: string, tail: string): string {
+  return `${ns}.global.${tail}`;
+}
+
+export function presenceBucket(ns: string): string {
+  return `${ns}_presence`;
+}
+
+/** A subject taken apart: which log, whose, and the catalogue tail (e.g. `alarm.raised`). */
+export interface ParsedSubject {
+  readonly stream: StreamKey;
+  /** Site id for `site`, user id for `user`, empty for `global`. */
+  readonly owner: string;
+  readonly tail: string;
+}
+
+export function parseSubject(ns: string, subject: string): ParsedSubject | undefined {
+  if (!subject.startsWith(ns) || subject.charCodeAt(ns.length) !== 46 /* . */) return undefined;
+  const rest = subject.slice(ns.length + 1);
+  const dot = rest.indexOf('.');
+  if (dot < 0) return undefined;
+  const stream = rest.slice(0, dot);
+  const after = rest.slice(dot + 1);
+  if (stream === 'global') return { stream, owner: '', tail: after };
+  if (stream !== 'site' && stream !== 'user') return undefined;
+  const dot2 = after.indexOf('.');
+  if (dot2 <= 0) return undefined;
+  return { stream, owner: after.slice(0, dot2), tail: after.slice(dot2 + 1) };
+}
+
+/**
+ * uWS topics a socket joins. Permission is decided when a socket joins a topic,
+ * never per message. Binary and JSON sockets join different topics because
+ * they need different bytes.
+ */
+export const topics = {
+  siteData: (siteId: string) => `site/${siteId}`,
+  siteAlarms: (siteId: string) => `site/${siteId}/alarm`,
+  /** Every site's alarms, for tokens granting all sites (`sites: "*"`). */
+  allAlarms: 'alarm/*',
+  user: (userId: string) => `user/${userId}`,
+  global: (tail: string) => `global/${tail}`,
+} as const;
