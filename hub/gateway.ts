@@ -40,9 +40,12 @@ export class Gateway {
       sendPingsAutomatically: false,
       maxBackpressure: 4 * 1024 * 1024,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
-      open: (ws) => this.#open(ws),
+      // Deferred out of the upgrade's cork: with an async upgrade, sending inside `open`
+      // while the HTTP response is still corked made uWS 20.30 drop ~15% of new sockets
+      // (TCP shut right after the first frame). A microtask runs once the cork is flushed.
+      open: (ws) => queueMicrotask(() => this.#open(ws)),
       message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
-      close: (ws) => this.#close(ws),
+      close: (ws, code) => this.#close(ws, code),
     };
     app.ws('/ws', behavior);
     const sweepEvery = Math.max(250, Math.min(5000, Math.floor(this.#config.idleTimeoutMs / 4)));
@@ -141,14 +144,14 @@ export class Gateway {
     if (!accepted) this.#strike(session);
   }
 
-  #close(ws: WebSocket<SocketData>): void {
+  #close(ws: WebSocket<SocketData>, code: number): void {
     const data = ws.getUserData();
     const session = data.session;
     if (session === undefined || !this.sessions.delete(session)) return;
     session.closed = true;
     for (const site of session.sites) this.#presence.leftSite(site, session.grant.userId);
     this.#presence.disconnected(session.grant.userId);
-    this.#log.debug({ clientId: session.id }, 'disconnected');
+    this.#log.debug({ clientId: session.id, code }, 'disconnected');
   }
 
   #strike(session: Session): void {

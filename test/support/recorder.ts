@@ -1,0 +1,63 @@
+/** A HubClient that records what it receives, for assertions. */
+import { WebSocket } from 'ws';
+import { EVENT_NAMES, type EventMeta, HubClient, type HubClientOptions } from '../../protocol/index.ts';
+
+export interface Received {
+  readonly name: string;
+  readonly data: any;
+  readonly meta: EventMeta | undefined;
+}
+
+export class Recorder {
+  readonly client: HubClient;
+  readonly received: Received[] = [];
+  #waiters: Array<() => void> = [];
+
+  constructor(options: Omit<HubClientOptions, 'WebSocket'>) {
+    this.client = new HubClient({ WebSocket, ...options });
+    for (const name of [...EVENT_NAMES, 'error', 'disconnect']) {
+      this.client.on(name, (data, meta) => {
+        this.received.push({ name, data, meta });
+        for (const w of this.#waiters) w();
+      });
+    }
+  }
+
+  static async connect(url: string, token: string, options: Partial<HubClientOptions> = {}): Promise<Recorder> {
+    const r = new Recorder({ url, token, ...options });
+    await r.client.connect();
+    return r;
+  }
+
+  /** Events of a name, in arrival order. */
+  of(name: string): Received[] {
+    return this.received.filter((r) => r.name === name);
+  }
+
+  /** Resolves once `predicate` holds over what was received; rejects after `timeoutMs`. */
+  waitFor(predicate: (received: Received[]) => boolean, timeoutMs = 5000): Promise<void> {
+    if (predicate(this.received)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate(this.received)) return;
+        clearTimeout(timer);
+        this.#waiters = this.#waiters.filter((w) => w !== check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== check);
+        reject(new Error(`timed out after ${timeoutMs} ms; received: ${JSON.stringify(this.received.map((r) => (r.name === 'disconnect' ? r.data : r.name)))}`));
+      }, timeoutMs);
+      this.#waiters.push(check);
+    });
+  }
+
+  /** Waits a little and asserts nothing more arrived: for "must not receive" checks after a positive control. */
+  async settle(ms = 300): Promise<void> {
+    await new Promise((r) => setTimeout(r, ms));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
