@@ -1,13 +1,24 @@
 /**
- * Client operations: `[op, args?, ref?]` in, a reply frame carrying `{ref}` out.
- * Site ids in a frame never widen what the token grants.
+ * Client operations: `[op, args?, ref?]` in, a reply frame carrying `{ref}` out
+ * (async operations answer when done). Site and user ids in a frame never widen
+ * what the token grants.
  */
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Frame } from '../protocol/codec.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import { idToken } from '../protocol/subjects.ts';
+import { buildAppend } from '../protocol/event-append.ts';
+import { appendToLog } from '../protocol/log-append.ts';
+import { idToken, STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
+import { type Authenticator, AuthError } from './authenticator.ts';
+import type { HubConfig } from './config.ts';
+import type { CursorStore } from './cursor-store.ts';
 import { grantsSite } from './grant.ts';
+import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
-import type { Session } from './session.ts';
+import { type Replayer, ResumeCancelled, type ResumeFrom } from './replayer.ts';
+import type { Session, SubscriptionState } from './session.ts';
+import { alarmsSubscription, siteSubscription, type Subscription, userSubscription, globalSubscription } from './subscription.ts';
 
 /** A refused operation; becomes an `error` frame, the connection stays open. */
 export class CommandError extends Error {
@@ -20,66 +31,223 @@ export class CommandError extends Error {
   }
 }
 
-type Handler = (session: Session, args: unknown) => readonly [name: string, data: unknown];
+type Reply = readonly [name: string, data: unknown];
+type Handler = (session: Session, args: unknown) => Reply | Promise<Reply>;
+
+/** The NATS side, present once the hub is connected. */
+export interface CommandBackend {
+  readonly js: JetStreamClient;
+  readonly replayer: Replayer;
+  readonly cursors: CursorStore;
+}
 
 export class Commands {
+  readonly #config: HubConfig;
   readonly #presence: PresenceTracker;
+  readonly #auth: Authenticator;
+  readonly #log: Logger;
+  readonly #backend: () => CommandBackend | undefined;
   readonly #handlers: ReadonlyMap<string, Handler>;
 
-  constructor(presence: PresenceTracker) {
+  constructor(config: HubConfig, presence: PresenceTracker, auth: Authenticator, log: Logger, backend: () => CommandBackend | undefined) {
+    this.#config = config;
     this.#presence = presence;
+    this.#auth = auth;
+    this.#log = log;
+    this.#backend = backend;
     this.#handlers = new Map<string, Handler>([
       ['subscribe:site', (s, a) => this.#subscribeSite(s, a)],
       ['unsubscribe:site', (s, a) => this.#unsubscribeSite(s, a)],
-      ['subscribe:alarms', (s) => this.#subscribeChannel(s, 'alarms')],
-      ['subscribe:notifications', (s) => this.#subscribeChannel(s, 'notifications')],
+      ['subscribe:alarms', (s, a) => this.#subscribeAlarms(s, a)],
+      ['subscribe:notifications', (s) => this.#subscribeNotifications(s)],
+      ['ack', (s, a) => this.#ack(s, a)],
+      ['alarm:ack', (s, a) => this.#alarmAck(s, a)],
+      ['auth:refresh', (s, a) => this.#refresh(s, a)],
       ['ping', () => ['pong', { timestamp: Date.now() }]],
     ]);
   }
 
-  /** Runs one decoded frame; answers with its reply or an error frame. Returns false for a refused frame. */
+  /** Runs one decoded frame. Returns false for a frame that counts as garbage (unknown op, bad arguments). */
   handle(session: Session, frame: Frame): boolean {
     const [op, args, rawRef] = frame;
     const ref = typeof rawRef === 'number' || typeof rawRef === 'string' ? rawRef : undefined;
+    const meta = ref === undefined ? undefined : { ref };
     const handler = this.#handlers.get(op);
+    const fail = (e: unknown): boolean => {
+      if (e instanceof ResumeCancelled) return true;
+      if (!(e instanceof CommandError)) {
+        const errorId = randomUUID();
+        this.#log.error({ errorId, clientId: session.id, op, err: (e as Error).stack }, 'command failed');
+        session.send(['error', { code: ErrorCode.Internal, message: `internal error ${errorId}`, op: op.slice(0, 80) }, meta]);
+        return true;
+      }
+      session.send(['error', { code: e.code, message: e.message, op: op.slice(0, 80) }, meta]);
+      return e.code !== ErrorCode.UnknownOp && e.code !== ErrorCode.BadArguments;
+    };
     try {
       if (handler === undefined) throw new CommandError(ErrorCode.UnknownOp, `unknown operation ${JSON.stringify(op).slice(0, 80)}`);
-      const [name, data] = handler(session, args);
-      session.send([name, data, ref === undefined ? undefined : { ref }]);
+      const result = handler(session, args);
+      if (result instanceof Promise) {
+        result.then(([name, data]) => session.send([name, data, meta]), fail);
+        return true;
+      }
+      session.send([result[0], result[1], meta]);
       return true;
     } catch (e) {
-      if (!(e instanceof CommandError)) throw e;
-      session.send(['error', { code: e.code, message: e.message, op: op.slice(0, 80) }, ref === undefined ? undefined : { ref }]);
-      return e.code !== ErrorCode.UnknownOp && e.code !== ErrorCode.BadArguments;
+      return fail(e);
     }
   }
 
-  #subscribeSite(session: Session, args: unknown): readonly [string, unknown] {
+  /**
+   * What every session has from the start: its private notifications and the
+   * broadcasts. A session that acks resumes them from the user's durable cursor,
+   * so what arrived while the user was offline, on any device, is delivered now.
+   */
+  async startSession(session: Session): Promise<void> {
+    const backend = this.#backend();
+    const cursors = session.acks && backend !== undefined ? await backend.cursors.get(session.grant.userId) : {};
+    for (const sub of [userSubscription(session.grant.userId), globalSubscription]) {
+      const from = cursors[sub.stream];
+      const state = this.#open(session, sub);
+      try {
+        const result = await this.#resume(session, state, from);
+        if (session.acks && from === undefined && backend !== undefined) {
+          // First connection of this user: offline delivery counts from now.
+          backend.cursors.advance(session.grant.userId, sub.stream, { epoch: result.epoch, offset: result.offset });
+        }
+      } catch (e) {
+        if (!(e instanceof ResumeCancelled)) throw e;
+      }
+    }
+  }
+
+  #open(session: Session, sub: Subscription): SubscriptionState {
+    const existing = session.subscriptions.get(sub.key);
+    if (existing !== undefined) session.leave(existing);
+    const state: SubscriptionState = { sub, live: false, cancelled: false };
+    session.subscriptions.set(sub.key, state);
+    return state;
+  }
+
+  async #resume(session: Session, state: SubscriptionState, from: ResumeFrom | undefined) {
+    const backend = this.#backend();
+    if (backend === undefined) {
+      // Not connected to NATS yet: live only (nothing is delivered until it is).
+      session.joinLive(state);
+      return { offset: 0, epoch: '', recovered: from === undefined, replayed: 0 };
+    }
+    return backend.replayer.resume(session, state, from);
+  }
+
+  async #subscribeSite(session: Session, args: unknown): Promise<Reply> {
     const siteId = siteArg(args);
     if (!grantsSite(session.grant, siteId)) throw new CommandError(ErrorCode.Forbidden, `site ${siteId} is not in your token`);
-    if (!session.sites.has(siteId)) {
-      session.sites.add(siteId);
-      session.syncTopics();
-      this.#presence.joinedSite(siteId, session.grant.userId);
-    }
-    return ['subscribed', { siteId: (args as { siteId: unknown }).siteId, message: `subscribed to site ${siteId}` }];
+    const from = resumeArg(args);
+    const fresh = !session.subscriptions.has(`site:${siteId}`);
+    const state = this.#open(session, siteSubscription(siteId));
+    if (fresh) this.#presence.joinedSite(siteId, session.grant.userId);
+    const result = await this.#resume(session, state, from);
+    return ['subscribed', { siteId: (args as { siteId: unknown }).siteId, message: `subscribed to site ${siteId}`, ...result }];
   }
 
-  #unsubscribeSite(session: Session, args: unknown): readonly [string, unknown] {
+  #unsubscribeSite(session: Session, args: unknown): Reply {
     const siteId = siteArg(args);
-    if (session.sites.delete(siteId)) {
-      session.syncTopics();
+    const state = session.subscriptions.get(`site:${siteId}`);
+    if (state !== undefined) {
+      session.leave(state);
       this.#presence.leftSite(siteId, session.grant.userId);
     }
     return ['unsubscribed', { siteId: (args as { siteId: unknown }).siteId, message: `unsubscribed from site ${siteId}` }];
   }
 
-  #subscribeChannel(session: Session, channel: 'alarms' | 'notifications'): readonly [string, unknown] {
-    if (!session[channel]) {
-      session[channel] = true;
-      session.syncTopics();
+  async #subscribeAlarms(session: Session, args: unknown): Promise<Reply> {
+    let from = resumeArg(args);
+    const backend = this.#backend();
+    if (session.acks && backend !== undefined) {
+      // Unacked alarms come back after a reconnect, on any device: resume from the acked cursor when it is older.
+      const acked = (await backend.cursors.get(session.grant.userId)).site;
+      if (acked !== undefined && (from === undefined || (from.epoch === acked.epoch && acked.offset < from.offset))) from = acked;
     }
-    return ['subscribed', { channel, message: `subscribed to ${channel}` }];
+    const state = this.#open(session, alarmsSubscription);
+    const result = await this.#resume(session, state, from);
+    if (session.acks && backend !== undefined && from === undefined) {
+      backend.cursors.advance(session.grant.userId, 'site', { epoch: result.epoch, offset: result.offset });
+    }
+    return ['subscribed', { channel: 'alarms', message: 'subscribed to alarms', ...result }];
+  }
+
+  #subscribeNotifications(session: Session): Reply {
+    const user = session.subscriptions.get('user');
+    return ['subscribed', { channel: 'notifications', message: 'subscribed to notifications', live: user?.live ?? false }];
+  }
+
+  /** `['ack', {stream, offset, epoch}]`: cumulative; moves the user's durable cursor. */
+  #ack(session: Session, args: unknown): Reply {
+    const a = args as { stream?: unknown; offset?: unknown; epoch?: unknown } | null;
+    if (typeof a !== 'object' || a === null || !STREAM_KEYS.includes(a.stream as StreamKey) || !Number.isSafeInteger(a.offset) || (a.offset as number) < 0 || typeof a.epoch !== 'string') {
+      throw new CommandError(ErrorCode.BadArguments, 'expected {stream: "site"|"user"|"global", offset: integer ≥ 0, epoch: string}');
+    }
+    const stream = a.stream as StreamKey;
+    session.ack(stream, a.offset as number);
+    const backend = this.#backend();
+    if (backend !== undefined && session.acks) backend.cursors.advance(session.grant.userId, stream, { epoch: a.epoch, offset: a.offset as number });
+    return ['acked', { stream, offset: a.offset }];
+  }
+
+  /** An operator acknowledges an alarm: authorised by role and site, appended as `alarm:update`. */
+  async #alarmAck(session: Session, args: unknown): Promise<Reply> {
+    const a = args as { alarmId?: unknown; siteId?: unknown } | null;
+    const alarmId = a?.alarmId;
+    if ((typeof alarmId !== 'string' && typeof alarmId !== 'number') || String(alarmId).length === 0 || String(alarmId).length > 128) {
+      throw new CommandError(ErrorCode.BadArguments, 'expected {alarmId, siteId}');
+    }
+    const siteId = siteArg(args);
+    if (!this.#config.alarmAckRoles.includes(session.grant.role)) throw new CommandError(ErrorCode.Forbidden, `role ${session.grant.role} may not acknowledge alarms`);
+    if (!grantsSite(session.grant, siteId)) throw new CommandError(ErrorCode.Forbidden, `site ${siteId} is not in your token`);
+    const backend = this.#backend();
+    if (backend === undefined) throw new CommandError(ErrorCode.Unavailable, 'the hub is not connected to NATS yet; retry');
+    const data = { id: alarmId, siteId: a!.siteId, status: 'acknowledged', acknowledgedBy: session.grant.userId, acknowledgedAt: new Date().toISOString() };
+    const append = buildAppend(this.#config.namespace, { event: 'alarm:update', siteId, data });
+    try {
+      // The msg id makes a retried acknowledgement of the same alarm idempotent.
+      const ack = await appendToLog(backend.js, append, `alarm-ack:${siteId}:${alarmId}`);
+      return ['alarm:acked', { alarmId, siteId: a!.siteId, offset: ack.seq, duplicate: ack.duplicate }];
+    } catch (e) {
+      throw new CommandError(ErrorCode.Unavailable, `could not record the acknowledgement: ${(e as Error).message}`);
+    }
+  }
+
+  /** `['auth:refresh', {token}]`: a new token replaces the session's grant; sites it no longer grants are dropped. */
+  async #refresh(session: Session, args: unknown): Promise<Reply> {
+    const token = (args as { token?: unknown } | null)?.token;
+    if (typeof token !== 'string') throw new CommandError(ErrorCode.BadArguments, 'expected {token}');
+    let grant;
+    try {
+      grant = await this.#auth.verify(token);
+    } catch (e) {
+      throw new CommandError(ErrorCode.BadToken, e instanceof AuthError ? e.message : 'token check failed');
+    }
+    if (grant.userId !== session.grant.userId) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
+    // Re-register with the new grant: the alarm feed's sites follow it.
+    const states = [...session.subscriptions.values()];
+    for (const state of states) if (state.live) session.leave(state);
+    session.grant = grant;
+    session.expiryWarned = false;
+    const dropped: string[] = [];
+    for (const state of states) {
+      if (!state.live && session.subscriptions.has(state.sub.key)) continue; // still replaying: keeps running
+      const site = state.sub.key.startsWith('site:') ? state.sub.key.slice(5) : undefined;
+      if (site !== undefined && !grantsSite(grant, site)) {
+        dropped.push(site);
+        this.#presence.leftSite(site, grant.userId);
+        session.send(['unsubscribed', { siteId: site, message: `site ${site} is no longer in your token`, revoked: true }]);
+        continue;
+      }
+      const fresh: SubscriptionState = { sub: state.sub, live: false, cancelled: false };
+      session.subscriptions.set(state.sub.key, fresh);
+      session.joinLive(fresh);
+    }
+    return ['auth:refreshed', { expiresAt: grant.expiresAt ?? null, revokedSites: dropped }];
   }
 }
 
@@ -88,4 +256,13 @@ function siteArg(args: unknown): string {
   const siteId = idToken(raw);
   if (siteId === undefined) throw new CommandError(ErrorCode.BadArguments, 'expected {siteId}: a non-negative integer or [A-Za-z0-9_-]{1,64}');
   return siteId;
+}
+
+/** Optional `{offset, epoch}` of a resume. */
+function resumeArg(args: unknown): ResumeFrom | undefined {
+  const a = args as { offset?: unknown; epoch?: unknown } | null | undefined;
+  if (a === null || typeof a !== 'object' || a.offset === undefined || a.offset === null) return undefined;
+  if (!Number.isSafeInteger(a.offset) || (a.offset as number) < 0) throw new CommandError(ErrorCode.BadArguments, 'offset must be an integer ≥ 0');
+  if (typeof a.epoch !== 'string') throw new CommandError(ErrorCode.BadArguments, 'a resume needs {offset, epoch}');
+  return { offset: a.offset as number, epoch: a.epoch };
 }

@@ -32,6 +32,20 @@ export interface HubConfig {
   /** Byte bound of the site (domain) log; 0 keeps everything. */
   readonly siteStreamMaxBytes: number;
   readonly logLevel: string;
+  /** A socket with more than this buffered is slow: latest-value traffic to it is shed. */
+  readonly socketBudgetBytes: number;
+  /** A socket that cannot take more than this is closed (4509) and resumes without loss. */
+  readonly socketHardLimitBytes: number;
+  /** A critical event not acked within this is resent on the same connection. */
+  readonly ackTimeoutMs: number;
+  /** More unacked critical events than this closes the socket (4509). */
+  readonly maxUnackedCritical: number;
+  /** Events per log kept in memory for resumes to hand over to live. */
+  readonly recentEvents: number;
+  /** Sessions are warned (`auth:expiring`) this long before their token expires. */
+  readonly tokenWarningMs: number;
+  /** Roles allowed to acknowledge alarms (`alarm:ack`). */
+  readonly alarmAckRoles: readonly string[];
 }
 
 export interface AuthConfig {
@@ -86,8 +100,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     notificationRetentionMs: int(env, 'HUB_NOTIFICATION_RETENTION_MS', 30 * DAY_MS, 60_000, 3650 * DAY_MS),
     siteStreamMaxBytes: int(env, 'HUB_SITE_STREAM_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
     logLevel: env.HUB_LOG_LEVEL ?? 'info',
+    socketBudgetBytes: int(env, 'HUB_SOCKET_BUDGET_BYTES', 1024 * 1024, 1024, 1 << 30),
+    socketHardLimitBytes: int(env, 'HUB_SOCKET_HARD_LIMIT_BYTES', 8 * 1024 * 1024, 2048, 1 << 30),
+    ackTimeoutMs: int(env, 'HUB_ACK_TIMEOUT_MS', 10_000, 100, DAY_MS),
+    maxUnackedCritical: int(env, 'HUB_MAX_UNACKED_CRITICAL', 1000, 1, 1_000_000),
+    recentEvents: int(env, 'HUB_RECENT_EVENTS', 10_000, 16, 10_000_000),
+    tokenWarningMs: int(env, 'HUB_TOKEN_WARNING_MS', 60_000, 0, DAY_MS),
+    alarmAckRoles: list(env, 'HUB_ALARM_ACK_ROLES') ?? ['operator', 'supervisor', 'admin'],
     ...overrides,
   };
+  if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');
   if (config.serviceToken !== undefined && config.serviceToken.length < 16) throw new ConfigError('HUB_SERVICE_TOKEN must be at least 16 characters');
   return Object.freeze(config);
 }

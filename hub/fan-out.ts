@@ -1,39 +1,57 @@
 /**
- * The hot path: one ordered JetStream consumer per log, starting at its end, hands
- * each event to uWS topics. Each event's frame is built once per wire format from
- * the payload bytes as stored; uWS copies those bytes to every subscriber in C++.
+ * The hot path: one ordered JetStream consumer per log, starting right after the
+ * log's last offset, turns each message into a LiveEvent (frames built once per
+ * wire format from the payload bytes as stored) and delivers it by class:
+ * normal and latest-value events are published to uWS topics, which copy the
+ * same bytes to every fast subscriber in C++; critical events are sent per
+ * socket so each delivery can be tracked until acked.
  */
-import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { specForSubject } from '../protocol/catalogue.ts';
-import { encodeEventFrame, type EventMeta } from '../protocol/codec.ts';
 import { parseSubject, STREAM_KEYS, type StreamKey, streamName, topics } from '../protocol/subjects.ts';
+import { LiveEvent } from './live-event.ts';
 import type { Logger } from './logger.ts';
+import { RecentEvents } from './recent-events.ts';
+import type { Session } from './session.ts';
 import { topicFor } from './session.ts';
+import type { SessionContext } from './session-context.ts';
 import type { Epochs } from './streams.ts';
 
 export class FanOut {
   readonly #app: TemplatedApp;
   readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
   readonly #ns: string;
-  readonly #epochs: Epochs;
+  readonly epochs: Epochs;
+  readonly #ctx: SessionContext;
   readonly #log: Logger;
   readonly #stops: Array<() => Promise<unknown>> = [];
-  /** Last offset published per log: where a resume hands over to live. */
-  readonly lastOffset: Record<StreamKey, number> = { site: 0, user: 0, global: 0 };
+  readonly #recent = {} as Record<StreamKey, RecentEvents>;
   #stopped = false;
 
-  constructor(app: TemplatedApp, js: JetStreamClient, ns: string, epochs: Epochs, log: Logger) {
+  constructor(app: TemplatedApp, js: JetStreamClient, jsm: JetStreamManager, ns: string, epochs: Epochs, ctx: SessionContext, log: Logger) {
     this.#app = app;
     this.#js = js;
+    this.#jsm = jsm;
     this.#ns = ns;
-    this.#epochs = epochs;
+    this.epochs = epochs;
+    this.#ctx = ctx;
     this.#log = log;
+  }
+
+  /** The recent window of a log: its `last` is the offset live delivery has reached. */
+  recent(stream: StreamKey): RecentEvents {
+    return this.#recent[stream];
   }
 
   async start(): Promise<void> {
     for (const key of STREAM_KEYS) {
-      const consumer = await this.#js.consumers.get(streamName(this.#ns, key), { deliver_policy: DeliverPolicy.New });
+      const name = streamName(this.#ns, key);
+      const last = (await this.#jsm.streams.info(name)).state.last_seq;
+      this.#recent[key] = new RecentEvents(this.#ctx.config.recentEvents, last);
+      // Start exactly after the offset the window claims, so a resume's hand-over has no hole.
+      const consumer = await this.#js.consumers.get(name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 });
       const messages = await consumer.consume({ max_messages: 1024 });
       this.#stops.push(() => messages.close());
       void this.#pump(key, messages);
@@ -45,41 +63,53 @@ export class FanOut {
     await Promise.allSettled(this.#stops.map((stop) => stop()));
   }
 
-  async #pump(key: StreamKey, messages: AsyncIterable<JsMsg>): Promise<void> {
+  /** Builds the hub's view of a stored message, or undefined for subjects it does not deliver. */
+  toEvent(stream: StreamKey, m: JsMsg): LiveEvent | undefined {
+    const parsed = parseSubject(this.#ns, m.subject);
+    const spec = parsed === undefined ? undefined : specForSubject(parsed.stream, parsed.tail);
+    if (parsed === undefined || spec === undefined) return undefined;
+    return new LiveEvent(m.seq, stream, parsed.owner, spec, m.data, Math.floor(m.info.timestampNanos / 1e6), this.epochs[stream]);
+  }
+
+  async #pump(stream: StreamKey, messages: AsyncIterable<JsMsg>): Promise<void> {
     try {
-      for await (const m of messages) this.#publish(key, m);
+      for await (const m of messages) this.#publish(stream, m);
     } catch (e) {
-      if (!this.#stopped) this.#log.error({ stream: key, err: (e as Error).message }, 'fan-out consumer failed');
+      if (!this.#stopped) this.#log.error({ stream, err: (e as Error).message }, 'fan-out consumer failed');
     }
   }
 
-  #publish(key: StreamKey, m: JsMsg): void {
-    this.lastOffset[key] = m.seq;
-    const parsed = parseSubject(this.#ns, m.subject);
-    const spec = parsed === undefined ? undefined : specForSubject(parsed.stream, parsed.tail);
-    if (parsed === undefined || spec === undefined) return;
-    const meta: EventMeta = { offset: m.seq, ts: Math.floor(m.info.timestampNanos / 1e6), stream: key, epoch: this.#epochs[key] };
-    let msgpack: Uint8Array | undefined;
-    let json: string | undefined;
-    const send = (topic: string) => {
-      // Encode only for topics someone listens to, and at most once per event.
-      if (this.#app.numSubscribers(topic) > 0) {
-        msgpack ??= encodeEventFrame('msgpack', spec.name, m.data, meta) as Uint8Array;
-        this.#app.publish(topic, msgpack, true);
-      }
-      const jsonTopic = topicFor('json', topic);
-      // JSON is for debugging: convert only when a JSON socket listens.
-      if (this.#app.numSubscribers(jsonTopic) > 0) {
-        json ??= encodeEventFrame('json', spec.name, m.data, meta) as string;
-        this.#app.publish(jsonTopic, json, false);
-      }
-    };
-    if (key === 'site') {
-      if (spec.tail.startsWith('alarm.')) {
-        send(topics.siteAlarms(parsed.owner));
-        send(topics.allAlarms);
-      } else send(topics.siteData(parsed.owner));
-    } else if (key === 'user') send(topics.user(parsed.owner));
-    else send(topics.global(parsed.tail));
+  #publish(stream: StreamKey, m: JsMsg): void {
+    const recent = this.#recent[stream];
+    if (m.seq <= recent.last) return; // redelivered after a consumer reset
+    const event = this.toEvent(stream, m);
+    if (event === undefined) {
+      recent.skip(m.seq);
+      return;
+    }
+    recent.push(event);
+    if (event.spec.priority === 'critical') {
+      this.#ctx.registry.forEach(criticalKeys(event), deliverTo(event));
+      return;
+    }
+    const topic = event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner);
+    // Encode only for topics someone listens to; the same bytes go to every subscriber.
+    if (this.#app.numSubscribers(topic) > 0) this.#app.publish(topic, event.frame('msgpack'), true);
+    const jsonTopic = topicFor('json', topic);
+    if (this.#app.numSubscribers(jsonTopic) > 0) this.#app.publish(jsonTopic, event.frame('json'), false);
+    if (this.#ctx.slowRegistry.has(topic)) this.#ctx.slowRegistry.forEach([topic], (s) => s.deliverSlow(event));
   }
+}
+
+function criticalKeys(event: LiveEvent): string[] {
+  if (event.stream === 'site') return [topics.siteAlarms(event.owner), topics.allAlarms];
+  if (event.stream === 'user') return [topics.user(event.owner)];
+  return [topics.global];
+}
+
+/** One closure per critical event (rare), not per recipient. */
+function deliverTo(event: LiveEvent): (s: Session) => void {
+  return (s) => {
+    s.deliver(event);
+  };
 }

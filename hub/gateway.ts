@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
-import { AUTH_SUBPROTOCOL_PREFIX, decodeFrame, FrameError, SUBPROTOCOL, type WireFormat } from '../protocol/codec.ts';
+import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, FrameError, SUBPROTOCOL, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
 import type { Commands } from './commands.ts';
@@ -13,6 +13,7 @@ import type { HubConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { Session, type SocketData } from './session.ts';
+import type { SessionContext } from './session-context.ts';
 
 export class Gateway {
   readonly #config: HubConfig;
@@ -20,11 +21,13 @@ export class Gateway {
   readonly #commands: Commands;
   readonly #presence: PresenceTracker;
   readonly #log: Logger;
+  readonly #ctx: SessionContext;
   readonly sessions = new Set<Session>();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(config: HubConfig, auth: Authenticator, commands: Commands, presence: PresenceTracker, log: Logger) {
-    this.#config = config;
+  constructor(ctx: SessionContext, auth: Authenticator, commands: Commands, presence: PresenceTracker, log: Logger) {
+    this.#ctx = ctx;
+    this.#config = ctx.config;
     this.#auth = auth;
     this.#commands = commands;
     this.#presence = presence;
@@ -38,18 +41,20 @@ export class Gateway {
       // Idle detection is ours (application pings, see sweep), so it can close with a documented code.
       idleTimeout: 0,
       sendPingsAutomatically: false,
-      maxBackpressure: 4 * 1024 * 1024,
+      // Past the hard limit uWS closes the socket itself rather than silently skip a message: the client resumes.
+      maxBackpressure: this.#config.socketHardLimitBytes,
+      closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       // Deferred out of the upgrade's cork: with an async upgrade, sending inside `open`
       // while the HTTP response is still corked made uWS 20.30 drop ~15% of new sockets
       // (TCP shut right after the first frame). A microtask runs once the cork is flushed.
       open: (ws) => queueMicrotask(() => this.#open(ws)),
       message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
+      drain: (ws) => ws.getUserData().session?.onDrain(),
       close: (ws, code) => this.#close(ws, code),
     };
     app.ws('/ws', behavior);
-    const sweepEvery = Math.max(250, Math.min(5000, Math.floor(this.#config.idleTimeoutMs / 4)));
-    this.#sweepTimer = setInterval(() => this.#sweep(), sweepEvery);
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
     this.#sweepTimer.unref();
   }
 
@@ -73,6 +78,7 @@ export class Gateway {
     });
 
     const protocols = offered.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+    const acks = protocols.includes(ACKS_SUBPROTOCOL);
     const format: WireFormat = protocols.includes(SUBPROTOCOL.json) && !protocols.includes(SUBPROTOCOL.msgpack) ? 'json' : 'msgpack';
     const chosen = protocols.includes(SUBPROTOCOL[format]) ? SUBPROTOCOL[format] : '';
     const token = protocols.find((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX))?.slice(AUTH_SUBPROTOCOL_PREFIX.length) ?? bearer(authorization) ?? queryToken;
@@ -84,15 +90,15 @@ export class Gateway {
     // Refusals are delivered as a close code and reason, which browsers can read (an HTTP status they cannot).
     if (this.#config.allowedOrigins.length > 0 && origin !== '' && !this.#config.allowedOrigins.includes(origin)) {
       this.#log.info({ origin }, 'connection refused: origin not allowed');
-      return finish({ format, refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });
+      return finish({ format, acks, refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });
     }
     this.#auth.verify(token).then(
-      (grant) => finish({ format, grant }),
+      (grant) => finish({ format, acks, grant }),
       (e: unknown) => {
         const reason = e instanceof AuthError ? e.message : 'token check failed';
         if (!(e instanceof AuthError)) this.#log.error({ err: String(e) }, 'token verification crashed');
         this.#log.info({ reason }, 'connection refused: unauthorized');
-        finish({ format, refusal: { code: CloseCode.Unauthorized, reason } });
+        finish({ format, acks, refusal: { code: CloseCode.Unauthorized, reason } });
       },
     );
   }
@@ -110,13 +116,13 @@ export class Gateway {
       ws.end(data.refusal.code, data.refusal.reason);
       return;
     }
-    const session = new Session(randomUUID(), data.grant, data.format, ws);
+    const session = new Session(randomUUID(), data.grant, data.format, data.acks, ws, this.#ctx);
     data.session = session;
     this.sessions.add(session);
     this.#presence.connected(userId);
-    session.syncTopics();
-    session.send(['connected', { message: 'connected', clientId: session.id, userId }]);
-    this.#log.debug({ clientId: session.id, userId }, 'connected');
+    session.send(['connected', { message: 'connected', clientId: session.id, userId, expiresAt: data.grant.expiresAt ?? null }]);
+    this.#commands.startSession(session).catch((e: Error) => this.#log.error({ clientId: session.id, err: e.stack }, 'session start failed'));
+    this.#log.debug({ clientId: session.id, userId, acks: session.acks }, 'connected');
   }
 
   #message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
@@ -148,8 +154,9 @@ export class Gateway {
     const data = ws.getUserData();
     const session = data.session;
     if (session === undefined || !this.sessions.delete(session)) return;
-    session.closed = true;
-    for (const site of session.sites) this.#presence.leftSite(site, session.grant.userId);
+    for (const key of session.subscriptions.keys()) if (key.startsWith('site:')) this.#presence.leftSite(key.slice(5), session.grant.userId);
+    if (session.slow) this.#ctx.metrics.slowSockets.dec();
+    session.leaveAll();
     this.#presence.disconnected(session.grant.userId);
     this.#log.debug({ clientId: session.id, code }, 'disconnected');
   }
@@ -161,15 +168,36 @@ export class Gateway {
     }
   }
 
-  /** Closes sessions that went idle or whose token expired. */
+  /**
+   * One pass over the sessions: expired tokens (warned first), idle sockets,
+   * sockets over their byte budget (moved to the per-socket path), and critical
+   * events due for redelivery.
+   */
   #sweep(): void {
     const now = Date.now();
+    const { idleTimeoutMs, tokenWarningMs, socketBudgetBytes } = this.#config;
     for (const s of this.sessions) {
-      if (s.grant.expiresAt !== undefined && s.grant.expiresAt <= now) s.end(CloseCode.TokenExpired, 'token expired');
-      else if (now - s.lastSeen > this.#config.idleTimeoutMs) s.end(CloseCode.IdleTimeout, 'idle timeout');
+      const expiresAt = s.grant.expiresAt;
+      if (expiresAt !== undefined && expiresAt <= now) {
+        s.end(CloseCode.TokenExpired, 'token expired');
+        continue;
+      }
+      if (now - s.lastSeen > idleTimeoutMs) {
+        s.end(CloseCode.IdleTimeout, 'idle timeout');
+        continue;
+      }
+      if (expiresAt !== undefined && !s.expiryWarned && expiresAt - now <= tokenWarningMs) {
+        s.expiryWarned = true;
+        s.send(['auth:expiring', { expiresAt }]);
+      }
+      if (!s.slow && s.bufferedAmount > socketBudgetBytes) s.goSlow();
+      if (s.acks) s.redeliverOverdue(now);
     }
   }
 }
+
+/** Often enough to catch a socket filling up before uWS's hard limit does. */
+const SWEEP_MS = 100;
 
 function bearer(header: string): string | undefined {
   return header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;

@@ -11,12 +11,14 @@ import { appendToLog } from '../protocol/log-append.ts';
 import type { HubConfig } from './config.ts';
 import { BodyTooLargeError, readBody, sendJson } from './http-io.ts';
 import type { Logger } from './logger.ts';
+import type { HubMetrics } from './metrics.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 
 /** What the routes need from the running hub; NATS parts are absent until connected. */
 export interface HttpApiDeps {
   readonly config: HubConfig;
   readonly log: Logger;
+  readonly metrics: HubMetrics;
   readonly presence: PresenceTracker;
   readonly uws: 'native' | 'fallback';
   js(): JetStreamClient | undefined;
@@ -46,6 +48,17 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       state.aborted = true;
     });
     void deps.presence.clusterStats().then((stats) => sendJson(res, 200, stats, state.aborted));
+  });
+
+  app.get('/metrics', (res) => {
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    void deps.metrics.registry.metrics().then((text) => {
+      if (state.aborted) return;
+      res.cork(() => res.writeHeader('content-type', deps.metrics.registry.contentType).end(text));
+    });
   });
 
   app.post('/api/events', (res, req) => {

@@ -8,15 +8,20 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { CloseCode } from '../protocol/errors.ts';
 import { Authenticator } from './authenticator.ts';
-import { Commands } from './commands.ts';
+import { type CommandBackend, Commands } from './commands.ts';
+import { CursorStore } from './cursor-store.ts';
 import type { HubConfig } from './config.ts';
 import { FanOut } from './fan-out.ts';
 import { Gateway } from './gateway.ts';
 import { mountHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { HubMetrics } from './metrics.ts';
 import { connectWithRetry } from './nats-link.ts';
 import { PresenceTracker } from './presence-tracker.ts';
+import { Replayer } from './replayer.ts';
+import type { SessionContext } from './session-context.ts';
 import { ensureStreams } from './streams.ts';
+import { SubscriberRegistry } from './subscriber-registry.ts';
 import { uws, uwsRuntime } from './uws.ts';
 
 export class HubStartError extends Error {
@@ -43,17 +48,23 @@ export class Hub {
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
   #fanOut: FanOut | undefined;
+  #backend: CommandBackend | undefined;
+  readonly metrics = new HubMetrics();
+  readonly #ctx: SessionContext;
 
   private constructor(config: HubConfig, log: Logger, auth: Authenticator) {
     this.config = config;
     this.log = log;
     this.#app = uws.App();
     this.#presence = new PresenceTracker(this.id, log);
-    this.#gateway = new Gateway(config, auth, new Commands(this.#presence), this.#presence, log);
+    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry() };
+    const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
+    this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log);
     this.#gateway.attach(this.#app);
     mountHttpApi(this.#app, {
       config,
       log,
+      metrics: this.metrics,
       presence: this.#presence,
       uws: uwsRuntime,
       js: () => this.#js,
@@ -91,8 +102,9 @@ export class Hub {
     this.#abort.abort();
     if (this.#listenSocket !== undefined) uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = undefined;
-    this.#gateway.closeAll(CloseCode.Normal, 'hub stopping');
+    this.#gateway.closeAll(CloseCode.HubShutdown, 'hub stopping: reconnect and resume');
     await this.#fanOut?.stop();
+    await this.#backend?.cursors.close();
     await this.#presence.close();
     await this.#nc?.drain().catch(() => {});
   }
@@ -113,10 +125,15 @@ export class Hub {
     this.#nc = nc;
     this.#jsm = await jetstreamManager(nc);
     this.#js = jetstream(nc);
-    const { epochs, presence } = await ensureStreams(nc, this.#jsm, this.config);
+    const { epochs, presence, cursors } = await ensureStreams(nc, this.#jsm, this.config);
     this.#presence.attach(presence);
-    this.#fanOut = new FanOut(this.#app, this.#js, this.config.namespace, epochs, this.log);
+    this.#fanOut = new FanOut(this.#app, this.#js, this.#jsm, this.config.namespace, epochs, this.#ctx, this.log);
     await this.#fanOut.start();
+    this.#backend = {
+      js: this.#js,
+      cursors: new CursorStore(cursors, this.log),
+      replayer: new Replayer(this.#js, this.#jsm, this.config.namespace, this.#fanOut, this.metrics, this.log),
+    };
   }
 
   async #jetStreamReachable(): Promise<boolean> {

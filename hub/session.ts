@@ -1,16 +1,22 @@
 /**
- * One WebSocket connection: who it is (the token's grant), what it subscribed to,
- * and the uWS topics that follow from that. Permissions are applied here, when
- * topics are joined, never per delivered message.
+ * One WebSocket connection: who it is (the token's grant, replaceable by a
+ * refresh), its subscriptions, the critical events it has not acked yet, and
+ * its backpressure state. Sends go through here so every class of traffic is
+ * treated as docs/protocol.md says.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import { encodeFrame, type Frame, type WireFormat } from '../protocol/codec.ts';
-import { topics } from '../protocol/subjects.ts';
-import { type Grant, grantsSite } from './grant.ts';
+import { decodePayload, encodeFrame, type Frame, type WireFormat } from '../protocol/codec.ts';
+import { CloseCode } from '../protocol/errors.ts';
+import type { StreamKey } from '../protocol/subjects.ts';
+import type { Grant } from './grant.ts';
+import type { LiveEvent } from './live-event.ts';
+import type { SessionContext } from './session-context.ts';
+import type { Subscription, SubscriptionKey } from './subscription.ts';
 
 /** What uWS keeps per socket: the verified grant (then the session), or why the upgrade was refused. */
 export interface SocketData {
   readonly format: WireFormat;
+  readonly acks: boolean;
   readonly grant?: Grant;
   session?: Session;
   refusal?: { readonly code: number; readonly reason: string };
@@ -21,32 +27,58 @@ export function topicFor(format: WireFormat, topic: string): string {
   return format === 'json' ? `j:${topic}` : topic;
 }
 
+export interface SubscriptionState {
+  readonly sub: Subscription;
+  /** False while a resume replays; live traffic reaches it only once true. */
+  live: boolean;
+  cancelled: boolean;
+}
+
+interface Unacked {
+  readonly event: LiveEvent;
+  sentAt: number;
+}
+
+/** uWS send results. */
+const DROPPED = 2;
+
 export class Session {
   readonly id: string;
-  readonly grant: Grant;
   readonly format: WireFormat;
+  /** The client acks critical events (HubClient does); others get them fire-and-forget. */
+  readonly acks: boolean;
+  grant: Grant;
   readonly #ws: WebSocket<SocketData>;
-  /** Sites subscribed with `subscribe:site`. */
-  readonly sites = new Set<string>();
-  alarms = false;
-  notifications = false;
+  readonly #ctx: SessionContext;
+  readonly subscriptions = new Map<SubscriptionKey, SubscriptionState>();
   lastSeen = Date.now();
   badFrames = 0;
   closed = false;
-  #joined = new Set<string>();
+  expiryWarned = false;
+  /** Over its byte budget: off the uWS topics, served per socket with shedding. */
+  slow = false;
+  readonly #shedLatest = new Map<string, LiveEvent>();
+  readonly #unacked: Record<StreamKey, Unacked[]> = { site: [], user: [], global: [] };
+  #drainWaiters: Array<() => void> = [];
 
-  constructor(id: string, grant: Grant, format: WireFormat, ws: WebSocket<SocketData>) {
+  constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
     this.id = id;
     this.grant = grant;
     this.format = format;
+    this.acks = acks;
     this.#ws = ws;
+    this.#ctx = ctx;
   }
 
-  /** Sends a control frame (reply, error) in this socket's format. */
+  get bufferedAmount(): number {
+    return this.closed ? 0 : this.#ws.getBufferedAmount();
+  }
+
+  /** Sends a control frame (reply, error, notice) in this socket's format. */
   send(frame: Frame): void {
     if (this.closed) return;
     const bytes = encodeFrame(this.format, frame);
-    this.#ws.send(bytes, typeof bytes !== 'string');
+    this.#ws.cork(() => this.#ws.send(bytes, typeof bytes !== 'string'));
   }
 
   /** Closes with a documented close code. */
@@ -54,22 +86,171 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.#ws.end(code, reason);
+    this.#wakeDrainWaiters();
   }
 
-  /**
-   * Brings the socket's topics in line with its subscriptions. A socket is never
-   * in both `alarm/*` and a `site/<id>/alarm`, so no alarm arrives twice.
-   */
-  syncTopics(): void {
-    const wanted = new Set<string>([topics.user(this.grant.userId), topics.global('notification'), topics.global('system')]);
-    for (const site of this.sites) wanted.add(topics.siteData(site));
-    if (this.alarms && this.grant.sites === '*') wanted.add(topics.allAlarms);
-    else {
-      const alarmSites = this.alarms && this.grant.sites !== '*' ? new Set([...this.grant.sites, ...this.sites]) : this.sites;
-      for (const site of alarmSites) if (grantsSite(this.grant, site)) wanted.add(topics.siteAlarms(site));
+  /** Sends one event directly (replay, critical, slow path). Returns false if the socket was closed for it. */
+  deliver(event: LiveEvent): boolean {
+    if (this.closed) return false;
+    const frame = event.frame(this.format);
+    let result = 0;
+    this.#ws.cork(() => {
+      result = this.#ws.send(frame, typeof frame !== 'string');
+    });
+    if (result === DROPPED) {
+      this.#ctx.metrics.forcedCloses.inc({ reason: 'buffer_full' });
+      this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
+      return false;
     }
-    for (const t of this.#joined) if (!wanted.has(t)) this.#ws.unsubscribe(topicFor(this.format, t));
-    for (const t of wanted) if (!this.#joined.has(t)) this.#ws.subscribe(topicFor(this.format, t));
-    this.#joined = wanted;
+    if (event.spec.priority === 'critical') this.#trackCritical(event);
+    return true;
   }
+
+  /** A live event for a slow session: latest-value is conflated, the rest sent (or the socket closed). */
+  deliverSlow(event: LiveEvent): void {
+    if (event.spec.priority === 'latest' && this.bufferedAmount > this.#ctx.config.socketBudgetBytes) {
+      this.#shedLatest.set(conflationKey(event), event);
+      this.#ctx.metrics.shed.inc();
+      return;
+    }
+    this.deliver(event);
+  }
+
+  /** The hand-over point of a resume: from now on live traffic of `state` reaches this socket. */
+  joinLive(state: SubscriptionState): void {
+    if (this.closed || state.cancelled) return;
+    state.live = true;
+    for (const key of state.sub.criticalKeys(this.grant)) this.#ctx.registry.add(key, this);
+    for (const topic of state.sub.topics) this.#joinTopic(topic);
+  }
+
+  leave(state: SubscriptionState): void {
+    state.cancelled = true;
+    this.subscriptions.delete(state.sub.key);
+    if (!state.live) return;
+    state.live = false;
+    for (const key of state.sub.criticalKeys(this.grant)) this.#ctx.registry.remove(key, this);
+    for (const topic of state.sub.topics) this.#leaveTopic(topic);
+  }
+
+  /** Leaves everything (socket closed). */
+  leaveAll(): void {
+    this.closed = true;
+    for (const state of [...this.subscriptions.values()]) this.leave(state);
+    this.#wakeDrainWaiters();
+  }
+
+  /** Cumulative ack: every critical event of `stream` up to `offset` was handled. */
+  ack(stream: StreamKey, offset: number): void {
+    const list = this.#unacked[stream];
+    let i = 0;
+    while (i < list.length && list[i]!.event.seq <= offset) i++;
+    if (i > 0) list.splice(0, i);
+  }
+
+  /** Resends critical events unacked for longer than the ack timeout. */
+  redeliverOverdue(now: number): void {
+    const timeout = this.#ctx.config.ackTimeoutMs;
+    for (const list of Object.values(this.#unacked)) {
+      for (const u of list) {
+        if (now - u.sentAt < timeout) continue;
+        u.sentAt = now;
+        this.#ctx.metrics.redelivered.inc();
+        const frame = u.event.frame(this.format);
+        this.#ws.cork(() => this.#ws.send(frame, typeof frame !== 'string'));
+      }
+    }
+  }
+
+  /** Waits until the socket's buffer drains below the replay budget (or it closes). */
+  drained(): Promise<void> {
+    if (this.closed || this.bufferedAmount < this.#ctx.config.socketBudgetBytes / 2) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** uWS drain: wake replays; a slow socket back under half its budget rejoins the fast path. */
+  onDrain(): void {
+    if (this.bufferedAmount >= this.#ctx.config.socketBudgetBytes / 2) return;
+    this.#wakeDrainWaiters();
+    if (this.slow) this.goFast();
+  }
+
+  /** Takes the socket off the uWS topics: from now on its traffic is sent (and shed) per socket. */
+  goSlow(): void {
+    if (this.slow || this.closed) return;
+    this.slow = true;
+    this.#ctx.metrics.slowSockets.inc();
+    for (const state of this.subscriptions.values()) {
+      if (!state.live) continue;
+      for (const topic of state.sub.topics) {
+        this.#ws.unsubscribe(topicFor(this.format, topic));
+        this.#ctx.slowRegistry.add(topic, this);
+      }
+    }
+  }
+
+  /** Back on the fast path; first the newest value of everything shed. */
+  goFast(): void {
+    if (!this.slow || this.closed) return;
+    this.slow = false;
+    this.#ctx.metrics.slowSockets.dec();
+    const shed = [...this.#shedLatest.values()].sort((a, b) => a.seq - b.seq);
+    this.#shedLatest.clear();
+    this.#ws.cork(() => {
+      for (const e of shed) {
+        const frame = e.resyncFrame(this.format);
+        this.#ws.send(frame, typeof frame !== 'string');
+      }
+      for (const state of this.subscriptions.values()) {
+        if (!state.live) continue;
+        for (const topic of state.sub.topics) {
+          this.#ctx.slowRegistry.remove(topic, this);
+          this.#ws.subscribe(topicFor(this.format, topic));
+        }
+      }
+    });
+  }
+
+  #joinTopic(topic: string): void {
+    if (this.slow) this.#ctx.slowRegistry.add(topic, this);
+    else this.#ws.subscribe(topicFor(this.format, topic));
+  }
+
+  #leaveTopic(topic: string): void {
+    if (this.slow) this.#ctx.slowRegistry.remove(topic, this);
+    else if (!this.closed) this.#ws.unsubscribe(topicFor(this.format, topic));
+  }
+
+  #trackCritical(event: LiveEvent): void {
+    if (!this.acks) return;
+    const list = this.#unacked[event.stream];
+    // Replays of overlapping subscriptions may send an event twice; track it once.
+    if (list.length > 0 && list[list.length - 1]!.event.seq >= event.seq) {
+      if (list.some((u) => u.event.seq === event.seq)) return;
+    }
+    list.push({ event, sentAt: Date.now() });
+    if (list.length > 1) list.sort((a, b) => a.event.seq - b.event.seq);
+    if (list.length > this.#ctx.config.maxUnackedCritical) {
+      this.#ctx.metrics.forcedCloses.inc({ reason: 'unacked' });
+      this.end(CloseCode.SlowConsumer, `more than ${this.#ctx.config.maxUnackedCritical} critical events unacked: reconnect and resume`);
+    }
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** Latest-value events replace each other per site, event and entity (a vehicle's id). */
+function conflationKey(event: LiveEvent): string {
+  let entity = '';
+  try {
+    const data = decodePayload(event.payload) as { id?: unknown; vehicleId?: unknown } | null;
+    entity = String(data?.id ?? data?.vehicleId ?? '');
+  } catch {
+    // An undecodable payload conflates per site and event.
+  }
+  return `${event.owner}|${event.spec.name}|${entity}`;
 }

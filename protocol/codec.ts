@@ -9,6 +9,8 @@ export type WireFormat = 'msgpack' | 'json';
 
 /** Subprotocols a client offers; the hub answers with the one it picked. */
 export const SUBPROTOCOL = { msgpack: 'hub.v1.msgpack', json: 'hub.v1.json' } as const;
+/** Offered by clients that ack critical events (HubClient does): they get redelivery and durable offline delivery. */
+export const ACKS_SUBPROTOCOL = 'hub.opt.acks';
 /** Prefix of a subprotocol entry that carries the access token (browsers cannot set headers). */
 export const AUTH_SUBPROTOCOL_PREFIX = 'hub.auth.';
 
@@ -22,6 +24,10 @@ export interface EventMeta {
   readonly stream: string;
   /** Changes when the stream is recreated; offsets of another epoch are meaningless. */
   readonly epoch: string;
+  /** The site of a site event (which subscription it belongs to). */
+  readonly site?: string;
+  /** Set on a latest-value event resent after the socket drained: deliver even if seen. */
+  readonly resync?: boolean;
 }
 
 export type Frame = readonly [name: string, data?: unknown, meta?: unknown];

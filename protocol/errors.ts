@@ -13,8 +13,10 @@ export const ErrorCode = {
   UnknownOp: 102,
   /** The operation's arguments have the wrong shape or type. */
   BadArguments: 103,
-  /** The token does not grant what was asked (e.g. a site outside `sites`). */
+  /** The token does not grant what was asked (e.g. a site outside `sites`, or a role that may not ack alarms). */
   Forbidden: 200,
+  /** A refreshed token is invalid (the session keeps its current token until it expires). */
+  BadToken: 201,
   /** The hub could not do it now (e.g. NATS unreachable); retrying later may work. */
   Unavailable: 503,
   /** An unexpected hub failure; logged on the hub with the same id. */
@@ -37,6 +39,13 @@ export const CloseCode = {
   IdleTimeout: 4408,
   /** The user already has the maximum number of connections. */
   TooManyConnections: 4429,
+  /**
+   * The socket could not take critical traffic (its send buffer is full, or too many
+   * critical events wait for an ack). Reconnect and resume: nothing is lost.
+   */
+  SlowConsumer: 4509,
+  /** The hub is shutting down; reconnect (to another hub) and resume. */
+  HubShutdown: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -47,6 +47,11 @@ export function presenceBucket(ns: string): string {
   return `${ns}_presence`;
 }
 
+/** Per-user acked positions (durable offline delivery). */
+export function cursorBucket(ns: string): string {
+  return `${ns}_cursors`;
+}
+
 /** A subject taken apart: which log, whose, and the catalogue tail (e.g. `alarm.raised`). */
 export interface ParsedSubject {
   readonly stream: StreamKey;
@@ -75,10 +80,14 @@ export function parseSubject(ns: string, subject: string): ParsedSubject | undef
  * they need different bytes.
  */
 export const topics = {
+  /** A site's normal-class events (task, order, production, inventory). */
   siteData: (siteId: string) => `site/${siteId}`,
+  /** A site's latest-value events (dashboard, vehicle), conflated for slow sockets. */
+  siteLatest: (siteId: string) => `site/${siteId}/latest`,
   siteAlarms: (siteId: string) => `site/${siteId}/alarm`,
   /** Every site's alarms, for tokens granting all sites (`sites: "*"`). */
   allAlarms: 'alarm/*',
   user: (userId: string) => `user/${userId}`,
-  global: (tail: string) => `global/${tail}`,
+  /** Broadcast notifications and system messages. */
+  global: 'global',
 } as const;

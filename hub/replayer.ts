@@ -1,0 +1,127 @@
+/**
+ * Resume: replays what a subscription missed since the client's offset, then
+ * hands it over to live without a gap or a duplicate, in offset order.
+ *
+ * The log (a filtered JetStream consumer, pulled with backpressure) covers what
+ * is older than the fan-out's recent window; the window covers the rest and is
+ * read synchronously, so checking "replay reached live" and joining live happen
+ * in the same tick: no event can slip between.
+ */
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { streamName } from '../protocol/subjects.ts';
+import type { FanOut } from './fan-out.ts';
+import type { Logger } from './logger.ts';
+import type { HubMetrics } from './metrics.ts';
+import type { Session, SubscriptionState } from './session.ts';
+
+export interface ResumeFrom {
+  readonly offset: number;
+  readonly epoch: string;
+}
+
+export interface ResumeResult {
+  /** Live delivery continues right after this offset. */
+  readonly offset: number;
+  readonly epoch: string;
+  /** False when events were lost to retention or the epoch changed: refetch state. */
+  readonly recovered: boolean;
+  readonly replayed: number;
+}
+
+export class ResumeCancelled extends Error {
+  override readonly name = 'ResumeCancelled';
+}
+
+export class Replayer {
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #ns: string;
+  readonly #fanOut: FanOut;
+  readonly #metrics: HubMetrics;
+  readonly #log: Logger;
+
+  constructor(js: JetStreamClient, jsm: JetStreamManager, ns: string, fanOut: FanOut, metrics: HubMetrics, log: Logger) {
+    this.#js = js;
+    this.#jsm = jsm;
+    this.#ns = ns;
+    this.#fanOut = fanOut;
+    this.#metrics = metrics;
+    this.#log = log;
+  }
+
+  /** Joins `state` to live, first replaying everything after `from` (if given). */
+  async resume(session: Session, state: SubscriptionState, from: ResumeFrom | undefined): Promise<ResumeResult> {
+    const stream = state.sub.stream;
+    const epoch = this.#fanOut.epochs[stream];
+    const recent = this.#fanOut.recent(stream);
+    if (from === undefined || from.epoch !== epoch || from.offset >= recent.last) {
+      session.joinLive(state);
+      const recovered = from === undefined || from.epoch === epoch;
+      if (from !== undefined) this.#metrics.resumes.inc({ recovered: String(recovered) });
+      return { offset: recent.last, epoch, recovered, replayed: 0 };
+    }
+
+    let cursor = Math.max(0, from.offset);
+    let recovered = true;
+    let replayed = 0;
+    const name = streamName(this.#ns, stream);
+    const first = (await this.#jsm.streams.info(name)).state.first_seq;
+    if (cursor + 1 < first) {
+      recovered = false; // aged out of retention: deliver what is left, the client refetches state
+      cursor = first - 1;
+    }
+    for (;;) {
+      if (state.cancelled || session.closed) throw new ResumeCancelled();
+      if (cursor + 1 >= recent.start) {
+        // The window holds the rest: finish and join in this same tick.
+        for (const e of recent.since(cursor)) {
+          if (state.sub.matches(e, session.grant) && session.deliver(e)) replayed++;
+        }
+        session.joinLive(state);
+        this.#metrics.resumes.inc({ recovered: String(recovered) });
+        this.#metrics.replayed.inc(replayed);
+        return { offset: recent.last, epoch, recovered, replayed };
+      }
+      const target = recent.start - 1;
+      const sent = await this.#replayFromLog(session, state, name, cursor, target);
+      replayed += sent;
+      cursor = target;
+    }
+  }
+
+  /** Sends every event of the subscription in (after, target] from the log, pausing while the socket is full. */
+  async #replayFromLog(session: Session, state: SubscriptionState, name: string, after: number, target: number): Promise<number> {
+    const info = await this.#jsm.consumers.add(name, {
+      filter_subject: state.sub.filter(this.#ns),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: after + 1,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      inactive_threshold: nanos(30_000),
+    });
+    // Pending is counted when the consumer is made, after `target` was: zero means nothing up to target.
+    if (info.num_pending === 0) {
+      void this.#jsm.consumers.delete(name, info.name).catch(() => {});
+      return 0;
+    }
+    let sent = 0;
+    const consumer = await this.#js.consumers.get(name, info.name);
+    const messages = await consumer.consume({ max_messages: 256 });
+    try {
+      for await (const m of messages as AsyncIterable<JsMsg>) {
+        if (state.cancelled || session.closed) throw new ResumeCancelled();
+        if (m.seq > target) break;
+        const event = this.#fanOut.toEvent(state.sub.stream, m);
+        if (event !== undefined && state.sub.matches(event, session.grant) && session.deliver(event)) sent++;
+        if (m.info.pending === 0) break;
+        // Backpressure: a full socket pauses its own replay, never anyone's live traffic.
+        if (session.bufferedAmount > 0) await session.drained();
+      }
+    } finally {
+      await messages.close().catch(() => {});
+      void this.#jsm.consumers.delete(name, info.name).catch((e: Error) => this.#log.debug({ err: e.message }, 'replay consumer cleanup'));
+    }
+    return sent;
+  }
+}

@@ -1,0 +1,13 @@
+/** What every session shares: configuration, metrics and the per-socket registries. */
+import type { HubConfig } from './config.ts';
+import type { HubMetrics } from './metrics.ts';
+import type { SubscriberRegistry } from './subscriber-registry.ts';
+
+export interface SessionContext {
+  readonly config: HubConfig;
+  readonly metrics: HubMetrics;
+  /** Critical traffic: registry keys → sessions. */
+  readonly registry: SubscriberRegistry;
+  /** Normal and latest-value traffic of slow sessions: uWS topic → sessions. */
+  readonly slowRegistry: SubscriberRegistry;
+}

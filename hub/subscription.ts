@@ -1,0 +1,66 @@
+/**
+ * What a session can subscribe to, and what follows from each: the log and
+ * subject filter a resume replays, which events belong to it, and where live
+ * events reach it (uWS topics for normal and latest-value traffic, the hub's own
+ * registry for critical traffic, which is sent per socket so acks can be tracked).
+ */
+import { type StreamKey, topics } from '../protocol/subjects.ts';
+import { type Grant, grantsSite } from './grant.ts';
+import type { LiveEvent } from './live-event.ts';
+
+export type SubscriptionKey = `site:${string}` | 'alarms' | 'user' | 'global';
+
+export interface Subscription {
+  readonly key: SubscriptionKey;
+  readonly stream: StreamKey;
+  /** NATS subject filter for replay (one filter subject: nats-server 2.9). */
+  filter(ns: string): string;
+  /** Whether a replayed event is delivered to this subscription. */
+  matches(event: LiveEvent, grant: Grant): boolean;
+  /** uWS topics carrying its normal and latest-value traffic. */
+  readonly topics: readonly string[];
+  /** Registry keys carrying its critical traffic. */
+  criticalKeys(grant: Grant): readonly string[];
+}
+
+export function siteSubscription(siteId: string): Subscription {
+  return {
+    key: `site:${siteId}`,
+    stream: 'site',
+    filter: (ns) => `${ns}.site.${siteId}.>`,
+    matches: (e) => e.owner === siteId,
+    topics: [topics.siteData(siteId), topics.siteLatest(siteId)],
+    criticalKeys: () => [topics.siteAlarms(siteId)],
+  };
+}
+
+/** Alarms of every site the token grants. */
+export const alarmsSubscription: Subscription = {
+  key: 'alarms',
+  stream: 'site',
+  filter: (ns) => `${ns}.site.*.alarm.>`,
+  matches: (e, grant) => e.isAlarm && grantsSite(grant, e.owner),
+  topics: [],
+  criticalKeys: (grant) => (grant.sites === '*' ? [topics.allAlarms] : [...grant.sites].map(topics.siteAlarms)),
+};
+
+export function userSubscription(userId: string): Subscription {
+  return {
+    key: 'user',
+    stream: 'user',
+    filter: (ns) => `${ns}.user.${userId}.>`,
+    matches: (e) => e.owner === userId,
+    topics: [],
+    criticalKeys: () => [topics.user(userId)],
+  };
+}
+
+/** Broadcast notifications and system messages: every session has it. */
+export const globalSubscription: Subscription = {
+  key: 'global',
+  stream: 'global',
+  filter: (ns) => `${ns}.global.>`,
+  matches: () => true,
+  topics: [],
+  criticalKeys: () => [topics.global],
+};
