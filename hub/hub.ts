@@ -109,15 +109,18 @@ export class Hub {
     await this.#nc?.drain().catch(() => {});
   }
 
-  #listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#app.listen(this.config.host, this.config.port, (socket) => {
-        if (socket === false) return reject(new HubStartError(`cannot listen on ${this.config.host}:${this.config.port} (port in use? set HUB_PORT)`));
+  /** Listens, retrying briefly: a hub restarting on its port may find the old socket not yet released. */
+  async #listen(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const socket = await new Promise<us_listen_socket | false>((resolve) => this.#app.listen(this.config.host, this.config.port, resolve));
+      if (socket !== false) {
         this.#listenSocket = socket;
         this.#port = uws.us_socket_local_port(socket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
-        resolve();
-      });
-    });
+        return;
+      }
+      if (attempt === 20) throw new HubStartError(`cannot listen on ${this.config.host}:${this.config.port} (port in use? set HUB_PORT)`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async #connectNats(url: string): Promise<void> {

@@ -1,10 +1,15 @@
 /**
- * HubClient: connects a browser or Node 20 to the hub with the same code.
- * Speaks the seed's event names; every delivered event carries its offset.
- * Browser-safe: no node imports.
+ * HubClient: connects a browser or Node 20 to the hub with the same code, and
+ * heals itself: it reconnects with backoff and jitter, resumes every
+ * subscription from its last offsets, drops duplicates, acks critical events
+ * after their handler ran, pings as the seed did, and refreshes its token.
+ * Speaks the seed's event names. Browser-safe: no node imports.
  */
-import { AUTH_SUBPROTOCOL_PREFIX, decodeFrame, encodeFrame, type EventMeta, type Frame, SUBPROTOCOL, type WireFormat } from './codec.ts';
-import { HubError } from './errors.ts';
+import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { isSiteEvent, siteEventSpec } from './catalogue.ts';
+import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, encodeFrame, type EventMeta, type Frame, SUBPROTOCOL, type WireFormat } from './codec.ts';
+import { CloseCode, HubError } from './errors.ts';
+import { SeenOffsets } from './seen-offsets.ts';
 
 /** The subset of the WebSocket API HubClient uses (browsers' WebSocket and the `ws` package both fit). */
 export interface WebSocketLike {
@@ -22,10 +27,12 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => object;
 
 export interface HubClientOptions {
-  /** e.g. `ws://localhost:3000/ws`. */
-  readonly url: string;
+  /** e.g. `ws://localhost:3000/ws`; with several hubs, a list tried in turn on each reconnect. */
+  readonly url: string | readonly string[];
   /** The JWT; sent in the WebSocket subprotocol list, never in the URL. */
   readonly token?: string;
+  /** Called for a fresh token before the current one expires, and before reconnecting after an auth failure. */
+  readonly getToken?: () => string | Promise<string>;
   /** `msgpack` (default, binary frames) or `json` (text frames, for debugging). */
   readonly format?: WireFormat;
   /** A WebSocket implementation; default `globalThis.WebSocket`. On Node 20 pass `ws`'s `WebSocket`. */
@@ -34,6 +41,10 @@ export interface HubClientOptions {
   readonly pingIntervalMs?: number;
   /** How long a request (subscribe, ping) waits for its reply. Default 10 s. */
   readonly requestTimeoutMs?: number;
+  /** Reconnect policy, or false to stay disconnected after a drop. */
+  readonly reconnect?: Partial<BackoffOptions> | false;
+  /** Acks are coalesced for this long. Default 50 ms. */
+  readonly ackDelayMs?: number;
 }
 
 export type Listener = (data: any, meta?: EventMeta) => void;
@@ -44,32 +55,73 @@ export interface DisconnectInfo {
   readonly reason: string;
 }
 
+/** Emitted for each subscription restored after a reconnect. `recovered: false`: refetch that state. */
+export interface RecoveredInfo {
+  readonly subscription: string;
+  readonly recovered: boolean;
+  readonly replayed: number;
+}
+
 interface Pending {
   resolve(data: unknown): void;
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout>;
 }
 
+interface Position {
+  offset: number;
+  epoch: string;
+}
+
+/** A subscription the client keeps across reconnects. */
+interface Wanted {
+  readonly op: 'subscribe:site' | 'subscribe:alarms';
+  readonly args: Record<string, unknown>;
+  /** Complete up to here: set by the hub's `subscribed` reply, advanced by live events. */
+  position: Position | undefined;
+  live: boolean;
+}
+
 const OPEN = 1;
+/** Close codes after which reconnecting cannot help (without a new token). */
+const FATAL = new Set<number>([CloseCode.ForbiddenOrigin, CloseCode.ProtocolViolation]);
+const DEFAULT_BACKOFF: BackoffOptions = { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0.5 };
 
 /**
  * @example
- * const client = new HubClient({ url: 'ws://localhost:3000/ws', token });
+ * const client = new HubClient({ url: 'ws://localhost:3000/ws', token, getToken: refresh });
  * client.on('alarm:new', (alarm, meta) => console.log(alarm.title, meta?.offset));
+ * client.on('recovered', ({ subscription, recovered }) => { if (!recovered) refetch(subscription); });
  * await client.connect();
  * await client.subscribeSite(1);
  */
 export class HubClient {
-  readonly #options: Required<Omit<HubClientOptions, 'token' | 'WebSocket'>> & Pick<HubClientOptions, 'token' | 'WebSocket'>;
+  readonly #options: HubClientOptions;
+  readonly #format: WireFormat;
+  readonly #backoff: BackoffOptions | false;
   readonly #listeners = new Map<string, Set<Listener>>();
   readonly #pending = new Map<number, Pending>();
+  readonly #wanted = new Map<string, Wanted>();
+  readonly #seen = new SeenOffsets();
+  readonly #epochs = new Map<string, string>();
+  readonly #ackUpTo = new Map<string, Position>();
+  #token: string | undefined;
   #ws: WebSocketLike | undefined;
   #nextRef = 1;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
+  #connects = 0;
   #clientId: string | undefined;
+  #closedByUser = false;
+  #refreshTokenNext = false;
 
   constructor(options: HubClientOptions) {
-    this.#options = { format: 'msgpack', pingIntervalMs: 30_000, requestTimeoutMs: 10_000, ...options };
+    this.#options = options;
+    this.#format = options.format ?? 'msgpack';
+    this.#backoff = options.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...options.reconnect };
+    this.#token = options.token;
   }
 
   /** The hub's id for this connection, once connected. */
@@ -84,52 +136,49 @@ export class HubClient {
   /** Opens the connection; resolves with the `connected` payload, rejects with a HubError if the hub refuses. */
   connect(): Promise<{ message: string; clientId: string }> {
     if (this.#ws !== undefined) return Promise.reject(new Error('HubClient: already connected or connecting'));
-    const Impl = this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (Impl === undefined) return Promise.reject(new Error('HubClient: no WebSocket implementation; on Node 20 pass { WebSocket } from the "ws" package'));
-    const protocols: string[] = [SUBPROTOCOL[this.#options.format]];
-    if (this.#options.token !== undefined) protocols.push(AUTH_SUBPROTOCOL_PREFIX + this.#options.token);
-    const ws = new Impl(this.#options.url, protocols) as WebSocketLike;
-    ws.binaryType = 'arraybuffer';
-    this.#ws = ws;
+    this.#closedByUser = false;
     return new Promise((resolve, reject) => {
-      let settled = false;
       const onConnected: Listener = (data) => {
-        settled = true;
-        this.#clientId = data.clientId;
-        this.#startPing();
+        this.off('connected', onConnected);
+        this.off('disconnect', onFailed);
         resolve(data);
       };
-      this.#once('connected', onConnected);
-      ws.onmessage = (ev) => this.#onMessage(ev.data);
-      ws.onerror = () => {};
-      ws.onclose = (ev) => {
-        this.#onClose(ev.code, ev.reason);
-        if (!settled) {
-          settled = true;
-          this.off('connected', onConnected);
-          reject(new HubError(ev.code, ev.reason || `connection closed (${ev.code})`));
-        }
+      const onFailed: Listener = (info: DisconnectInfo) => {
+        this.off('connected', onConnected);
+        this.off('disconnect', onFailed);
+        this.#closedByUser = true; // a failed first connect does not retry on its own
+        clearTimeout(this.#reconnectTimer);
+        reject(new HubError(info.code, info.reason || `connection closed (${info.code})`));
       };
+      this.on('connected', onConnected);
+      this.on('disconnect', onFailed);
+      void this.#open();
     });
   }
 
-  /** Subscribes to a site's events (`subscribe:site {siteId}`); rejects with a HubError when the token does not grant it. */
+  /** Subscribes to a site's events; rejects with a HubError when the token does not grant it. Kept across reconnects. */
   subscribeSite(siteId: string | number): Promise<any> {
-    return this.request('subscribe:site', { siteId });
+    return this.#subscribe(`site:${siteId}`, 'subscribe:site', { siteId });
   }
 
   unsubscribeSite(siteId: string | number): Promise<any> {
+    this.#wanted.delete(`site:${siteId}`);
     return this.request('unsubscribe:site', { siteId });
   }
 
-  /** Alarms of every site the token grants. */
+  /** Alarms of every site the token grants. Unacked alarms come back after a reconnect, on any device. */
   subscribeAlarms(): Promise<any> {
-    return this.request('subscribe:alarms');
+    return this.#subscribe('alarms', 'subscribe:alarms', {});
   }
 
-  /** Private and global notifications (`notification:new`). */
+  /** Private and broadcast notifications arrive from the start; this answers for the seed's vocabulary. */
   subscribeNotifications(): Promise<any> {
     return this.request('subscribe:notifications');
+  }
+
+  /** Acknowledges an alarm as an operator; every subscriber of its site sees `alarm:update`. */
+  acknowledgeAlarm(alarmId: string | number, siteId: string | number): Promise<{ alarmId: unknown; offset: number }> {
+    return this.request('alarm:ack', { alarmId, siteId }) as Promise<{ alarmId: unknown; offset: number }>;
   }
 
   /** Sends the seed's `ping`; resolves with `pong {timestamp}`. */
@@ -145,14 +194,17 @@ export class HubClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(ref);
-        reject(new Error(`HubClient: no reply to ${op} within ${this.#options.requestTimeoutMs} ms`));
-      }, this.#options.requestTimeoutMs);
+        reject(new Error(`HubClient: no reply to ${op} within ${this.#options.requestTimeoutMs ?? 10_000} ms`));
+      }, this.#options.requestTimeoutMs ?? 10_000);
       this.#pending.set(ref, { resolve, reject, timer });
-      ws.send(encodeFrame(this.#options.format, [op, args, ref]));
+      ws.send(encodeFrame(this.#format, [op, args, ref]));
     });
   }
 
-  /** Listens to an event: a seed event name (`alarm:new`, ...), `connected`, `subscribed`, `error` or `disconnect`. */
+  /**
+   * Listens to an event: a seed event name (`alarm:new`, ...), or `connected`, `subscribed`,
+   * `disconnect`, `reconnecting`, `recovered`, `error`.
+   */
   on(event: string, listener: Listener): this {
     let set = this.#listeners.get(event);
     if (set === undefined) this.#listeners.set(event, (set = new Set()));
@@ -167,30 +219,73 @@ export class HubClient {
     return this;
   }
 
+  /** Closes for good (no reconnect); pending acks are sent first. */
   close(): void {
+    this.#closedByUser = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#flushAcks();
     this.#ws?.close(1000, 'client closed');
   }
 
-  #once(event: string, listener: Listener): void {
-    const wrapped: Listener = (data, meta) => {
-      this.off(event, wrapped);
-      listener(data, meta);
+  async #open(): Promise<void> {
+    const Impl = this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (Impl === undefined) {
+      this.#emit('disconnect', { code: 1006, reason: 'no WebSocket implementation; on Node 20 pass { WebSocket } from the "ws" package' });
+      return;
+    }
+    if (this.#refreshTokenNext && this.#options.getToken !== undefined) {
+      this.#refreshTokenNext = false;
+      try {
+        this.#token = await this.#options.getToken();
+      } catch (e) {
+        this.#emit('error', { code: 0, message: `getToken failed: ${(e as Error).message}` });
+      }
+    }
+    const protocols: string[] = [SUBPROTOCOL[this.#format], ACKS_SUBPROTOCOL];
+    if (this.#token !== undefined) protocols.push(AUTH_SUBPROTOCOL_PREFIX + this.#token);
+    const urls = typeof this.#options.url === 'string' ? [this.#options.url] : this.#options.url;
+    const ws = new Impl(urls[this.#connects++ % urls.length]!, protocols) as WebSocketLike;
+    ws.binaryType = 'arraybuffer';
+    this.#ws = ws;
+    ws.onmessage = (ev) => {
+      if (this.#ws === ws) this.#onMessage(ev.data);
     };
-    this.on(event, wrapped);
+    ws.onerror = () => {};
+    ws.onclose = (ev) => {
+      if (this.#ws === ws) this.#onClose(ev.code, ev.reason);
+    };
   }
 
-  #emit(event: string, data: unknown, meta?: EventMeta): void {
-    const set = this.#listeners.get(event);
-    if (set === undefined) return;
-    for (const listener of [...set]) {
-      try {
-        listener(data, meta);
-      } catch (e) {
-        // A throwing handler must not stop delivery to the others or kill the socket.
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
+  async #subscribe(key: string, op: Wanted['op'], args: Record<string, unknown>): Promise<any> {
+    const wanted: Wanted = this.#wanted.get(key) ?? { op, args, position: undefined, live: false };
+    this.#wanted.set(key, wanted);
+    try {
+      return await this.#resubscribe(wanted);
+    } catch (e) {
+      if (e instanceof HubError) this.#wanted.delete(key); // refused (e.g. site not granted): don't retry it
+      throw e;
+    }
+  }
+
+  async #resubscribe(wanted: Wanted): Promise<any> {
+    wanted.live = false;
+    const reply = (await this.request(wanted.op, { ...wanted.args, ...wanted.position })) as { offset?: number; epoch?: string; recovered?: boolean };
+    if (typeof reply.offset === 'number' && typeof reply.epoch === 'string') wanted.position = { offset: reply.offset, epoch: reply.epoch };
+    wanted.live = true;
+    return reply;
+  }
+
+  #onConnected(data: { clientId: string }): void {
+    const reconnect = this.#attempt > 0 || this.#clientId !== undefined;
+    this.#attempt = 0;
+    this.#clientId = data.clientId;
+    this.#startPing();
+    if (!reconnect) return;
+    for (const [key, wanted] of this.#wanted) {
+      this.#resubscribe(wanted).then(
+        (reply: { recovered?: boolean; replayed?: number }) => this.#emit('recovered', { subscription: key, recovered: reply.recovered !== false, replayed: reply.replayed ?? 0 } satisfies RecoveredInfo),
+        (e: Error) => this.#emit('error', { code: e instanceof HubError ? e.code : 0, message: `resubscribing ${key} failed: ${e.message}` }),
+      );
     }
   }
 
@@ -203,7 +298,12 @@ export class HubClient {
       return;
     }
     const [name, data, meta] = frame;
-    const ref = (meta as { ref?: unknown } | undefined)?.ref;
+    const m = meta as (EventMeta & { ref?: unknown }) | undefined;
+    if (m !== undefined && typeof m.offset === 'number' && typeof m.stream === 'string') {
+      this.#onEvent(name, data, m);
+      return;
+    }
+    const ref = m?.ref;
     if (typeof ref === 'number') {
       const pending = this.#pending.get(ref);
       if (pending !== undefined) {
@@ -215,26 +315,113 @@ export class HubClient {
         } else pending.resolve(data);
       }
     }
-    this.#emit(name, data, typeof ref === 'number' ? undefined : (meta as EventMeta | undefined));
+    if (name === 'connected') this.#onConnected(data as { clientId: string });
+    else if (name === 'auth:expiring') void this.#refreshToken();
+    this.#emit(name, data);
+  }
+
+  #onEvent(name: string, data: unknown, meta: EventMeta): void {
+    const { stream, offset, epoch } = meta;
+    if (this.#epochs.get(stream) !== epoch) {
+      // A recreated log restarts its offsets: forget the old ones.
+      if (this.#epochs.has(stream)) this.#seen.clear(stream);
+      this.#epochs.set(stream, epoch);
+    }
+    const critical = stream !== 'site' || (isSiteEvent(name) && siteEventSpec(name).priority === 'critical');
+    if (this.#seen.has(stream, offset) && meta.resync !== true) {
+      if (critical) this.#scheduleAck(stream, offset, epoch); // our ack was lost: send it again
+      return;
+    }
+    this.#seen.add(stream, offset);
+    if (stream === 'site') {
+      this.#advance(this.#wanted.get(`site:${meta.site}`), meta);
+      if (critical) this.#advance(this.#wanted.get('alarms'), meta);
+    }
+    // Acked only after every handler returned: an event whose handler threw stays unacked and comes back.
+    if (this.#emit(name, data, meta) && critical) this.#scheduleAck(stream, offset, epoch);
+  }
+
+  #advance(wanted: Wanted | undefined, meta: EventMeta): void {
+    if (wanted === undefined || !wanted.live) return;
+    if (wanted.position === undefined || wanted.position.epoch !== meta.epoch || meta.offset > wanted.position.offset) wanted.position = { offset: meta.offset, epoch: meta.epoch };
+  }
+
+  #scheduleAck(stream: string, offset: number, epoch: string): void {
+    const cur = this.#ackUpTo.get(stream);
+    if (cur === undefined || cur.epoch !== epoch || offset > cur.offset) this.#ackUpTo.set(stream, { offset, epoch });
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = undefined;
+      this.#flushAcks();
+    }, this.#options.ackDelayMs ?? 50);
+  }
+
+  #flushAcks(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    const ws = this.#ws;
+    if (ws === undefined || ws.readyState !== OPEN) return;
+    for (const [stream, { offset, epoch }] of this.#ackUpTo) ws.send(encodeFrame(this.#format, ['ack', { stream, offset, epoch }]));
+    this.#ackUpTo.clear();
+  }
+
+  async #refreshToken(): Promise<void> {
+    if (this.#options.getToken === undefined) return;
+    try {
+      const token = await this.#options.getToken();
+      await this.request('auth:refresh', { token });
+      this.#token = token;
+    } catch (e) {
+      this.#emit('error', { code: e instanceof HubError ? e.code : 0, message: `token refresh failed: ${(e as Error).message}` });
+    }
   }
 
   #onClose(code: number, reason: string): void {
     clearInterval(this.#pingTimer);
     this.#pingTimer = undefined;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     this.#ws = undefined;
-    this.#clientId = undefined;
     for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(new HubError(code, reason || 'connection closed'));
     }
     this.#pending.clear();
+    for (const wanted of this.#wanted.values()) wanted.live = false;
     this.#emit('disconnect', { code, reason } satisfies DisconnectInfo);
+    if (this.#closedByUser || this.#backoff === false || FATAL.has(code)) return;
+    if (code === CloseCode.Unauthorized || code === CloseCode.TokenExpired) {
+      if (this.#options.getToken === undefined) return; // the same token would be refused again
+      this.#refreshTokenNext = true;
+    }
+    const delayMs = backoffDelay(this.#attempt++, this.#backoff);
+    this.#emit('reconnecting', { attempt: this.#attempt, delayMs });
+    this.#reconnectTimer = setTimeout(() => void this.#open(), delayMs);
+  }
+
+  /** Calls the listeners; false if one threw (rethrown asynchronously, so it is still reported). */
+  #emit(event: string, data: unknown, meta?: EventMeta): boolean {
+    const set = this.#listeners.get(event);
+    if (set === undefined) return true;
+    let ok = true;
+    for (const listener of [...set]) {
+      try {
+        listener(data, meta);
+      } catch (e) {
+        // A throwing handler must not stop delivery to the others or kill the socket.
+        ok = false;
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+    return ok;
   }
 
   #startPing(): void {
+    clearInterval(this.#pingTimer);
     this.#pingTimer = setInterval(() => {
       this.ping().catch(() => {});
-    }, this.#options.pingIntervalMs);
+    }, this.#options.pingIntervalMs ?? 30_000);
     // Node: a heartbeat alone must not keep the process alive.
     (this.#pingTimer as { unref?: () => void }).unref?.();
   }

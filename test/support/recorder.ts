@@ -15,7 +15,7 @@ export class Recorder {
 
   constructor(options: Omit<HubClientOptions, 'WebSocket'>) {
     this.client = new HubClient({ WebSocket, ...options });
-    for (const name of [...EVENT_NAMES, 'error', 'disconnect']) {
+    for (const name of [...EVENT_NAMES, 'error', 'disconnect', 'recovered']) {
       this.client.on(name, (data, meta) => {
         this.received.push({ name, data, meta });
         for (const w of this.#waiters) w();
@@ -23,7 +23,7 @@ export class Recorder {
     }
   }
 
-  static async connect(url: string, token: string, options: Partial<HubClientOptions> = {}): Promise<Recorder> {
+  static async connect(url: string | readonly string[], token: string, options: Partial<HubClientOptions> = {}): Promise<Recorder> {
     const r = new Recorder({ url, token, ...options });
     await r.client.connect();
     return r;
