@@ -25,8 +25,12 @@ export class Gateway {
   readonly sessions = new Set<Session>();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(ctx: SessionContext, auth: Authenticator, commands: Commands, presence: PresenceTracker, log: Logger) {
+  readonly #ready: () => boolean;
+
+  /** `ready`: the hub can replay and deliver (connected to NATS, streams in place). */
+  constructor(ctx: SessionContext, auth: Authenticator, commands: Commands, presence: PresenceTracker, log: Logger, ready: () => boolean) {
     this.#ctx = ctx;
+    this.#ready = ready;
     this.#config = ctx.config;
     this.#auth = auth;
     this.#commands = commands;
@@ -88,6 +92,10 @@ export class Gateway {
       res.cork(() => res.upgrade<SocketData>(data, key, chosen, extensions, context));
     };
     // Refusals are delivered as a close code and reason, which browsers can read (an HTTP status they cannot).
+    if (!this.#ready()) {
+      // Without NATS a session could not resume: the client retries, here or at another hub.
+      return finish({ format, acks, refusal: { code: CloseCode.HubUnavailable, reason: 'hub not ready: reconnect' } });
+    }
     if (this.#config.allowedOrigins.length > 0 && origin !== '' && !this.#config.allowedOrigins.includes(origin)) {
       this.#log.info({ origin }, 'connection refused: origin not allowed');
       return finish({ format, acks, refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });

@@ -59,7 +59,7 @@ export class Hub {
     this.#presence = new PresenceTracker(this.id, log);
     this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry() };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
-    this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log);
+    this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, () => this.#backend !== undefined && !this.#abort.signal.aborted);
     this.#gateway.attach(this.#app);
     mountHttpApi(this.#app, {
       config,
@@ -102,7 +102,7 @@ export class Hub {
     this.#abort.abort();
     if (this.#listenSocket !== undefined) uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = undefined;
-    this.#gateway.closeAll(CloseCode.HubShutdown, 'hub stopping: reconnect and resume');
+    this.#gateway.closeAll(CloseCode.HubUnavailable, 'hub stopping: reconnect and resume');
     await this.#fanOut?.stop();
     await this.#backend?.cursors.close();
     await this.#presence.close();

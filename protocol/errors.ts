@@ -44,8 +44,8 @@ export const CloseCode = {
    * critical events wait for an ack). Reconnect and resume: nothing is lost.
    */
   SlowConsumer: 4509,
-  /** The hub is shutting down; reconnect (to another hub) and resume. */
-  HubShutdown: 4503,
+  /** The hub is starting (not connected to NATS yet) or stopping; reconnect (to another hub) and resume. */
+  HubUnavailable: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
