@@ -276,14 +276,16 @@ export class HubClient {
   }
 
   #onConnected(data: { clientId: string }): void {
-    const reconnect = this.#attempt > 0 || this.#clientId !== undefined;
+    const reconnect = this.#clientId !== undefined;
     this.#attempt = 0;
     this.#clientId = data.clientId;
     this.#startPing();
-    if (!reconnect) return;
+    // Everything wanted is (re)subscribed from its last position, including subscriptions asked for while offline.
     for (const [key, wanted] of this.#wanted) {
       this.#resubscribe(wanted).then(
-        (reply: { recovered?: boolean; replayed?: number }) => this.#emit('recovered', { subscription: key, recovered: reply.recovered !== false, replayed: reply.replayed ?? 0 } satisfies RecoveredInfo),
+        (reply: { recovered?: boolean; replayed?: number }) => {
+          if (reconnect) this.#emit('recovered', { subscription: key, recovered: reply.recovered !== false, replayed: reply.replayed ?? 0 } satisfies RecoveredInfo);
+        },
         (e: Error) => this.#emit('error', { code: e instanceof HubError ? e.code : 0, message: `resubscribing ${key} failed: ${e.message}` }),
       );
     }
