@@ -64,3 +64,24 @@ export function isEventName(name: unknown): name is EventName {
 /** Levels accepted for `system:message`, as the seed used them. */
 export const SYSTEM_LEVELS = ['info', 'success', 'warning', 'error', 'critical'] as const;
 export type SystemLevel = (typeof SYSTEM_LEVELS)[number];
+
+/**
+ * Domain events the projections fold (protocol/domain-events.ts). Each travels under
+ * a seed name above, with the seed's payload; the payload says what happened: its
+ * `type` for production and inventory (as the seed sent them), the entity's new
+ * `status` for tasks, orders, vehicles and alarm updates.
+ */
+export const DOMAIN_EVENTS = {
+  batch_started: 'production:update',
+  batch_completed: 'production:update',
+  task_status_changed: 'task:update',
+  order_status_changed: 'order:update',
+  vehicle_status_changed: 'vehicle:update',
+  stock_in: 'inventory:update',
+  stock_out: 'inventory:update',
+  adjustment: 'inventory:update',
+  alarm_raised: 'alarm:new',
+  alarm_acknowledged: 'alarm:update',
+  alarm_cleared: 'alarm:update',
+} as const satisfies Record<string, SiteEventName>;
+export type DomainEventName = keyof typeof DOMAIN_EVENTS;

@@ -5,6 +5,7 @@
  */
 import { type EventName, isEventName, isSiteEvent, siteEventSpec, SYSTEM_LEVELS } from './catalogue.ts';
 import { encodePayload } from './codec.ts';
+import { checkDomainEvent } from './domain-events.ts';
 import { InvalidEventError } from './errors.ts';
 import { globalSubject, idToken, type StreamKey, siteSubject, userSubject } from './subjects.ts';
 
@@ -42,6 +43,7 @@ export function buildAppend(ns: string, request: AppendRequest): Append {
     const site = idToken(rawSite);
     if (site === undefined) throw new InvalidEventError(`${event}: siteId ${describe(rawSite)} is not a site id (a non-negative integer or [A-Za-z0-9_-]{1,64})`);
     if (spec.tail.startsWith('alarm.') && (typeof data !== 'object' || data === null)) throw new InvalidEventError(`${event}: an alarm is an object`);
+    checkDomainEvent(event, data);
     stream = 'site';
     subject = siteSubject(ns, site, spec.tail);
   } else if (event === 'notification:new') {

@@ -5,6 +5,7 @@
 export * from './catalogue.ts';
 export * from './client.ts';
 export * from './codec.ts';
+export * from './domain-events.ts';
 export * from './errors.ts';
 export * from './event-append.ts';
 export * from './presence.ts';

@@ -111,6 +111,38 @@ export class HubPublisher {
     return this.append({ event: 'dashboard:update', siteId, data }, options);
   }
 
+  /**
+   * Domain-event shorthands (protocol/domain-events.ts): the seed's payloads with the
+   * `type` the projections fold. Tasks, orders and vehicles need none: their seed
+   * updates carry `{id, status}`.
+   */
+  sendBatchStarted(siteId: string | number, batch: { id: string | number; volume?: number }, options?: SendOptions): Promise<number> {
+    return this.sendProductionUpdate(siteId, { type: 'batch_started', batch }, options);
+  }
+
+  /** `batch.volume` is what the batch produced (m³); it adds to today's production. */
+  sendBatchCompleted(siteId: string | number, batch: { id: string | number; volume: number }, options?: SendOptions): Promise<number> {
+    return this.sendProductionUpdate(siteId, { type: 'batch_completed', batch }, options);
+  }
+
+  /**
+   * `inventory:update {type, material, quantity}`: `stock_in` and `stock_out` take a
+   * quantity ≥ 0, `adjustment` a signed correction. `material.threshold` arms the low-stock alarm.
+   */
+  sendStockMovement(siteId: string | number, type: 'stock_in' | 'stock_out' | 'adjustment', material: { id: string | number; name?: string; unit?: string; threshold?: number }, quantity: number, options?: SendOptions): Promise<number> {
+    return this.sendInventoryUpdate(siteId, { type, material, quantity }, options);
+  }
+
+  /** `alarm:update` with `status: 'acknowledged'`. */
+  sendAlarmAcknowledged(alarm: object, options?: SendOptions): Promise<number> {
+    return this.sendAlarmUpdate({ ...alarm, status: 'acknowledged' }, options);
+  }
+
+  /** `alarm:update` with `status: 'cleared'`: the alarm is no longer open. */
+  sendAlarmCleared(alarm: object, options?: SendOptions): Promise<number> {
+    return this.sendAlarmUpdate({ ...alarm, status: 'cleared' }, options);
+  }
+
   /** A `system:message {message, level, timestamp}` to everyone. */
   broadcastSystemMessage(message: string, level: SystemLevel = 'info', options?: SendOptions): Promise<number> {
     return this.append({ event: 'system:message', data: { message, level, timestamp: new Date().toISOString() } }, options);
@@ -148,7 +180,9 @@ export class HubPublisher {
       return (await appendToLog(this.#js, append, options?.msgId ?? randomUUID(), this.#timeoutMs)).seq;
     } catch (e) {
       if (e instanceof InvalidEventError) throw e;
-      const hint = e instanceof JetStreamApiError || /no responders|503/i.test(String(e)) ? ` (is a hub running with namespace "${this.#ns}"? it creates stream ${streamName(this.#ns, append.stream)})` : '';
+      // nats.js reports "no stream stores this subject" as JetStreamNotEnabled, the no-responders error as its cause.
+      const noStream = e instanceof JetStreamApiError || /no responders|503/i.test(`${String(e)} ${String((e as Error).cause)}`);
+      const hint = noStream ? ` (is a hub running with namespace "${this.#ns}"? it creates stream ${streamName(this.#ns, append.stream)})` : '';
       throw new AppendError(`append of ${append.event} to ${append.subject} failed: ${(e as Error).message}${hint}`, { cause: e });
     }
   }

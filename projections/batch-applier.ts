@@ -1,0 +1,138 @@
+/**
+ * Applies a batch of log events in one transaction: the projection's fold, the
+ * dead letters, the outbox rows and the new position commit together or not at
+ * all. Events at or below the position are skipped, so a redelivered batch has
+ * no effect twice. A batch the database refuses for its data is split until the
+ * offending event is found; that event is dead-lettered and the rest applied.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import { describeError, isDataError } from './db-errors.ts';
+import type { LogEvent } from './log-event.ts';
+import type { FoldContext, Projection } from './projection.ts';
+import type { ProjectionTables } from './tables.ts';
+
+/** Where a batch starts and what it moves: the live checkpoint, or a rebuild's position. */
+export interface BatchCursor {
+  /** The position this transaction starts from, locked against other writers of it. */
+  begin(trx: Transaction<ProjectionTables>): Promise<number>;
+  /** Moves the position, in the same transaction. */
+  advance(trx: Transaction<ProjectionTables>, seq: number): Promise<void>;
+}
+
+export interface Rejection {
+  readonly seq: number;
+  readonly subject: string;
+  readonly error: string;
+}
+
+export interface AppliedBatch {
+  /** The position after the batch. */
+  readonly lastSeq: number;
+  /** Events above the old position (folded or rejected). */
+  readonly applied: number;
+  readonly rejected: readonly Rejection[];
+  /** Outbox rows written (events to append after commit). */
+  readonly appended: number;
+  /** Sites whose view changed. */
+  readonly sites: ReadonlySet<string>;
+}
+
+export interface ApplyOptions {
+  /** Schema of the view tables to write (a rebuild writes its own copies). */
+  readonly viewSchema: string;
+  /** Whether the fold's appends go to the outbox (live) or are dropped (rebuild). */
+  readonly emit: boolean;
+  /** Fault injection for tests: runs inside the transaction, just before commit. */
+  readonly beforeCommit?: (lastSeq: number) => void | Promise<void>;
+}
+
+export class BatchApplier {
+  readonly #db: Kysely<ProjectionTables>;
+  readonly #schema: string;
+  readonly #projection: Projection;
+  readonly #dayOf: (ts: number) => string;
+
+  constructor(db: Kysely<ProjectionTables>, schema: string, projection: Projection, dayOf: (ts: number) => string) {
+    this.#db = db;
+    this.#schema = schema;
+    this.#projection = projection;
+    this.#dayOf = dayOf;
+  }
+
+  /** Applies `events` (in log order) from the cursor's position; resolves once committed. */
+  async apply(events: readonly LogEvent[], cursor: BatchCursor, options: ApplyOptions): Promise<AppliedBatch> {
+    try {
+      return await this.#db.transaction().execute((trx) => this.applyIn(trx, events, cursor, options));
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      if (events.length === 1) return this.#deadLetter(events[0]!, describeError(e), cursor);
+      const mid = events.length >> 1;
+      const first = await this.apply(events.slice(0, mid), cursor, options);
+      const second = await this.apply(events.slice(mid), cursor, options);
+      return merge(first, second);
+    }
+  }
+
+  /** The same, inside a transaction the caller owns (a rebuild's swap). */
+  async applyIn(trx: Transaction<ProjectionTables>, events: readonly LogEvent[], cursor: BatchCursor, options: ApplyOptions): Promise<AppliedBatch> {
+    const from = await cursor.begin(trx);
+    const fresh = events.filter((e) => e.seq > from);
+    const last = fresh.at(-1);
+    if (last === undefined) return { lastSeq: from, applied: 0, rejected: [], appended: 0, sites: new Set() };
+    const rejected: Array<{ event: LogEvent; error: string }> = [];
+    const outbox: Array<{ msgId: string; event: string; siteId: string; data: unknown }> = [];
+    const sites = new Set<string>();
+    const ctx: FoldContext = {
+      views: trx.withSchema(options.viewSchema),
+      events: fresh,
+      dayOf: this.#dayOf,
+      reject: (event, error) => rejected.push({ event, error: error.message }),
+      append: (msgId, request) => {
+        if (options.emit) outbox.push({ msgId, event: request.event, siteId: request.siteId, data: request.data });
+      },
+      touched: (siteId) => sites.add(siteId),
+    };
+    await this.#projection.fold(ctx);
+    const shared = trx.withSchema(this.#schema);
+    if (rejected.length > 0) {
+      await shared
+        .insertInto('projection_dead_letters')
+        .values(rejected.map(({ event, error }) => deadLetterRow(this.#projection.name, event, error)))
+        .onConflict((oc) => oc.columns(['projection', 'seq']).doNothing())
+        .execute();
+    }
+    if (outbox.length > 0) {
+      await shared
+        .insertInto('projection_outbox')
+        .values(outbox.map((o) => ({ projection: this.#projection.name, msg_id: o.msgId, event: o.event, site_id: o.siteId, data: JSON.stringify(o.data) })))
+        .onConflict((oc) => oc.column('msg_id').doNothing())
+        .execute();
+    }
+    await cursor.advance(trx, last.seq);
+    await options.beforeCommit?.(last.seq);
+    return { lastSeq: last.seq, applied: fresh.length, rejected: rejected.map(({ event, error }) => ({ seq: event.seq, subject: event.subject, error })), appended: outbox.length, sites };
+  }
+
+  async #deadLetter(event: LogEvent, error: string, cursor: BatchCursor): Promise<AppliedBatch> {
+    return this.#db.transaction().execute(async (trx) => {
+      const from = await cursor.begin(trx);
+      if (event.seq <= from) return { lastSeq: from, applied: 0, rejected: [], appended: 0, sites: new Set<string>() };
+      await trx
+        .withSchema(this.#schema)
+        .insertInto('projection_dead_letters')
+        .values(deadLetterRow(this.#projection.name, event, `rejected by the database: ${error}`))
+        .onConflict((oc) => oc.columns(['projection', 'seq']).doNothing())
+        .execute();
+      await cursor.advance(trx, event.seq);
+      return { lastSeq: event.seq, applied: 1, rejected: [{ seq: event.seq, subject: event.subject, error }], appended: 0, sites: new Set<string>() };
+    });
+  }
+}
+
+function deadLetterRow(projection: string, event: LogEvent, error: string) {
+  return { projection, seq: event.seq, subject: event.subject, event: event.name ?? null, error, payload: Buffer.from(event.payload) };
+}
+
+function merge(a: AppliedBatch, b: AppliedBatch): AppliedBatch {
+  return { lastSeq: Math.max(a.lastSeq, b.lastSeq), applied: a.applied + b.applied, rejected: [...a.rejected, ...b.rejected], appended: a.appended + b.appended, sites: new Set([...a.sites, ...b.sites]) };
+}

@@ -1,0 +1,78 @@
+/**
+ * The projection workers' configuration: read from the environment once,
+ * validated, frozen. A bad value fails fast naming the variable. Shares
+ * HUB_NAMESPACE, NATS_URL and HUB_DATA_DIR with the hub.
+ */
+import { isValidNamespace } from '../protocol/subjects.ts';
+
+export interface ProjectionsConfig {
+  readonly namespace: string;
+  /** NATS_URL, or the hub's embedded server (`nats://127.0.0.1:<HUB_EMBEDDED_NATS_PORT>`). */
+  readonly natsUrl: string;
+  /** Real Postgres; undefined means embedded PGlite under `<dataDir>/pglite`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  /** Postgres schema holding every projection table. */
+  readonly schema: string;
+  /** Most events folded per transaction. */
+  readonly batchSize: number;
+  /** IANA time zone whose calendar day "today's production" means. */
+  readonly timeZone: string;
+  /** Least time between two `dashboard:update` pushes of one site. */
+  readonly pushIntervalMs: number;
+  /** How long JetStream waits for a batch's ack before redelivering it. */
+  readonly ackWaitMs: number;
+  /** Longest wait between retries while NATS or Postgres is down. */
+  readonly maxBackoffMs: number;
+  readonly logLevel: string;
+}
+
+export class ProjectionsConfigError extends Error {
+  override readonly name = 'ProjectionsConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,40}$/;
+
+export function loadProjectionsConfig(env: Env = process.env, overrides: Partial<ProjectionsConfig> = {}): ProjectionsConfig {
+  const namespace = env.HUB_NAMESPACE ?? 'plant';
+  if (!isValidNamespace(namespace)) throw new ProjectionsConfigError(`HUB_NAMESPACE=${JSON.stringify(namespace)} must match [A-Za-z0-9_-]{1,32}`);
+  const schema = nonEmpty(env, 'PROJECTIONS_SCHEMA') ?? 'projections';
+  if (!SCHEMA_PATTERN.test(schema)) throw new ProjectionsConfigError(`PROJECTIONS_SCHEMA=${JSON.stringify(schema)} must match ${SCHEMA_PATTERN}`);
+  const timeZone = nonEmpty(env, 'PROJECTIONS_TIMEZONE') ?? 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-CA', { timeZone });
+  } catch {
+    throw new ProjectionsConfigError(`PROJECTIONS_TIMEZONE=${JSON.stringify(timeZone)} is not an IANA time zone (e.g. Asia/Shanghai)`);
+  }
+  const embeddedPort = int(env, 'HUB_EMBEDDED_NATS_PORT', 4223, 1, 65535);
+  const config: ProjectionsConfig = {
+    namespace,
+    natsUrl: nonEmpty(env, 'NATS_URL') ?? `nats://127.0.0.1:${embeddedPort}`,
+    databaseUrl: nonEmpty(env, 'DATABASE_URL'),
+    dataDir: env.HUB_DATA_DIR ?? 'data',
+    schema,
+    batchSize: int(env, 'PROJECTIONS_BATCH_SIZE', 4000, 1, 100_000),
+    timeZone,
+    pushIntervalMs: int(env, 'PROJECTIONS_PUSH_INTERVAL_MS', 500, 50, 3_600_000),
+    ackWaitMs: int(env, 'PROJECTIONS_ACK_WAIT_MS', 60_000, 1000, 3_600_000),
+    maxBackoffMs: int(env, 'PROJECTIONS_MAX_BACKOFF_MS', 10_000, 100, 600_000),
+    logLevel: env.PROJECTIONS_LOG_LEVEL ?? env.HUB_LOG_LEVEL ?? 'info',
+    ...overrides,
+  };
+  return Object.freeze(config);
+}
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ProjectionsConfigError(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+  return n;
+}

@@ -1,0 +1,165 @@
+/**
+ * The dashboard's fold, pure: the rows a batch touches (loaded beforehand) are
+ * changed in memory event by event, and the changed rows are written back as
+ * absolute values. Applying the same events one by one to the same starting
+ * rows gives the same rows, whatever the batch boundaries: that is what makes
+ * a rebuild equal the incremental view, to the bit.
+ */
+import { type DomainEvent, UNKNOWN_LEVEL } from '../protocol/domain-events.ts';
+import type { LogEvent } from './log-event.ts';
+import type { DashboardEntity } from './tables.ts';
+
+export interface CountRow {
+  site_id: string;
+  kind: string;
+  status: string;
+  n: number;
+}
+
+export interface ProductionRow {
+  site_id: string;
+  day: string;
+  status: string;
+  batches: number;
+  volume: number;
+}
+
+export interface SiteRow {
+  site_id: string;
+  last_seq: number;
+  last_event_at: Date;
+}
+
+/** Entity kinds (`dashboard_entities.kind`) and counter kinds (`dashboard_counts.kind`). */
+export const Kind = { task: 'task', order: 'order', vehicle: 'vehicle', batch: 'batch', alarm: 'alarm', alarmOpen: 'alarm_open', alarmUnacked: 'alarm_unacked' } as const;
+/** Statuses the fold gives batches and alarms. */
+export const BatchStatus = { inProgress: 'in_progress', completed: 'completed' } as const;
+export const AlarmStatus = { open: 'open', acknowledged: 'acknowledged', cleared: 'cleared' } as const;
+
+// NUL cannot occur in ids (the parser refuses it), so it separates key parts safely.
+export const entityKey = (site: string, kind: string, id: string) => `${site}\0${kind}\0${id}`;
+export const countKey = (site: string, kind: string, status: string) => `${site}\0${kind}\0${status}`;
+export const productionKey = (site: string, day: string, status: string) => `${site}\0${day}\0${status}`;
+
+export class DashboardFold {
+  readonly entities = new Map<string, DashboardEntity>();
+  readonly counts = new Map<string, CountRow>();
+  readonly production = new Map<string, ProductionRow>();
+  readonly sites = new Map<string, SiteRow>();
+  readonly changedEntities = new Set<string>();
+  readonly changedCounts = new Set<string>();
+  readonly changedProduction = new Set<string>();
+
+  /**
+   * Applies one domain event. Rows not loaded are taken as absent: the caller loads
+   * every entity the batch names, every counter of its sites, and the production
+   * rows of every (site, day) it can touch.
+   */
+  apply(event: LogEvent, domain: DomainEvent, day: string): void {
+    const site = event.siteId;
+    switch (domain.type) {
+      case 'status_changed': {
+        const cur = this.#entity(site, domain.entity, domain.id);
+        if (cur?.status === domain.status) return;
+        if (cur !== undefined) this.#count(site, domain.entity, cur.status, -1);
+        this.#count(site, domain.entity, domain.status, +1);
+        this.#setEntity(event, domain.entity, domain.id, cur, { status: domain.status });
+        break;
+      }
+      case 'batch_started': {
+        // A repeated start, or a start arriving after the completion, changes nothing.
+        if (this.#entity(site, Kind.batch, domain.batchId) !== undefined) return;
+        this.#produce(site, day, BatchStatus.inProgress, +1, domain.volume);
+        this.#setEntity(event, Kind.batch, domain.batchId, undefined, { status: BatchStatus.inProgress, day, volume: domain.volume });
+        break;
+      }
+      case 'batch_completed': {
+        const cur = this.#entity(site, Kind.batch, domain.batchId);
+        if (cur?.status === BatchStatus.completed) return;
+        // A batch counts in the day it started; one never seen started, in the day it completed.
+        const batchDay = cur?.day ?? day;
+        if (cur !== undefined) this.#produce(site, batchDay, cur.status, -1, -(cur.volume ?? 0));
+        this.#produce(site, batchDay, BatchStatus.completed, +1, domain.volume);
+        this.#setEntity(event, Kind.batch, domain.batchId, cur, { status: BatchStatus.completed, day: batchDay, volume: domain.volume });
+        break;
+      }
+      case 'alarm_raised': {
+        const cur = this.#entity(site, Kind.alarm, domain.id);
+        if (cur !== undefined && cur.status !== AlarmStatus.cleared) return;
+        this.#count(site, Kind.alarmOpen, domain.level, +1);
+        this.#count(site, Kind.alarmUnacked, domain.level, +1);
+        // A cleared alarm raised again is a new occurrence: it goes back to the top of the feed.
+        this.#setEntity(event, Kind.alarm, domain.id, undefined, { status: AlarmStatus.open, level: domain.level, title: domain.title ?? cur?.title ?? null });
+        break;
+      }
+      case 'alarm_acknowledged': {
+        const cur = this.#entity(site, Kind.alarm, domain.id);
+        if (cur === undefined) {
+          // Acknowledged before we saw it raised (the log started after it): open, not unacknowledged.
+          const level = domain.level ?? UNKNOWN_LEVEL;
+          this.#count(site, Kind.alarmOpen, level, +1);
+          this.#setEntity(event, Kind.alarm, domain.id, undefined, { status: AlarmStatus.acknowledged, level, title: domain.title ?? null });
+        } else {
+          if (cur.status !== AlarmStatus.open) return;
+          this.#count(site, Kind.alarmUnacked, cur.level ?? UNKNOWN_LEVEL, -1);
+          this.#setEntity(event, Kind.alarm, domain.id, cur, { status: AlarmStatus.acknowledged });
+        }
+        break;
+      }
+      case 'alarm_cleared': {
+        const cur = this.#entity(site, Kind.alarm, domain.id);
+        if (cur?.status === AlarmStatus.cleared) return;
+        if (cur !== undefined) {
+          const level = cur.level ?? UNKNOWN_LEVEL;
+          this.#count(site, Kind.alarmOpen, level, -1);
+          if (cur.status === AlarmStatus.open) this.#count(site, Kind.alarmUnacked, level, -1);
+        }
+        this.#setEntity(event, Kind.alarm, domain.id, cur, { status: AlarmStatus.cleared, level: cur?.level ?? domain.level ?? UNKNOWN_LEVEL, title: cur?.title ?? domain.title ?? null });
+        break;
+      }
+      default:
+        // Stock movements are the inventory projection's.
+        return;
+    }
+    this.sites.set(site, { site_id: site, last_seq: event.seq, last_event_at: new Date(event.ts) });
+  }
+
+  #entity(site: string, kind: string, id: string): DashboardEntity | undefined {
+    return this.entities.get(entityKey(site, kind, id));
+  }
+
+  #setEntity(event: LogEvent, kind: string, id: string, cur: DashboardEntity | undefined, change: Partial<DashboardEntity> & { status: string }): void {
+    const key = entityKey(event.siteId, kind, id);
+    this.entities.set(key, {
+      site_id: event.siteId,
+      kind,
+      entity_id: id,
+      level: cur?.level ?? null,
+      title: cur?.title ?? null,
+      day: cur?.day ?? null,
+      volume: cur?.volume ?? null,
+      first_seq: cur?.first_seq ?? event.seq,
+      ...change,
+      changed_seq: event.seq,
+      changed_at: new Date(event.ts),
+    });
+    this.changedEntities.add(key);
+  }
+
+  #count(site: string, kind: string, status: string, delta: number): void {
+    const key = countKey(site, kind, status);
+    const row = this.counts.get(key) ?? { site_id: site, kind, status, n: 0 };
+    row.n += delta;
+    this.counts.set(key, row);
+    this.changedCounts.add(key);
+  }
+
+  #produce(site: string, day: string, status: string, batches: number, volume: number): void {
+    const key = productionKey(site, day, status);
+    const row = this.production.get(key) ?? { site_id: site, day, status, batches: 0, volume: 0 };
+    row.batches += batches;
+    row.volume += volume;
+    this.production.set(key, row);
+    this.changedProduction.add(key);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The dashboard view per site: today's production (batches and volume by status),
+ * tasks, vehicles and orders by status, open and unacknowledged alarms by level,
+ * and the alarm feed. Reads the whole site log (one filter subject on nats-server
+ * 2.9), so its checkpoint is a position in the site stream: the offset a snapshot
+ * reflects.
+ */
+import { decodePayload } from '../protocol/codec.ts';
+import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts';
+import { type CountRow, DashboardFold, entityKey, Kind, type ProductionRow, countKey, productionKey } from './dashboard-fold.ts';
+import type { LogEvent } from './log-event.ts';
+import type { FoldContext, Projection } from './projection.ts';
+import { chunks, upsert } from './upsert.ts';
+
+/** Site events the dashboard folds; the rest (inventory, its own pushes) are passed over undecoded. */
+const FOLDED: ReadonlySet<string> = new Set(['production:update', 'task:update', 'order:update', 'vehicle:update', 'alarm:new', 'alarm:update']);
+const LOAD_CHUNK = 5000;
+
+export class DashboardProjection implements Projection {
+  readonly name = 'dashboard';
+  readonly tables = ['dashboard_entities', 'dashboard_counts', 'dashboard_production', 'dashboard_sites'] as const;
+
+  filter(ns: string): string {
+    return `${ns}.site.>`;
+  }
+
+  async fold(ctx: FoldContext): Promise<void> {
+    const parsed: Array<{ event: LogEvent; domain: DomainEvent; day: string }> = [];
+    for (const event of ctx.events) {
+      if (event.name === undefined || !FOLDED.has(event.name)) continue;
+      let domain: DomainEvent | undefined;
+      try {
+        domain = parseDomainEvent(event.name, decodePayload(event.payload));
+      } catch (e) {
+        ctx.reject(event, e as Error);
+        continue;
+      }
+      if (domain !== undefined) parsed.push({ event, domain, day: ctx.dayOf(event.ts) });
+    }
+    if (parsed.length === 0) return;
+
+    const fold = new DashboardFold();
+    await this.#load(ctx, fold, parsed);
+    for (const { event, domain, day } of parsed) fold.apply(event, domain, day);
+    await this.#save(ctx, fold);
+    for (const site of fold.sites.keys()) ctx.touched(site);
+  }
+
+  /** Loads every row the batch can touch, so the fold sees absent rows as truly absent. */
+  async #load(ctx: FoldContext, fold: DashboardFold, parsed: ReadonlyArray<{ event: LogEvent; domain: DomainEvent; day: string }>): Promise<void> {
+    const entityKeys = new Map<string, readonly [string, string, string]>();
+    const sites = new Set<string>();
+    const days = new Map<string, readonly [string, string]>();
+    for (const { event, domain, day } of parsed) {
+      const site = event.siteId;
+      sites.add(site);
+      const key = entityOf(site, domain);
+      if (key !== undefined) entityKeys.set(entityKey(...key), key);
+      if (domain.type === 'batch_started' || domain.type === 'batch_completed') days.set(`${site}\0${day}`, [site, day]);
+    }
+    for (const part of chunks([...entityKeys.values()], LOAD_CHUNK)) {
+      const rows = await ctx.views
+        .selectFrom('dashboard_entities')
+        .selectAll()
+        .where((eb) => eb(eb.refTuple('site_id', 'kind', 'entity_id'), 'in', part.map(([s, k, i]) => eb.tuple(s, k, i))))
+        .execute();
+      for (const row of rows) {
+        fold.entities.set(entityKey(row.site_id, row.kind, row.entity_id), row);
+        // A completed batch moves out of the day it started in: load that day too.
+        if (row.kind === Kind.batch && row.day !== null) days.set(`${row.site_id}\0${row.day}`, [row.site_id, row.day]);
+      }
+    }
+    const counts = await ctx.views.selectFrom('dashboard_counts').selectAll().where('site_id', 'in', [...sites]).execute();
+    for (const row of counts) fold.counts.set(countKey(row.site_id, row.kind, row.status), row);
+    for (const part of chunks([...days.values()], LOAD_CHUNK)) {
+      const rows = await ctx.views
+        .selectFrom('dashboard_production')
+        .selectAll()
+        .where((eb) => eb(eb.refTuple('site_id', 'day'), 'in', part.map(([s, d]) => eb.tuple(s, d))))
+        .execute();
+      for (const row of rows) fold.production.set(productionKey(row.site_id, row.day, row.status), row);
+    }
+  }
+
+  async #save(ctx: FoldContext, fold: DashboardFold): Promise<void> {
+    const pick = <T>(map: ReadonlyMap<string, T>, keys: ReadonlySet<string>): T[] => [...keys].map((k) => map.get(k)!);
+    await upsert(ctx.views, 'dashboard_entities', pick(fold.entities, fold.changedEntities), ['site_id', 'kind', 'entity_id']);
+    await upsert(ctx.views, 'dashboard_counts', pick<CountRow>(fold.counts, fold.changedCounts), ['site_id', 'kind', 'status']);
+    await upsert(ctx.views, 'dashboard_production', pick<ProductionRow>(fold.production, fold.changedProduction), ['site_id', 'day', 'status']);
+    await upsert(ctx.views, 'dashboard_sites', [...fold.sites.values()], ['site_id']);
+  }
+}
+
+function entityOf(site: string, domain: DomainEvent): readonly [string, string, string] | undefined {
+  switch (domain.type) {
+    case 'status_changed':
+      return [site, domain.entity, domain.id];
+    case 'batch_started':
+    case 'batch_completed':
+      return [site, Kind.batch, domain.batchId];
+    case 'alarm_raised':
+    case 'alarm_acknowledged':
+    case 'alarm_cleared':
+      return [site, Kind.alarm, domain.id];
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Opens the projections' database: real Postgres when DATABASE_URL is set, else
+ * an embedded PGlite under the data folder. Everything above this file is the
+ * same code on both; int8 columns come back as numbers on both.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import { PgAdvisoryLocks } from './pg-advisory-locks.ts';
+import type { ProjectionTables } from './tables.ts';
+import { LocalLocks, type WorkerLocks } from './worker-lock.ts';
+
+export interface ProjectionDatabase {
+  readonly db: Kysely<ProjectionTables>;
+  readonly kind: 'postgres' | 'pglite';
+  /** Where the embedded database lives, or the Postgres URL without its password. */
+  readonly location: string;
+  readonly locks: WorkerLocks;
+  close(): Promise<void>;
+}
+
+/** The embedded database is in use by another process (PGlite is single-process). */
+export class DatabaseInUseError extends Error {
+  override readonly name = 'DatabaseInUseError';
+}
+
+const INT8_OID = 20;
+
+export async function openDatabase(options: { databaseUrl: string | undefined; dataDir: string }): Promise<ProjectionDatabase> {
+  return options.databaseUrl === undefined ? openPglite(join(options.dataDir, 'pglite')) : openPostgres(options.databaseUrl);
+}
+
+export function openPostgres(databaseUrl: string): ProjectionDatabase {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 8,
+    keepAlive: true,
+    connectionTimeoutMillis: 5000,
+    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
+  });
+  // A pool's idle client losing its connection emits here; without a listener it would crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<ProjectionTables>({ dialect: new PostgresDialect({ pool }) });
+  return { db, kind: 'postgres', location: redact(databaseUrl), locks: new PgAdvisoryLocks(databaseUrl), close: () => db.destroy() };
+}
+
+/** PGlite keeps its files under `dir`; a pid file keeps a second process from opening them. */
+export async function openPglite(dir: string): Promise<ProjectionDatabase> {
+  const path = resolve(dir);
+  mkdirSync(path, { recursive: true });
+  const lockFile = join(path, 'hub-process.pid');
+  const holder = existsSync(lockFile) ? Number(readFileSync(lockFile, 'utf8')) : undefined;
+  if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
+    throw new DatabaseInUseError(`the embedded database ${path} is open in process ${holder}; stop it, or set DATABASE_URL to share a real Postgres`);
+  }
+  writeFileSync(lockFile, String(process.pid));
+  const pglite = await PGlite.create(path, { parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) } });
+  const db = new Kysely<ProjectionTables>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    kind: 'pglite',
+    location: path,
+    locks: new LocalLocks(),
+    close: async () => {
+      await db.destroy();
+      rmSync(lockFile, { force: true });
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
