@@ -1,0 +1,149 @@
+/**
+ * A bench client for the Socket.IO baseline, as the seed's clients connected:
+ * socket.io-client to namespace `/ws` with `auth: {token}`, `subscribe:site`,
+ * then listening to the seed's event names. WebSocket transport only (no HTTP
+ * long-polling first), which is Socket.IO's fastest configuration.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type { BenchEvent } from '../bench-event.ts';
+import { monotonicUs } from '../clock.ts';
+import { SequenceCheck, Verdict } from '../sequence-check.ts';
+import { type BenchClient, type ClientContext, MAX_RECONNECTS, type Outage } from './bench-client.ts';
+import type { ClientSpec } from './worker-protocol.ts';
+
+/** The TCP socket under engine.io's WebSocket (the `ws` package on Node), for stalls and drops. */
+interface TcpHandle {
+  pause(): void;
+  resume(): void;
+  destroy(): void;
+}
+
+export class SocketIoClient implements BenchClient {
+  readonly spec: ClientSpec;
+  readonly check = new SequenceCheck();
+  readonly #ctx: ClientContext;
+  #socket: Socket | undefined;
+  #outage: Outage | undefined;
+  #reconnects = 0;
+  #paused = false;
+  #closing = false;
+
+  constructor(spec: ClientSpec, ctx: ClientContext) {
+    this.spec = spec;
+    this.#ctx = ctx;
+  }
+
+  connect(): Promise<void> {
+    const ctx = this.#ctx;
+    this.#socket?.removeAllListeners();
+    this.#socket?.disconnect();
+    const socket = io(`http://${ctx.host}:${ctx.port}/ws`, {
+      transports: ['websocket'],
+      auth: { token: this.spec.token },
+      reconnection: false,
+      forceNew: true,
+      timeout: ctx.timeoutMs,
+    });
+    this.#socket = socket;
+    const onEvent = (e: BenchEvent) => this.#onEvent(e);
+    socket.on('task:update', onEvent);
+    socket.on('alarm:new', onEvent);
+    socket.on('error', (e: unknown) => ctx.error(`socket.io error event: ${JSON.stringify(e).slice(0, 200)}`));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`not subscribed within ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
+      let settled = false;
+      const fail = (e: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.removeAllListeners();
+        socket.disconnect();
+        reject(e);
+      };
+      socket.once('connect_error', (e) => fail(e));
+      socket.once('connected', () => {
+        if (this.#paused) this.#tcp()?.pause();
+        if (this.#outage !== undefined) this.check.markReconnect();
+        socket.emit('subscribe:site', { siteId: this.spec.site });
+      });
+      socket.once('subscribed', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (this.#outage !== undefined) ctx.outages.subscribed(this.#outage, monotonicUs(), undefined);
+        socket.on('disconnect', (reason) => this.#onDisconnect(reason));
+        resolve();
+      });
+    });
+  }
+
+  drop(afterMs: number): void {
+    const tcp = this.#tcp();
+    if (tcp === undefined) return;
+    this.#outage = this.#ctx.outages.begin(monotonicUs());
+    this.#closing = true;
+    this.#socket?.removeAllListeners('disconnect');
+    tcp.destroy();
+    this.#closing = false;
+    this.#scheduleReconnect(afterMs);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#tcp()?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#tcp()?.resume();
+  }
+
+  /** engine.io has its own heartbeat (server pings, client pongs): nothing to do. */
+  ping(): void {}
+
+  close(): void {
+    this.#closing = true;
+    this.#socket?.removeAllListeners();
+    this.#socket?.disconnect();
+  }
+
+  #onEvent(e: BenchEvent): void {
+    const now = monotonicUs();
+    const verdict = this.check.accept(e.seq);
+    if (verdict !== Verdict.Duplicate) this.#ctx.stats.record(e.phase, this.spec.group, now - e.sentAt, now);
+    const o = this.#outage;
+    if (o !== undefined && o.subscribedAtUs >= 0 && e.sentAt >= o.subscribedAtUs && this.check.openGaps === 0) {
+      this.#ctx.outages.caughtUp(o, now);
+      this.#outage = undefined;
+    }
+  }
+
+  #onDisconnect(reason: string): void {
+    if (this.#closing || !this.#ctx.running) return;
+    // The server or the transport ended it (e.g. a ping timeout under load): count it, then come back.
+    this.#ctx.serverClosed(0, reason);
+    this.#outage ??= this.#ctx.outages.begin(monotonicUs());
+    this.#scheduleReconnect(50);
+  }
+
+  #scheduleReconnect(afterMs: number): void {
+    const outage = this.#outage!;
+    if (++this.#reconnects > MAX_RECONNECTS) {
+      this.#ctx.outages.gaveUp(outage);
+      this.#outage = undefined;
+      return;
+    }
+    setTimeout(() => {
+      if (!this.#ctx.running) return;
+      this.connect().catch((e: Error) => {
+        this.#ctx.error(`reconnect of client ${this.spec.id}: ${e.message}`);
+        if (this.#outage === outage) this.#scheduleReconnect(200 * this.#reconnects);
+      });
+    }, afterMs);
+  }
+
+  #tcp(): TcpHandle | undefined {
+    const transport = (this.#socket?.io.engine as unknown as { transport?: { ws?: { _socket?: TcpHandle } } } | undefined)?.transport;
+    return transport?.ws?._socket;
+  }
+}

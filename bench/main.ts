@@ -1,0 +1,90 @@
+/**
+ * `npm run bench -- <scenario> [options]`: runs a scenario against the hub, the
+ * Socket.IO baseline or bare uWebSockets.js (or all three with --compare), prints
+ * the figures and writes them as JSON. `npm run bench -- chart <json>…` draws them.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { uwsRuntime } from '../hub/uws.ts';
+import { raiseFileLimit } from './child-server.ts';
+import { type BenchOptions, HELP, OptionError, parseCommand } from './options.ts';
+import { chartPoints, renderChart } from './report/latency-chart.ts';
+import { machineInfo, readResults, RESULTS_DIR, writeResults } from './report/results-file.ts';
+import { summarizeRuns } from './report/summary.ts';
+import { describeRun, formatComparison, formatRun } from './report/table.ts';
+import type { RunResult } from './run-result.ts';
+import { scenarios } from './scenarios/index.ts';
+
+async function main(argv: readonly string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(argv, process.env);
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    console.error(`bench: ${e.message}`);
+    return 2;
+  }
+  if (command.command === 'help') {
+    console.log(HELP);
+    return 0;
+  }
+  if (command.command === 'chart') {
+    const files = command.inputs.map(readResults);
+    const first = files[0]!;
+    const title = `${first.options.scenario}: latency vs delivered rate (${files.map((f) => [...new Set(f.runs.map((r) => r.target))].join(', ')).join('; ')})`;
+    const svg = renderChart(chartPoints(files), { title, boundMs: command.maxP99Ms });
+    const out = command.out ?? command.inputs[0]!.replace(/\.json$/, '') + '.svg';
+    writeFileSync(out, svg);
+    console.log(`chart written to ${out}`);
+    return 0;
+  }
+  return run(command.options);
+}
+
+async function run(o: BenchOptions): Promise<number> {
+  if (uwsRuntime === 'fallback') {
+    console.error('bench: uWebSockets.js is running its slow ws fallback (its native binary did not load); figures would be meaningless, so the bench refuses to run');
+    return 3;
+  }
+  raiseFileLimit(process.pid);
+  const createdAt = new Date().toISOString();
+  const machine = machineInfo(uwsRuntime);
+  const profileRoot = o.cpuProf ? join(RESULTS_DIR, 'profiles', createdAt.replace(/[:.]/g, '-')) : undefined;
+  if (!o.quiet) console.log(`${describeRun(o)}\nmachine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGB} GB, Node ${machine.node}, ${machine.natsServer ?? 'no nats-server'}, load average ${machine.loadAverageAtStart.join(' ')}\n`);
+  const runs: RunResult[] = [];
+  const failures: string[] = [];
+  // Targets take turns within each repetition, so a drift in the machine's load touches them alike.
+  for (let repeat = 1; repeat <= o.repeat; repeat++) {
+    for (const target of o.targets) {
+      const cpuProfDir = profileRoot === undefined ? undefined : join(profileRoot, `${target}-${repeat}`);
+      if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
+      if (!o.quiet) console.log(`running ${o.scenario} against ${target} (${repeat}/${o.repeat}) …`);
+      try {
+        const result = await scenarios[o.scenario]({ options: o, target, repeat, cpuProfDir });
+        runs.push(result);
+        if (!o.quiet) console.log(formatRun(result) + '\n');
+      } catch (e) {
+        const message = `${target} #${repeat}: ${(e as Error).message}`;
+        failures.push(message);
+        console.error(`bench: run failed: ${message}`);
+      }
+    }
+  }
+  if (runs.length === 0) return 1;
+  const summary = summarizeRuns(runs);
+  console.log(formatComparison(summary, o));
+  if (o.json) {
+    const path = writeResults({ tool: 'plant-hub-bench', version: 1, createdAt, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, machine, options: o, runs, summary, ...(failures.length > 0 ? { failures } : {}) }, o.out);
+    console.log(`\nresults: ${path}`);
+  }
+  if (profileRoot !== undefined) console.log(`CPU profiles (open in Chrome DevTools or speedscope): ${profileRoot}`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    console.error(`bench: ${e.stack ?? e.message}`);
+    process.exit(1);
+  },
+);

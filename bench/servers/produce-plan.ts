@@ -1,0 +1,45 @@
+/** What the main process asks a producer to send, and what it reports back. */
+
+export interface PhasePlan {
+  /** Tagged into every event it sends. */
+  readonly phase: number;
+  /** Events per second over all sites. */
+  readonly rate: number;
+  readonly durationMs: number;
+}
+
+export interface ProducePlan {
+  readonly phases: readonly PhasePlan[];
+  readonly sites: number;
+  /** Every Nth sequence number of a site is an alarm; 0 = none. */
+  readonly alarmEvery: number;
+  readonly payloadBytes: number;
+  /** Milliseconds between the producer's batches (events due meanwhile go out together). */
+  readonly tickMs: number;
+}
+
+export interface PhaseProduced {
+  readonly phase: number;
+  readonly targetRate: number;
+  readonly produced: number;
+  readonly startUs: number;
+  readonly endUs: number;
+  /** Each site's last sequence number when the phase ended. */
+  readonly lastSeqBySite: readonly number[];
+}
+
+export interface ProduceReport {
+  readonly phases: readonly PhaseProduced[];
+  /** Sequence numbers whose append failed (never stored, so nobody can lose them), per site. */
+  readonly failedBySite: Readonly<Record<number, readonly number[]>>;
+  readonly failures: number;
+  /** The first append errors, for the report. */
+  readonly errors: readonly string[];
+}
+
+/** Messages between the main process and a server or producer child (over the IPC channel). */
+export type ChildRequestBody = { readonly type: 'gc' } | { readonly type: 'produce'; readonly plan: ProducePlan } | { readonly type: 'stop' };
+export type ChildRequest = { readonly id: number } & ChildRequestBody;
+export type ChildMessage =
+  | { readonly type: 'ready'; readonly port: number; readonly info: Readonly<Record<string, string>> }
+  | { readonly type: 'reply'; readonly id: number; readonly ok: boolean; readonly result?: unknown; readonly error?: string };

@@ -1,0 +1,51 @@
+/**
+ * The hub, with JetStream in the path: the hub in one process, HubPublisher
+ * appending in another, both against the shared nats-server under a namespace
+ * of the run's own (deleted afterwards).
+ */
+import { randomBytes } from 'node:crypto';
+import { ChildServer } from '../child-server.ts';
+import { findNatsServerPid } from '../proc-stats.ts';
+import { dropNamespace } from './nats-namespace.ts';
+import type { RunningTarget, TargetStartOptions } from './target.ts';
+
+export async function startHub(opts: TargetStartOptions): Promise<RunningTarget> {
+  const namespace = `bench${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const jwtSecret = randomBytes(32).toString('base64url');
+  const env = {
+    NATS_URL: opts.natsUrl,
+    HUB_NAMESPACE: namespace,
+    HUB_JWT_SECRET: jwtSecret,
+    HUB_PORT: '0',
+    HUB_HOST: '127.0.0.1',
+    HUB_LOG_LEVEL: 'warn',
+    // Bench users have one connection each; the cap is not under test.
+    HUB_MAX_CONNECTIONS_PER_USER: '1000000',
+  };
+  const server = await ChildServer.start({ entry: 'hub-server.ts', env, ...(opts.cpuProfDir === undefined ? {} : { cpuProfDir: opts.cpuProfDir }) });
+  let producer: ChildServer | undefined;
+  try {
+    producer = await ChildServer.start({ entry: 'hub-producer.ts', env });
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  const natsPort = Number(new URL(opts.natsUrl).port || 4222);
+  return {
+    name: 'hub',
+    protocol: 'hub',
+    host: '127.0.0.1',
+    port: server.port,
+    server,
+    producer,
+    natsPid: findNatsServerPid(natsPort),
+    jwtSecret,
+    resumes: opts.resume,
+    notes: [`namespace ${namespace}`],
+    produce: (plan) => producer.produce(plan),
+    async stop() {
+      await Promise.allSettled([producer.stop(), server.stop()]);
+      await dropNamespace(opts.natsUrl, namespace).catch(() => {});
+    },
+  };
+}
