@@ -103,18 +103,27 @@ export class Commands {
    * broadcasts. A session that acks resumes them from the user's durable cursor,
    * so what arrived while the user was offline, on any device, is delivered now.
    */
-  async startSession(session: Session): Promise<void> {
+  startSession(session: Session): Promise<void> {
     const backend = this.#backend();
-    const cursors = session.acks && backend !== undefined ? await backend.cursors.get(session.grant.userId) : {};
-    for (const sub of [userSubscription(session.grant.userId), globalSubscription]) {
-      const from = cursors[sub.stream];
-      const state = this.#open(session, sub);
+    const states = [userSubscription(session.grant.userId), globalSubscription].map((sub) => this.#open(session, sub));
+    if (!session.acks || backend === undefined) {
+      // Fire-and-forget clients are live from their first frame.
+      for (const state of states) session.joinLive(state);
+      return Promise.resolve();
+    }
+    // Taken now, before any await: for a user without a cursor yet, nothing appended after connecting is missed.
+    const connectedAt = states.map((state) => backend.replayer.position(state.sub.stream));
+    return this.#resumeFromCursors(session, backend, states, connectedAt);
+  }
+
+  async #resumeFromCursors(session: Session, backend: CommandBackend, states: SubscriptionState[], connectedAt: ResumeFrom[]): Promise<void> {
+    const cursors = await backend.cursors.get(session.grant.userId);
+    for (const [i, state] of states.entries()) {
+      const cursor = cursors[state.sub.stream];
       try {
-        const result = await this.#resume(session, state, from);
-        if (session.acks && from === undefined && backend !== undefined) {
-          // First connection of this user: offline delivery counts from now.
-          backend.cursors.advance(session.grant.userId, sub.stream, { epoch: result.epoch, offset: result.offset });
-        }
+        const result = await backend.replayer.resume(session, state, cursor ?? connectedAt[i]);
+        // First connection of this user: offline delivery counts from now.
+        if (cursor === undefined) backend.cursors.advance(session.grant.userId, state.sub.stream, { epoch: result.epoch, offset: result.offset });
       } catch (e) {
         if (!(e instanceof ResumeCancelled)) throw e;
       }
@@ -123,6 +132,9 @@ export class Commands {
 
   #open(session: Session, sub: Subscription): SubscriptionState {
     const existing = session.subscriptions.get(sub.key);
+    if (existing === undefined && session.subscriptions.size >= this.#config.maxSubscriptions) {
+      throw new CommandError(ErrorCode.LimitExceeded, `at most ${this.#config.maxSubscriptions} subscriptions per connection`);
+    }
     if (existing !== undefined) session.leave(existing);
     const state: SubscriptionState = { sub, live: false, cancelled: false };
     session.subscriptions.set(sub.key, state);
@@ -139,15 +151,15 @@ export class Commands {
     return backend.replayer.resume(session, state, from);
   }
 
-  async #subscribeSite(session: Session, args: unknown): Promise<Reply> {
+  #subscribeSite(session: Session, args: unknown): Promise<Reply> {
+    // Not async: arguments are checked before any await, so a garbage frame throws now and `handle` counts it.
     const siteId = siteArg(args);
     if (!grantsSite(session.grant, siteId)) throw new CommandError(ErrorCode.Forbidden, `site ${siteId} is not in your token`);
     const from = resumeArg(args);
     const fresh = !session.subscriptions.has(`site:${siteId}`);
     const state = this.#open(session, siteSubscription(siteId));
     if (fresh) this.#presence.joinedSite(siteId, session.grant.userId);
-    const result = await this.#resume(session, state, from);
-    return ['subscribed', { siteId: (args as { siteId: unknown }).siteId, message: `subscribed to site ${siteId}`, ...result }];
+    return this.#resume(session, state, from).then((result): Reply => ['subscribed', { siteId: (args as { siteId: unknown }).siteId, message: `subscribed to site ${siteId}`, ...result }]);
   }
 
   #unsubscribeSite(session: Session, args: unknown): Reply {
@@ -160,8 +172,13 @@ export class Commands {
     return ['unsubscribed', { siteId: (args as { siteId: unknown }).siteId, message: `unsubscribed from site ${siteId}` }];
   }
 
-  async #subscribeAlarms(session: Session, args: unknown): Promise<Reply> {
-    let from = resumeArg(args);
+  #subscribeAlarms(session: Session, args: unknown): Promise<Reply> {
+    // Checked before any await (see #subscribeSite).
+    return this.#subscribeAlarmsFrom(session, resumeArg(args));
+  }
+
+  async #subscribeAlarmsFrom(session: Session, asked: ResumeFrom | undefined): Promise<Reply> {
+    let from = asked;
     const backend = this.#backend();
     if (session.acks && backend !== undefined) {
       // Unacked alarms come back after a reconnect, on any device: resume from the acked cursor when it is older.
@@ -195,7 +212,8 @@ export class Commands {
   }
 
   /** An operator acknowledges an alarm: authorised by role and site, appended as `alarm:update`. */
-  async #alarmAck(session: Session, args: unknown): Promise<Reply> {
+  #alarmAck(session: Session, args: unknown): Promise<Reply> {
+    // Checked before any await (see #subscribeSite).
     const a = args as { alarmId?: unknown; siteId?: unknown } | null;
     const alarmId = a?.alarmId;
     if ((typeof alarmId !== 'string' && typeof alarmId !== 'number') || String(alarmId).length === 0 || String(alarmId).length > 128) {
@@ -208,19 +226,24 @@ export class Commands {
     if (backend === undefined) throw new CommandError(ErrorCode.Unavailable, 'the hub is not connected to NATS yet; retry');
     const data = { id: alarmId, siteId: a!.siteId, status: 'acknowledged', acknowledgedBy: session.grant.userId, acknowledgedAt: new Date().toISOString() };
     const append = buildAppend(this.#config.namespace, { event: 'alarm:update', siteId, data });
-    try {
-      // The msg id makes a retried acknowledgement of the same alarm idempotent.
-      const ack = await appendToLog(backend.js, append, `alarm-ack:${siteId}:${alarmId}`);
-      return ['alarm:acked', { alarmId, siteId: a!.siteId, offset: ack.seq, duplicate: ack.duplicate }];
-    } catch (e) {
-      throw new CommandError(ErrorCode.Unavailable, `could not record the acknowledgement: ${(e as Error).message}`);
-    }
+    // The msg id makes a retried acknowledgement of the same alarm idempotent.
+    return appendToLog(backend.js, append, `alarm-ack:${siteId}:${alarmId}`).then(
+      (ack): Reply => ['alarm:acked', { alarmId, siteId: a!.siteId, offset: ack.seq, duplicate: ack.duplicate }],
+      (e: Error) => {
+        throw new CommandError(ErrorCode.Unavailable, `could not record the acknowledgement: ${e.message}`);
+      },
+    );
   }
 
   /** `['auth:refresh', {token}]`: a new token replaces the session's grant; sites it no longer grants are dropped. */
-  async #refresh(session: Session, args: unknown): Promise<Reply> {
+  #refresh(session: Session, args: unknown): Promise<Reply> {
     const token = (args as { token?: unknown } | null)?.token;
+    // Checked before any await (see #subscribeSite).
     if (typeof token !== 'string') throw new CommandError(ErrorCode.BadArguments, 'expected {token}');
+    return this.#refreshWith(session, token);
+  }
+
+  async #refreshWith(session: Session, token: string): Promise<Reply> {
     let grant;
     try {
       grant = await this.#auth.verify(token);

@@ -46,6 +46,16 @@ export interface HubConfig {
   readonly tokenWarningMs: number;
   /** Roles allowed to acknowledge alarms (`alarm:ack`). */
   readonly alarmAckRoles: readonly string[];
+  /** New connections accepted per client address per second (bursts up to twice that). */
+  readonly connectionsPerIpPerSecond: number;
+  /** Subscriptions one connection may hold. */
+  readonly maxSubscriptions: number;
+  /** Operations per second one connection may send (bursts up to twice that). */
+  readonly commandsPerSecond: number;
+  /** Largest `POST /api/events` body, in bytes. */
+  readonly maxIngestBytes: number;
+  /** On SIGTERM, how long sessions get to close before the process exits anyway. */
+  readonly drainTimeoutMs: number;
 }
 
 export interface AuthConfig {
@@ -99,7 +109,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     maxBadFrames: int(env, 'HUB_MAX_BAD_FRAMES', 10, 1, 1_000_000),
     notificationRetentionMs: int(env, 'HUB_NOTIFICATION_RETENTION_MS', 30 * DAY_MS, 60_000, 3650 * DAY_MS),
     siteStreamMaxBytes: int(env, 'HUB_SITE_STREAM_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
-    logLevel: env.HUB_LOG_LEVEL ?? 'info',
+    logLevel: oneOf(env, 'HUB_LOG_LEVEL', LOG_LEVELS, 'info'),
     socketBudgetBytes: int(env, 'HUB_SOCKET_BUDGET_BYTES', 1024 * 1024, 1024, 1 << 30),
     socketHardLimitBytes: int(env, 'HUB_SOCKET_HARD_LIMIT_BYTES', 8 * 1024 * 1024, 2048, 1 << 30),
     ackTimeoutMs: int(env, 'HUB_ACK_TIMEOUT_MS', 10_000, 100, DAY_MS),
@@ -107,11 +117,26 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     recentEvents: int(env, 'HUB_RECENT_EVENTS', 10_000, 16, 10_000_000),
     tokenWarningMs: int(env, 'HUB_TOKEN_WARNING_MS', 60_000, 0, DAY_MS),
     alarmAckRoles: list(env, 'HUB_ALARM_ACK_ROLES') ?? ['operator', 'supervisor', 'admin'],
+    connectionsPerIpPerSecond: int(env, 'HUB_CONNECTIONS_PER_IP_PER_SECOND', 50, 1, 1_000_000),
+    maxSubscriptions: int(env, 'HUB_MAX_SUBSCRIPTIONS', 200, 1, 1_000_000),
+    commandsPerSecond: int(env, 'HUB_COMMANDS_PER_SECOND', 50, 1, 1_000_000),
+    maxIngestBytes: int(env, 'HUB_MAX_INGEST_BYTES', 1_048_576, 1024, 64 * 1024 * 1024),
+    drainTimeoutMs: int(env, 'HUB_DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');
   if (config.serviceToken !== undefined && config.serviceToken.length < 16) throw new ConfigError('HUB_SERVICE_TOKEN must be at least 16 characters');
   return Object.freeze(config);
+}
+
+/** pino's levels: an unknown one would only fail later, inside the logger, without the variable's name. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function oneOf(env: Env, name: string, allowed: readonly string[], fallback: string): string {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)} must be one of ${allowed.join(', ')}`);
+  return raw;
 }
 
 function nonEmpty(env: Env, name: string): string | undefined {

@@ -58,6 +58,13 @@ export class FanOut {
     }
   }
 
+  /** Events appended to each log that live delivery has not reached yet. */
+  async lag(): Promise<Record<StreamKey, number>> {
+    const out = {} as Record<StreamKey, number>;
+    for (const key of STREAM_KEYS) out[key] = Math.max(0, (await this.#jsm.streams.info(streamName(this.#ns, key))).state.last_seq - this.#recent[key].last);
+    return out;
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     await Promise.allSettled(this.#stops.map((stop) => stop()));
@@ -88,6 +95,7 @@ export class FanOut {
       return;
     }
     recent.push(event);
+    this.#ctx.metrics.countEvent(event.spec.name, event.spec.priority, event.meta.ts);
     if (event.spec.priority === 'critical') {
       this.#ctx.registry.forEach(criticalKeys(event), deliverTo(event));
       return;

@@ -14,6 +14,19 @@ import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { Session, type SocketData } from './session.ts';
 import type { SessionContext } from './session-context.ts';
+import { RateLimiter } from './rate-limiter.ts';
+
+/** Metric labels of the close codes a connection can be refused or closed with. */
+const CLOSE_LABELS: Readonly<Record<number, string>> = {
+  [CloseCode.Unauthorized]: 'unauthorized',
+  [CloseCode.ForbiddenOrigin]: 'origin',
+  [CloseCode.TooManyConnections]: 'too_many_connections',
+  [CloseCode.RateLimited]: 'rate_limited',
+  [CloseCode.HubUnavailable]: 'not_ready',
+  [CloseCode.IdleTimeout]: 'idle_timeout',
+  [CloseCode.TokenExpired]: 'token_expired',
+  [CloseCode.ProtocolViolation]: 'protocol_violation',
+};
 
 export class Gateway {
   readonly #config: HubConfig;
@@ -26,11 +39,13 @@ export class Gateway {
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
 
   readonly #ready: () => boolean;
+  readonly #perIp: RateLimiter;
 
   /** `ready`: the hub can replay and deliver (connected to NATS, streams in place). */
   constructor(ctx: SessionContext, auth: Authenticator, commands: Commands, presence: PresenceTracker, log: Logger, ready: () => boolean) {
     this.#ctx = ctx;
     this.#ready = ready;
+    this.#perIp = new RateLimiter(ctx.config.connectionsPerIpPerSecond, ctx.config.connectionsPerIpPerSecond * 2);
     this.#config = ctx.config;
     this.#auth = auth;
     this.#commands = commands;
@@ -76,6 +91,7 @@ export class Gateway {
     const origin = req.getHeader('origin');
     const authorization = req.getHeader('authorization');
     const queryToken = new URLSearchParams(req.getQuery() ?? '').get('token') ?? undefined;
+    const address = Buffer.from(res.getRemoteAddressAsText()).toString();
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -92,6 +108,9 @@ export class Gateway {
       res.cork(() => res.upgrade<SocketData>(data, key, chosen, extensions, context));
     };
     // Refusals are delivered as a close code and reason, which browsers can read (an HTTP status they cannot).
+    if (!this.#perIp.take(address)) {
+      return finish({ format, acks, refusal: { code: CloseCode.RateLimited, reason: 'too many connections from your address: retry later' } });
+    }
     if (!this.#ready()) {
       // Without NATS a session could not resume: the client retries, here or at another hub.
       return finish({ format, acks, refusal: { code: CloseCode.HubUnavailable, reason: 'hub not ready: reconnect' } });
@@ -113,20 +132,20 @@ export class Gateway {
 
   #open(ws: WebSocket<SocketData>): void {
     const data = ws.getUserData();
-    if (data.grant === undefined) {
+    if (data.grant !== undefined && this.#presence.connectionsOf(data.grant.userId) >= this.#config.maxConnectionsPerUser) {
+      data.refusal = { code: CloseCode.TooManyConnections, reason: `at most ${this.#config.maxConnectionsPerUser} connections per user` };
+    }
+    if (data.grant === undefined || data.refusal !== undefined) {
       data.refusal ??= { code: CloseCode.Unauthorized, reason: 'unauthorized' };
+      this.#ctx.metrics.refusals.inc({ reason: CLOSE_LABELS[data.refusal.code] ?? String(data.refusal.code) });
       ws.end(data.refusal.code, data.refusal.reason);
       return;
     }
     const userId = data.grant.userId;
-    if (this.#presence.connectionsOf(userId) >= this.#config.maxConnectionsPerUser) {
-      data.refusal = { code: CloseCode.TooManyConnections, reason: `at most ${this.#config.maxConnectionsPerUser} connections per user` };
-      ws.end(data.refusal.code, data.refusal.reason);
-      return;
-    }
     const session = new Session(randomUUID(), data.grant, data.format, data.acks, ws, this.#ctx);
     data.session = session;
     this.sessions.add(session);
+    this.#ctx.metrics.connections.inc();
     this.#presence.connected(userId);
     session.send(['connected', { message: 'connected', clientId: session.id, userId, expiresAt: data.grant.expiresAt ?? null }]);
     this.#commands.startSession(session).catch((e: Error) => this.#log.error({ clientId: session.id, err: e.stack }, 'session start failed'));
@@ -137,6 +156,11 @@ export class Gateway {
     const session = ws.getUserData().session;
     if (session === undefined || session.closed) return;
     session.lastSeen = Date.now();
+    if (!session.commandBudget.take(session.lastSeen)) {
+      session.send(['error', { code: ErrorCode.LimitExceeded, message: `more than ${this.#config.commandsPerSecond} operations per second` }]);
+      this.#strike(session);
+      return;
+    }
     if (message.byteLength > this.#config.maxFrameBytes) {
       session.send(['error', { code: ErrorCode.FrameTooLarge, message: `frame of ${message.byteLength} bytes is over the ${this.#config.maxFrameBytes} byte limit` }]);
       this.#strike(session);
@@ -162,6 +186,7 @@ export class Gateway {
     const data = ws.getUserData();
     const session = data.session;
     if (session === undefined || !this.sessions.delete(session)) return;
+    this.#ctx.metrics.connections.dec();
     for (const key of session.subscriptions.keys()) if (key.startsWith('site:')) this.#presence.leftSite(key.slice(5), session.grant.userId);
     if (session.slow) this.#ctx.metrics.slowSockets.dec();
     session.leaveAll();
@@ -169,10 +194,15 @@ export class Gateway {
     this.#log.debug({ clientId: session.id, code }, 'disconnected');
   }
 
+  #closeFor(session: Session, code: number, reason: string): void {
+    this.#ctx.metrics.refusals.inc({ reason: CLOSE_LABELS[code] ?? String(code) });
+    session.end(code, reason);
+  }
+
   #strike(session: Session): void {
     if (++session.badFrames >= this.#config.maxBadFrames) {
       this.#log.info({ clientId: session.id, badFrames: session.badFrames }, 'closing a connection that keeps sending bad frames');
-      session.end(CloseCode.ProtocolViolation, 'too many bad frames');
+      this.#closeFor(session, CloseCode.ProtocolViolation, 'too many bad frames');
     }
   }
 
@@ -187,11 +217,11 @@ export class Gateway {
     for (const s of this.sessions) {
       const expiresAt = s.grant.expiresAt;
       if (expiresAt !== undefined && expiresAt <= now) {
-        s.end(CloseCode.TokenExpired, 'token expired');
+        this.#closeFor(s, CloseCode.TokenExpired, 'token expired');
         continue;
       }
       if (now - s.lastSeen > idleTimeoutMs) {
-        s.end(CloseCode.IdleTimeout, 'idle timeout');
+        this.#closeFor(s, CloseCode.IdleTimeout, 'idle timeout');
         continue;
       }
       if (expiresAt !== undefined && !s.expiryWarned && expiresAt - now <= tokenWarningMs) {

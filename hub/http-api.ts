@@ -6,7 +6,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { InvalidEventError } from '../protocol/errors.ts';
-import { type AppendRequest, buildAppend, MAX_PAYLOAD_BYTES } from '../protocol/event-append.ts';
+import { type AppendRequest, buildAppend } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
 import type { HubConfig } from './config.ts';
 import { BodyTooLargeError, readBody, sendJson } from './http-io.ts';
@@ -23,6 +23,8 @@ export interface HttpApiDeps {
   readonly uws: 'native' | 'fallback';
   js(): JetStreamClient | undefined;
   natsConnected(): boolean;
+  /** Sets the gauges read at scrape time (NATS state, consumer lag, users). */
+  collectMetrics(): Promise<void>;
   jetStreamReachable(): Promise<boolean>;
 }
 
@@ -55,7 +57,11 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     res.onAborted(() => {
       state.aborted = true;
     });
-    void deps.metrics.registry.metrics().then((text) => {
+    void deps
+      .collectMetrics()
+      .catch((e: Error) => deps.log.warn({ err: e.message }, 'metrics collection incomplete'))
+      .then(() => deps.metrics.registry.metrics())
+      .then((text) => {
       if (state.aborted) return;
       res.cork(() => res.writeHeader('content-type', deps.metrics.registry.contentType).end(text));
     });
@@ -83,7 +89,7 @@ async function ingest(res: HttpResponse, authorization: string, contentType: str
   if (!/^application\/json\b/i.test(contentType)) return reply(415, { error: 'content-type must be application/json' });
   let body: Buffer;
   try {
-    body = await readBody(res, MAX_PAYLOAD_BYTES * 2);
+    body = await readBody(res, deps.config.maxIngestBytes);
   } catch (e) {
     if (e instanceof BodyTooLargeError) return reply(413, { error: e.message });
     throw e;

@@ -16,7 +16,7 @@ import { Gateway } from './gateway.ts';
 import { mountHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
-import { connectWithRetry } from './nats-link.ts';
+import { connectWithRetry, natsLinkUp } from './nats-link.ts';
 import { PresenceTracker } from './presence-tracker.ts';
 import { Replayer } from './replayer.ts';
 import type { SessionContext } from './session-context.ts';
@@ -68,8 +68,9 @@ export class Hub {
       presence: this.#presence,
       uws: uwsRuntime,
       js: () => this.#js,
-      natsConnected: () => this.#nc !== undefined && !this.#nc.isClosed(),
+      natsConnected: () => natsLinkUp(this.#nc),
       jetStreamReachable: () => this.#jetStreamReachable(),
+      collectMetrics: () => this.#collectMetrics(),
     });
   }
 
@@ -137,6 +138,15 @@ export class Hub {
       cursors: new CursorStore(cursors, this.log),
       replayer: new Replayer(this.#js, this.#jsm, this.config.namespace, this.#fanOut, this.metrics, this.log),
     };
+  }
+
+  async #collectMetrics(): Promise<void> {
+    const connected = this.#nc !== undefined && !this.#nc.isClosed();
+    this.metrics.natsConnected.set(connected ? 1 : 0);
+    this.metrics.users.set(Object.keys(this.#presence.snapshot().users).length);
+    if (connected && this.#fanOut !== undefined) {
+      for (const [stream, lag] of Object.entries(await this.#fanOut.lag())) this.metrics.consumerLag.set({ stream }, lag);
+    }
   }
 
   async #jetStreamReachable(): Promise<boolean> {

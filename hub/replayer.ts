@@ -9,7 +9,7 @@
  */
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { streamName } from '../protocol/subjects.ts';
+import { type StreamKey, streamName } from '../protocol/subjects.ts';
 import type { FanOut } from './fan-out.ts';
 import type { Logger } from './logger.ts';
 import type { HubMetrics } from './metrics.ts';
@@ -48,6 +48,11 @@ export class Replayer {
     this.#fanOut = fanOut;
     this.#metrics = metrics;
     this.#log = log;
+  }
+
+  /** Where live delivery of a log is now: resuming from here replays nothing yet to come. */
+  position(stream: StreamKey): ResumeFrom {
+    return { offset: this.#fanOut.recent(stream).last, epoch: this.#fanOut.epochs[stream] };
   }
 
   /** Joins `state` to live, first replaying everything after `from` (if given). */

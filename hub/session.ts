@@ -11,6 +11,7 @@ import type { StreamKey } from '../protocol/subjects.ts';
 import type { Grant } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
+import { TokenBucket } from './rate-limiter.ts';
 import type { Subscription, SubscriptionKey } from './subscription.ts';
 
 /** What uWS keeps per socket: the verified grant (then the session), or why the upgrade was refused. */
@@ -53,6 +54,8 @@ export class Session {
   readonly subscriptions = new Map<SubscriptionKey, SubscriptionState>();
   lastSeen = Date.now();
   badFrames = 0;
+  /** Operations this connection may still send (HUB_COMMANDS_PER_SECOND, bursts of twice that). */
+  readonly commandBudget: TokenBucket;
   closed = false;
   expiryWarned = false;
   /** Over its byte budget: off the uWS topics, served per socket with shedding. */
@@ -68,6 +71,7 @@ export class Session {
     this.acks = acks;
     this.#ws = ws;
     this.#ctx = ctx;
+    this.commandBudget = new TokenBucket(ctx.config.commandsPerSecond, ctx.config.commandsPerSecond * 2);
   }
 
   get bufferedAmount(): number {

@@ -17,6 +17,8 @@ export const ErrorCode = {
   Forbidden: 200,
   /** A refreshed token is invalid (the session keeps its current token until it expires). */
   BadToken: 201,
+  /** Over a limit: too many operations per second, or too many subscriptions on one connection. */
+  LimitExceeded: 300,
   /** The hub could not do it now (e.g. NATS unreachable); retrying later may work. */
   Unavailable: 503,
   /** An unexpected hub failure; logged on the hub with the same id. */
@@ -39,6 +41,8 @@ export const CloseCode = {
   IdleTimeout: 4408,
   /** The user already has the maximum number of connections. */
   TooManyConnections: 4429,
+  /** Too many new connections from this address per second; retry after a pause. */
+  RateLimited: 4430,
   /**
    * The socket could not take critical traffic (its send buffer is full, or too many
    * critical events wait for an ack). Reconnect and resume: nothing is lost.
