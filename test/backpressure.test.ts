@@ -1,0 +1,229 @@
+/**
+ * Priorities under load: a socket that stops reading never delays the others; over
+ * its byte budget it is shed of latest-value traffic (and gets the newest value when
+ * it drains); past its hard limit it is closed, counted, and resumes without loss.
+ *
+ * A paused socket first fills the kernel's buffers (several MB on loopback) before
+ * the hub buffers anything, so these tests feed it at a measured pace until the hub
+ * reports it slow: fast enough to take seconds, slow enough that the hub's 100 ms
+ * sweep always sees the budget crossed well before the hard limit.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import type { WebSocketConstructor } from '../protocol/client.ts';
+import type { EventMeta } from '../protocol/codec.ts';
+import { CloseCode } from '../protocol/errors.ts';
+import type { HubPublisher } from '../protocol/publisher.ts';
+import { RawSocket } from './support/raw-socket.ts';
+import { Recorder } from './support/recorder.ts';
+import { startTestHub, type TestHub } from './support/test-hub.ts';
+
+const BUDGET = 64 * 1024;
+const HARD_LIMIT = 256 * 1024;
+/** Per step: a 10 KB event, then a pause; about 100 KB per sweep, half the room between budget and hard limit. */
+const PACED_BYTES = 10 * 1024;
+const PACE_MS = 10;
+const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 300, jitter: 0.2 };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
+const opened: Array<{ close(): void }> = [];
+function track<T extends { close(): void }>(connection: T): T {
+  opened.push(connection);
+  return connection;
+}
+afterEach(() => {
+  for (const c of opened.splice(0)) c.close();
+});
+
+/** Stops reading the socket: the hub's writes pile up in the kernel, then in the hub. */
+function pause(ws: WebSocket): void {
+  (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+}
+
+function resume(ws: WebSocket): void {
+  (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+}
+
+/** A `ws` WebSocket that remembers its instances, so a test can pause the one a HubClient uses. */
+function trackedWebSocket(): { Impl: WebSocketConstructor; sockets: WebSocket[] } {
+  const sockets: WebSocket[] = [];
+  class Tracked extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      sockets.push(this);
+    }
+  }
+  return { Impl: Tracked, sockets };
+}
+
+async function slowSockets(t: TestHub): Promise<number> {
+  return (await t.hub.metrics.slowSockets.get()).values[0]?.value ?? 0;
+}
+
+/** Sum of a counter's samples (all labels) as GET /metrics reports it. */
+async function scrape(t: TestHub, name: string): Promise<number> {
+  const text = await (await fetch(`${t.httpUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+interface Produced {
+  /** Offsets of normal and critical events, in append order: what must arrive exactly once. */
+  readonly reliable: number[];
+  readonly dashboards: number[];
+}
+
+/**
+ * Appends paced normal events (and a dashboard value and an alarm now and then) to a
+ * site until the hub has taken the paused socket off the fast path.
+ */
+async function feedUntilSlow(t: TestHub, pub: HubPublisher, site: number, produced: Produced, options: { alarms?: boolean } = {}): Promise<void> {
+  const blob = 'x'.repeat(PACED_BYTES);
+  const baseline = await slowSockets(t);
+  for (let i = 0; i < 3000; i++) {
+    produced.reliable.push(await pub.sendTaskUpdate(site, { id: i, blob }));
+    if (i % 5 === 0) produced.dashboards.push(await pub.sendDashboardUpdate(site, { id: 'line-1', value: i }));
+    if (options.alarms === true && i % 25 === 0) produced.reliable.push(await pub.sendAlarmNotification({ id: `paced-${i}`, siteId: site }));
+    if ((await slowSockets(t)) > baseline) return;
+    await sleep(PACE_MS);
+  }
+  assert.fail('the paused socket was never reported slow');
+}
+
+function eventOffsets(frames: readonly (readonly unknown[])[], name: string): number[] {
+  return frames.filter((f) => f[0] === name).map((f) => (f[2] as EventMeta).offset);
+}
+
+describe('backpressure', { timeout: 60_000 }, () => {
+  let t: TestHub;
+  let pub: HubPublisher;
+  before(async () => {
+    t = await startTestHub({ HUB_SOCKET_BUDGET_BYTES: String(BUDGET), HUB_SOCKET_HARD_LIMIT_BYTES: String(HARD_LIMIT) });
+    pub = await t.publisher();
+  });
+  after(() => t.stop());
+
+  it('a socket that stops reading delays no one, and gets only the newest dashboard value once it reads again', async () => {
+    const slow = track(await RawSocket.connect(t.wsUrl, { token: await t.token({ sub: 'stalled', sites: [1] }) }));
+    assert.equal((await slow.exchange(['subscribe:site', { siteId: 1 }, 1]))[0], 'subscribed');
+    const fast = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'keeps-up', sites: [1] })));
+    await fast.client.subscribeSite(1);
+    const connections = t.hub.connections;
+    pause(slow.ws);
+
+    const produced: Produced = { reliable: [], dashboards: [] };
+    await feedUntilSlow(t, pub, 1, produced);
+    const shedBefore = await scrape(t, 'hub_events_shed_total');
+    // Over budget: these are conflated for the stalled socket; one more normal event is still queued for it.
+    const values: number[] = [];
+    for (let v = 10_000; v < 10_020; v++) {
+      produced.dashboards.push(await pub.sendDashboardUpdate(1, { id: 'line-1', value: v }));
+      values.push(v);
+    }
+    produced.reliable.push(await pub.sendTaskUpdate(1, { id: 'last' }));
+    const lastOffset = Math.max(...produced.reliable, ...produced.dashboards);
+
+    // (a) The fast client has everything, in order, while the other socket is still stalled.
+    await fast.waitFor((r) => r.some((e) => e.meta?.offset === lastOffset), 15_000);
+    assert.deepEqual(fast.of('task:update').map((e) => e.meta!.offset), produced.reliable);
+    assert.deepEqual(fast.of('dashboard:update').map((e) => e.meta!.offset), produced.dashboards);
+    assert.equal(t.hub.connections, connections, 'the stalled socket is still connected (under its hard limit)');
+    assert.ok((await scrape(t, 'hub_events_shed_total')) >= shedBefore + values.length, 'every dashboard value sent while over budget was shed');
+
+    // (b) Reading again, it gets every normal event and, of the shed dashboard values, only the newest.
+    resume(slow.ws);
+    await slow.next((f) => f[0] === 'dashboard:update' && (f[1] as { value: number }).value === values.at(-1), { timeoutMs: 15_000 });
+    await slow.next((f) => f[0] === 'task:update' && (f[2] as EventMeta).offset === produced.reliable.at(-1), { timeoutMs: 15_000 });
+    assert.deepEqual(eventOffsets(slow.frames, 'task:update'), produced.reliable);
+    const dashboards = slow.frames.filter((f) => f[0] === 'dashboard:update');
+    const conflated = dashboards.filter((f) => (f[1] as { value: number }).value >= 10_000);
+    assert.deepEqual(
+      conflated.map((f) => (f[1] as { value: number }).value),
+      [values.at(-1)],
+      'only the newest of the shed values is sent',
+    );
+    assert.equal((conflated[0]![2] as EventMeta).resync, true);
+    assert.equal((dashboards.at(-1)![1] as { value: number }).value, values.at(-1), 'the newest value arrives last');
+    assert.ok(slow.open, 'the socket stays open');
+
+    // Back on the fast path: live traffic flows to it again.
+    const live = await pub.sendTaskUpdate(1, { id: 'after-drain' });
+    await slow.next((f) => f[0] === 'task:update' && (f[2] as EventMeta).offset === live);
+    assert.equal(await slowSockets(t), 0);
+    slow.close();
+    fast.close();
+  });
+
+  it('a HubClient pushed past its hard limit is closed, counted, and resumes with zero loss of normal events and alarms', async () => {
+    const { Impl, sockets } = trackedWebSocket();
+    const c = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'overrun', sites: [2] }), { WebSocket: Impl, reconnect: FAST_RECONNECT }));
+    await c.client.subscribeSite(2);
+    const connections = t.hub.connections;
+    const closesBefore = await scrape(t, 'hub_forced_closes_total');
+    pause(sockets[0]!);
+
+    const produced: Produced = { reliable: [], dashboards: [] };
+    await feedUntilSlow(t, pub, 2, produced, { alarms: true });
+    // Past the hard limit: critical traffic cannot fit any more.
+    const big = 'y'.repeat(64 * 1024);
+    for (let i = 0; t.hub.connections === connections; i++) {
+      assert.ok(i < 500, 'the overrun socket was never closed');
+      produced.reliable.push(await pub.sendTaskUpdate(2, { id: `big-${i}`, big }));
+      produced.reliable.push(await pub.sendAlarmNotification({ id: `over-${i}`, siteId: 2 }));
+      produced.dashboards.push(await pub.sendDashboardUpdate(2, { id: 'line-1', value: -i }));
+    }
+    assert.ok((await scrape(t, 'hub_forced_closes_total')) > closesBefore, 'GET /metrics counts the forced close');
+    // Appended while it is gone.
+    for (let i = 0; i < 10; i++) {
+      produced.reliable.push(await pub.sendTaskUpdate(2, { id: `while-away-${i}` }));
+      produced.reliable.push(await pub.sendAlarmNotification({ id: `away-${i}`, siteId: 2 }));
+    }
+
+    resume(sockets[0]!);
+    const wanted = new Set(produced.reliable);
+    const reliable = () => c.received.filter((e) => (e.name === 'task:update' || e.name === 'alarm:new') && e.meta !== undefined);
+    await c.waitFor(() => reliable().filter((e) => wanted.has(e.meta!.offset)).length === wanted.size, 30_000);
+    const live = await pub.sendTaskUpdate(2, { id: 'live-again' });
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === live));
+
+    const got = reliable().map((e) => e.meta!.offset);
+    assert.deepEqual(got, [...produced.reliable, live], 'every normal event and alarm exactly once, in offset order');
+    const disconnects = c.of('disconnect').map((e) => e.data.code as number);
+    assert.ok(disconnects.length >= 1 && disconnects.every((code) => code === CloseCode.SlowConsumer || code === 1006), `closed as a slow consumer: ${disconnects}`);
+    assert.ok(sockets.length >= 2, 'it reconnected');
+    assert.ok(c.of('recovered').every((e) => e.data.recovered === true));
+    c.close();
+  });
+
+  it('a socket overrun by normal traffic in one burst, before the sweep marks it slow, is closed, counted, and resumes with zero loss', async () => {
+    const { Impl, sockets } = trackedWebSocket();
+    const c = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'burst', sites: [3] }), { WebSocket: Impl, reconnect: FAST_RECONNECT }));
+    await c.client.subscribeSite(3);
+    const connections = t.hub.connections;
+    const closesBefore = await scrape(t, 'hub_forced_closes_total');
+    pause(sockets[0]!);
+
+    // Normal events larger than the hard limit, as fast as the log takes them: they reach the socket through
+    // its uWS topic, and uWS's own limit (closeOnBackpressureLimit) closes it between two sweeps.
+    const huge = 'z'.repeat(HARD_LIMIT + 1024);
+    const reliable: number[] = [];
+    for (let i = 0; t.hub.connections === connections; i++) {
+      assert.ok(i < 200, 'the overrun socket was never closed');
+      reliable.push(...(await Promise.all([pub.sendTaskUpdate(3, { id: `huge-${i}`, huge }), pub.sendTaskUpdate(3, { id: `huge-${i}b`, huge })])));
+    }
+    assert.ok((await scrape(t, 'hub_forced_closes_total')) > closesBefore, 'GET /metrics counts the forced close');
+
+    resume(sockets[0]!);
+    const wanted = new Set(reliable);
+    const got = () => c.of('task:update').map((e) => e.meta!.offset);
+    await c.waitFor(() => got().filter((o) => wanted.has(o)).length === wanted.size, 30_000);
+    assert.deepEqual(got(), [...reliable].sort((a, b) => a - b), 'every normal event exactly once, in offset order');
+    c.close();
+  });
+});

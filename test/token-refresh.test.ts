@@ -1,0 +1,238 @@
+/**
+ * Token lifetime: the hub warns a session before its token expires, HubClient
+ * refreshes it through `getToken()` (and the new token's sites take effect at once),
+ * an expired session is closed with 4402, and a client with `getToken` comes back
+ * with a fresh token after 4401 or 4402 while one without it stays down.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import { WebSocket } from 'ws';
+import { CloseCode, ErrorCode, HubError } from '../protocol/errors.ts';
+import type { HubPublisher } from '../protocol/publisher.ts';
+import { Recorder } from './support/recorder.ts';
+import { startTestHub, type TestHub } from './support/test-hub.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
+const opened: Array<{ close(): void }> = [];
+function track<T extends { close(): void }>(connection: T): T {
+  opened.push(connection);
+  return connection;
+}
+afterEach(() => {
+  for (const c of opened.splice(0)) c.close();
+});
+
+/** Milliseconds since the epoch at which a token expires. */
+function expiryOf(token: string): number {
+  return decodeJwt(token).exp! * 1000;
+}
+
+/** Records the hub's control frames a Recorder does not: warnings, refresh replies, revocations, reconnects. */
+function controlLog(r: Recorder): Array<{ name: string; data: any }> {
+  const log: Array<{ name: string; data: any }> = [];
+  for (const name of ['auth:expiring', 'auth:refreshed', 'unsubscribed', 'reconnecting', 'connected']) r.client.on(name, (data) => log.push({ name, data }));
+  return log;
+}
+
+async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function refused(p: Promise<unknown>): Promise<HubError> {
+  return p.then(
+    () => assert.fail('expected a refusal'),
+    (e: unknown) => {
+      assert.ok(e instanceof HubError, String(e));
+      return e;
+    },
+  );
+}
+
+describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
+  let t: TestHub;
+  let pub: HubPublisher;
+  before(async () => {
+    t = await startTestHub({ HUB_TOKEN_WARNING_MS: '2000' });
+    pub = await t.publisher();
+  });
+  after(() => t.stop());
+
+  it('warns before expiry, HubClient refreshes through getToken, and the session outlives the first token', async () => {
+    const first = await t.token({ sub: 'shift-a', sites: [1], expiresIn: '3s' });
+    let calls = 0;
+    const getToken = async () => {
+      calls++;
+      return t.token({ sub: 'shift-a', sites: [1], expiresIn: '1h' });
+    };
+    const c = track(await Recorder.connect(t.wsUrl, first, { getToken }));
+    const log = controlLog(c);
+    await c.client.subscribeSite(1);
+
+    await until(() => log.some((e) => e.name === 'auth:refreshed'), 5000, 'auth:refreshed');
+    const warning = log.find((e) => e.name === 'auth:expiring');
+    assert.equal(warning?.data.expiresAt, expiryOf(first), 'the warning names the expiry of the token in force');
+    assert.ok(log.find((e) => e.name === 'auth:refreshed')!.data.expiresAt > expiryOf(first) + 60_000);
+    assert.equal(calls, 1);
+
+    await sleep(Math.max(0, expiryOf(first) - Date.now()) + 500);
+    const offset = await pub.sendTaskUpdate(1, { id: 'after the first token expired' });
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === offset));
+    assert.deepEqual(c.of('disconnect'), [], 'never disconnected');
+    assert.equal(t.hub.connections, 1);
+    c.close();
+  });
+
+  it('a refreshed token with fewer sites drops the revoked one; with more sites it allows a new one', async () => {
+    const first = await t.token({ sub: 'shift-b', sites: [1, 2], expiresIn: '3s' });
+    // The refresh waits until the test has subscribed under the first token.
+    let release!: (token: string) => void;
+    const refreshed = new Promise<string>((resolve) => (release = resolve));
+    const c = track(await Recorder.connect(t.wsUrl, first, { getToken: () => refreshed }));
+    const log = controlLog(c);
+    await c.client.subscribeSite(1);
+    await c.client.subscribeSite(2);
+    await c.client.subscribeAlarms();
+    assert.equal((await refused(c.client.subscribeSite(3))).code, ErrorCode.Forbidden);
+
+    release(await t.token({ sub: 'shift-b', sites: [1, 3], expiresIn: '1h' }));
+    await until(() => log.some((e) => e.name === 'auth:refreshed'), 5000, 'auth:refreshed');
+    assert.deepEqual(log.find((e) => e.name === 'auth:refreshed')!.data.revokedSites, ['2']);
+    const revoked = log.filter((e) => e.name === 'unsubscribed');
+    assert.equal(revoked.length, 1);
+    assert.equal(revoked[0]!.data.siteId, '2');
+    assert.equal(revoked[0]!.data.revoked, true);
+
+    // Site 2 is gone: neither its events nor its alarms arrive; site 1 keeps flowing.
+    await pub.sendTaskUpdate(2, { id: 'revoked site' });
+    await pub.sendAlarmNotification({ id: 'A-2', siteId: 2 });
+    const stillThere = await pub.sendTaskUpdate(1, { id: 'kept site' });
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === stillThere));
+    // Site 3 is now granted: its alarms reach the alarm feed, and it can be subscribed.
+    const alarm3 = await pub.sendAlarmNotification({ id: 'A-3', siteId: 3 });
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === alarm3));
+    const reply = await c.client.subscribeSite(3);
+    assert.equal(reply.siteId, 3);
+    const task3 = await pub.sendTaskUpdate(3, { id: 'new site' });
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === task3));
+    await c.settle();
+
+    const sites = c.received.filter((e) => e.meta !== undefined).map((e) => `${e.name}@${e.meta!.site}`);
+    assert.ok(!sites.some((s) => s.endsWith('@2')), `nothing of site 2 after the refresh: ${sites}`);
+    assert.deepEqual(c.of('disconnect'), []);
+    c.close();
+  });
+
+  it('HubClient forgets a revoked site: after a reconnect it does not ask for it again', async () => {
+    const sockets: WebSocket[] = [];
+    class Tracked extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+    }
+    const first = await t.token({ sub: 'shift-f', sites: [1, 2], expiresIn: '3s' });
+    let release!: (token: string) => void;
+    const refreshed = new Promise<string>((resolve) => (release = resolve));
+    const c = track(await Recorder.connect(t.wsUrl, first, { getToken: () => refreshed, WebSocket: Tracked, reconnect: { initialDelayMs: 50, maxDelayMs: 50, jitter: 0 } }));
+    const log = controlLog(c);
+    await c.client.subscribeSite(1);
+    await c.client.subscribeSite(2);
+    release(await t.token({ sub: 'shift-f', sites: [1], expiresIn: '1h' }));
+    await until(() => log.some((e) => e.name === 'unsubscribed'), 5000, 'the revocation');
+
+    sockets[0]!.terminate();
+    await c.waitFor((r) => r.some((e) => e.name === 'recovered'), 5000);
+    const offset = await pub.sendTaskUpdate(1, { id: 'after reconnect' });
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === offset));
+    await c.settle();
+    assert.deepEqual(c.of('recovered').map((e) => e.data.subscription), ['site:1']);
+    assert.deepEqual(c.of('error').map((e) => e.data), [], 'no refused resubscription of the revoked site');
+    c.close();
+  });
+
+  it('without getToken: the session is closed with 4402 at expiry and HubClient does not reconnect', async () => {
+    const token = await t.token({ sub: 'shift-c', sites: [1], expiresIn: '2s' });
+    const c = track(await Recorder.connect(t.wsUrl, token));
+    const log = controlLog(c);
+    await c.client.subscribeSite(1);
+    await c.waitFor((r) => r.some((e) => e.name === 'disconnect'), 5000);
+    assert.ok(Date.now() >= expiryOf(token) - 100, 'not closed before the token expired');
+    assert.deepEqual(c.of('disconnect').map((e) => e.data), [{ code: CloseCode.TokenExpired, reason: 'token expired' }]);
+    assert.ok(log.some((e) => e.name === 'auth:expiring'), 'it was warned first');
+    await sleep(1500);
+    assert.equal(log.filter((e) => e.name === 'reconnecting').length, 0, 'no reconnect with a token that would be refused');
+    assert.equal(c.of('disconnect').length, 1);
+    assert.equal(c.client.connected, false);
+    c.close();
+  });
+});
+
+describe('reconnecting with a fresh token (no expiry warning: HUB_TOKEN_WARNING_MS=0)', () => {
+  let t: TestHub;
+  let pub: HubPublisher;
+  before(async () => {
+    t = await startTestHub({ HUB_TOKEN_WARNING_MS: '0' });
+    pub = await t.publisher();
+  });
+  after(() => t.stop());
+
+  it('after 4402 (expired while connected) HubClient fetches a token, reconnects and resumes', async () => {
+    const first = await t.token({ sub: 'shift-d', sites: [1], expiresIn: '2s' });
+    let calls = 0;
+    const getToken = async () => {
+      calls++;
+      return t.token({ sub: 'shift-d', sites: [1], expiresIn: '1h' });
+    };
+    const c = track(await Recorder.connect(t.wsUrl, first, { getToken, reconnect: { initialDelayMs: 300, maxDelayMs: 300, jitter: 0 } }));
+    await c.client.subscribeSite(1);
+    const before = await pub.sendTaskUpdate(1, { id: 'before expiry' });
+    await c.waitFor((r) => r.some((e) => e.name === 'disconnect'), 5000);
+    assert.equal(c.of('disconnect')[0]!.data.code, CloseCode.TokenExpired);
+    const missed = await pub.sendTaskUpdate(1, { id: 'while reconnecting' });
+
+    await c.waitFor((r) => r.some((e) => e.name === 'recovered'), 5000);
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === missed));
+    assert.equal(calls, 1);
+    assert.deepEqual(c.of('task:update').map((e) => e.meta!.offset), [before, missed]);
+    assert.deepEqual(c.of('disconnect').map((e) => e.data.code), [CloseCode.TokenExpired]);
+    assert.ok(c.client.connected);
+    c.close();
+  });
+
+  it('after 4401 (token expired while away) HubClient fetches a token and reconnects', async () => {
+    const sockets: WebSocket[] = [];
+    class Tracked extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+    }
+    const first = await t.token({ sub: 'shift-e', sites: [1], expiresIn: '2s' });
+    let calls = 0;
+    const getToken = async () => {
+      calls++;
+      return t.token({ sub: 'shift-e', sites: [1], expiresIn: '1h' });
+    };
+    // The first reconnect comes after the first token expired: the hub refuses it at the upgrade.
+    const delayMs = expiryOf(first) - Date.now() + 700;
+    const c = track(await Recorder.connect(t.wsUrl, first, { getToken, WebSocket: Tracked, reconnect: { initialDelayMs: delayMs, maxDelayMs: delayMs, jitter: 0 } }));
+    await c.client.subscribeSite(1);
+    sockets[0]!.terminate(); // the network drops
+    const missed = await pub.sendTaskUpdate(1, { id: 'while away' });
+
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === missed), delayMs * 2 + 5000);
+    assert.deepEqual(c.of('disconnect').map((e) => e.data.code), [1006, CloseCode.Unauthorized]);
+    assert.equal(c.of('disconnect')[1]!.data.reason, 'token expired');
+    assert.equal(calls, 1, 'a fresh token was fetched once, after the refusal');
+    assert.equal(sockets.length, 3);
+    assert.ok(c.client.connected);
+    c.close();
+  });
+});
