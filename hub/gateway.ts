@@ -60,8 +60,9 @@ export class Gateway {
       // Idle detection is ours (application pings, see sweep), so it can close with a documented code.
       idleTimeout: 0,
       sendPingsAutomatically: false,
-      // Past the hard limit uWS closes the socket itself rather than silently skip a message: the client resumes.
-      maxBackpressure: this.#config.socketHardLimitBytes,
+      // The hub closes sockets past the hard limit itself (sweep or send, 4509, counted). uWS's own limit,
+      // far above, is a backstop for a burst between two sweeps: it closes rather than silently skip a message.
+      maxBackpressure: this.#config.socketHardLimitBytes + Math.max(this.#config.socketHardLimitBytes, 16 * 1024 * 1024),
       closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       // Deferred out of the upgrade's cork: with an async upgrade, sending inside `open`
@@ -213,7 +214,7 @@ export class Gateway {
    */
   #sweep(): void {
     const now = Date.now();
-    const { idleTimeoutMs, tokenWarningMs, socketBudgetBytes } = this.#config;
+    const { idleTimeoutMs, tokenWarningMs, socketBudgetBytes, socketHardLimitBytes } = this.#config;
     for (const s of this.sessions) {
       const expiresAt = s.grant.expiresAt;
       if (expiresAt !== undefined && expiresAt <= now) {
@@ -228,7 +229,13 @@ export class Gateway {
         s.expiryWarned = true;
         s.send(['auth:expiring', { expiresAt }]);
       }
-      if (!s.slow && s.bufferedAmount > socketBudgetBytes) s.goSlow();
+      const buffered = s.bufferedAmount;
+      if (buffered > socketHardLimitBytes) {
+        this.#ctx.metrics.forcedCloses.inc({ reason: 'hard_limit' });
+        s.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
+        continue;
+      }
+      if (!s.slow && buffered > socketBudgetBytes) s.goSlow();
       if (s.acks) s.redeliverOverdue(now);
     }
   }

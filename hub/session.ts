@@ -97,6 +97,14 @@ export class Session {
   deliver(event: LiveEvent): boolean {
     if (this.closed) return false;
     const frame = event.frame(this.format);
+    const size = typeof frame === 'string' ? frame.length * 3 : frame.byteLength;
+    const buffered = this.bufferedAmount;
+    if (buffered > 0 && buffered + size > this.#ctx.config.socketHardLimitBytes) {
+      // Closed at our hard limit, below uWS's, so the close frame still fits and the client sees 4509.
+      this.#ctx.metrics.forcedCloses.inc({ reason: 'hard_limit' });
+      this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
+      return false;
+    }
     let result = 0;
     this.#ws.cork(() => {
       result = this.#ws.send(frame, typeof frame !== 'string');

@@ -8,7 +8,7 @@
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { isSiteEvent, siteEventSpec } from './catalogue.ts';
 import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, encodeFrame, type EventMeta, type Frame, SUBPROTOCOL, type WireFormat } from './codec.ts';
-import { CloseCode, HubError } from './errors.ts';
+import { CloseCode, ErrorCode, HubError } from './errors.ts';
 import { SeenOffsets } from './seen-offsets.ts';
 
 /** The subset of the WebSocket API HubClient uses (browsers' WebSocket and the `ws` package both fit). */
@@ -105,6 +105,8 @@ export class HubClient {
   readonly #seen = new SeenOffsets();
   readonly #epochs = new Map<string, string>();
   readonly #ackUpTo = new Map<string, Position>();
+  /** Critical offsets whose handler threw, per log: kept out of acks until handled. */
+  readonly #failed = new Map<string, Set<number>>();
   #token: string | undefined;
   #ws: WebSocketLike | undefined;
   #nextRef = 1;
@@ -286,7 +288,10 @@ export class HubClient {
         (reply: { recovered?: boolean; replayed?: number }) => {
           if (reconnect) this.#emit('recovered', { subscription: key, recovered: reply.recovered !== false, replayed: reply.replayed ?? 0 } satisfies RecoveredInfo);
         },
-        (e: Error) => this.#emit('error', { code: e instanceof HubError ? e.code : 0, message: `resubscribing ${key} failed: ${e.message}` }),
+        (e: Error) => {
+          if (e instanceof HubError && e.code === ErrorCode.Forbidden) this.#wanted.delete(key); // no longer granted
+          this.#emit('error', { code: e instanceof HubError ? e.code : 0, message: `resubscribing ${key} failed: ${e.message}` });
+        },
       );
     }
   }
@@ -318,6 +323,10 @@ export class HubClient {
       }
     }
     if (name === 'connected') this.#onConnected(data as { clientId: string });
+    else if (name === 'unsubscribed' && (data as { revoked?: unknown }).revoked === true) {
+      // A refreshed token no longer grants the site: don't ask for it again on reconnect.
+      this.#wanted.delete(`site:${(data as { siteId: unknown }).siteId}`);
+    }
     else if (name === 'auth:expiring') void this.#refreshToken();
     this.#emit(name, data);
   }
@@ -334,13 +343,26 @@ export class HubClient {
       if (critical) this.#scheduleAck(stream, offset, epoch); // our ack was lost: send it again
       return;
     }
-    this.#seen.add(stream, offset);
     if (stream === 'site') {
       this.#advance(this.#wanted.get(`site:${meta.site}`), meta);
       if (critical) this.#advance(this.#wanted.get('alarms'), meta);
     }
-    // Acked only after every handler returned: an event whose handler threw stays unacked and comes back.
-    if (this.#emit(name, data, meta) && critical) this.#scheduleAck(stream, offset, epoch);
+    const handled = this.#emit(name, data, meta);
+    if (!critical) {
+      this.#seen.add(stream, offset);
+      return;
+    }
+    // Acked only once every handler returned: an event whose handler threw is neither marked seen nor
+    // acked (nor covered by a later cumulative ack), so the hub's redelivery runs it again.
+    const failed = this.#failed.get(stream);
+    if (handled) {
+      this.#seen.add(stream, offset);
+      failed?.delete(offset);
+      this.#scheduleAck(stream, offset, epoch);
+    } else {
+      if (failed === undefined) this.#failed.set(stream, new Set([offset]));
+      else failed.add(offset);
+    }
   }
 
   #advance(wanted: Wanted | undefined, meta: EventMeta): void {
@@ -362,7 +384,12 @@ export class HubClient {
     this.#ackTimer = undefined;
     const ws = this.#ws;
     if (ws === undefined || ws.readyState !== OPEN) return;
-    for (const [stream, { offset, epoch }] of this.#ackUpTo) ws.send(encodeFrame(this.#format, ['ack', { stream, offset, epoch }]));
+    for (const [stream, { offset, epoch }] of this.#ackUpTo) {
+      const failed = this.#failed.get(stream);
+      // Acks are cumulative: never cover an event whose handler failed.
+      const upTo = failed === undefined || failed.size === 0 ? offset : Math.min(offset, Math.min(...failed) - 1);
+      if (upTo > 0) ws.send(encodeFrame(this.#format, ['ack', { stream, offset: upTo, epoch }]));
+    }
     this.#ackUpTo.clear();
   }
 
