@@ -41,8 +41,10 @@ export function openPostgres(databaseUrl: string): ProjectionDatabase {
     connectionTimeoutMillis: 5000,
     types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
   });
-  // A pool's idle client losing its connection emits here; without a listener it would crash the process.
+  // A client losing its connection emits 'error' (the pool's when idle, its own when checked out);
+  // unheard, that would crash the process. The query in flight rejects and the worker retries.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<ProjectionTables>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', location: redact(databaseUrl), locks: new PgAdvisoryLocks(databaseUrl), close: () => db.destroy() };
 }

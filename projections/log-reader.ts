@@ -14,6 +14,8 @@ export class LogReader {
   #filling: Promise<void> | undefined;
   /** Messages the stream held beyond the last one received, when it was sent. */
   #remaining = Number.POSITIVE_INFINITY;
+  /** The last sequence received. */
+  #lastSeq = 0;
 
   constructor(consumer: Consumer, ns: string, page: number) {
     this.#consumer = consumer;
@@ -26,8 +28,8 @@ export class LogReader {
    * is buffered. An empty answer means the stream has nothing more at or below `maxSeq` now.
    */
   async take(maxSeq: number, max: number): Promise<LogEvent[]> {
-    if (!this.#hasUpTo(maxSeq)) {
-      await this.#fill(this.#remaining === 0 ? 500 : 5000);
+    if (!this.#hasUpTo(maxSeq) && this.#lastSeq < maxSeq) {
+      await this.#fill(this.#remaining === 0 ? 1000 : 5000, maxSeq);
       if (!this.#hasUpTo(maxSeq)) return [];
     }
     let n = 0;
@@ -35,7 +37,7 @@ export class LogReader {
     const out = this.#buffer.slice(0, n);
     this.#buffer = this.#buffer.slice(n);
     // Read ahead while the caller folds what it got.
-    if (this.#buffer.length < this.#page && this.#remaining > 0) void this.#fill(5000).catch(() => {});
+    if (this.#buffer.length < this.#page && this.#remaining > 0) void this.#fill(5000, Number.POSITIVE_INFINITY).catch(() => {});
     return out;
   }
 
@@ -44,13 +46,16 @@ export class LogReader {
     return first !== undefined && first.seq <= maxSeq;
   }
 
-  #fill(expiresMs: number): Promise<void> {
+  /** Fetches a page; stops early at the stream's end or once past `until` (a fetch otherwise waits out `expiresMs`). */
+  #fill(expiresMs: number, until: number): Promise<void> {
     this.#filling ??= (async () => {
       try {
         const messages = await this.#consumer.fetch({ max_messages: this.#page, expires: expiresMs });
         for await (const m of messages) {
           this.#buffer.push(logEventOf(this.#ns, m));
+          this.#lastSeq = m.seq;
           this.#remaining = m.info.pending;
+          if (this.#remaining === 0 || m.seq >= until) break;
         }
       } finally {
         this.#filling = undefined;

@@ -57,6 +57,8 @@ export class SimulatedCrash extends Error {
 export type WorkerState = 'starting' | 'standby' | 'active' | 'retrying' | 'stopped' | 'crashed';
 
 const STANDBY_POLL_MS = 2000;
+const END_OF_TURN = Symbol('end of turn');
+const endOfTurn = () => new Promise<typeof END_OF_TURN>((resolve) => setImmediate(resolve, END_OF_TURN));
 
 export class ProjectionWorker {
   readonly #o: ProjectionWorkerOptions;
@@ -215,19 +217,30 @@ export class ProjectionWorker {
         }
       }
     })().catch(() => {});
+    // Batch what has already arrived (up to batchSize), never waiting for more: a batch
+    // closes when the next message is not there by the end of this event-loop turn.
+    // (`getPending()` cannot tell: nats.js 3.4 over-counts it after an internal pull.)
+    const it = messages[Symbol.asyncIterator]();
     try {
+      let next = it.next();
       let batch: JsMsg[] = [];
-      for await (const m of messages) {
-        batch.push(m);
-        // Batch what has already arrived (up to batchSize); never wait for more.
-        if (batch.length < batchSize && messages.getPending() > 0) continue;
-        const full = batch;
-        batch = [];
-        await this.#commit(full, cursor);
+      for (;;) {
+        const r = batch.length === 0 ? await next : await Promise.race([next, endOfTurn()]);
+        if (r === END_OF_TURN || batch.length >= batchSize) {
+          const full = batch;
+          batch = [];
+          await this.#commit(full, cursor);
+          if (r === END_OF_TURN) continue;
+        }
+        if (r.done === true) break;
+        batch.push(r.value);
+        next = it.next();
       }
     } finally {
       lock.lost.removeEventListener('abort', end);
       this.#stop.signal.removeEventListener('abort', end);
+      // The iterator may be parked on a message we never took: returning it lets close() complete.
+      void it.return?.(undefined).catch(() => {});
       await messages.close().catch(() => {});
     }
     if (lock.lost.aborted) throw new StallError('Postgres', new Error(`lost the worker lock: ${describeError(lock.lost.reason)}`));

@@ -6,6 +6,8 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { calendarDay } from './calendar-day.ts';
 import { AlarmStatus, Kind } from './dashboard-fold.ts';
+import { DashboardProjection } from './dashboard-projection.ts';
+import { InventoryProjection } from './inventory-projection.ts';
 import type { ProjectionTables } from './tables.ts';
 
 export interface AlarmSummary {
@@ -60,7 +62,8 @@ export interface InventorySnapshot {
 }
 
 const RECENT_ALARMS = 20;
-const DASHBOARD_TABLES = ['dashboard_counts', 'dashboard_production', 'dashboard_entities', 'dashboard_sites'];
+/** In the order a rebuild swaps them: locks taken in one order cannot deadlock. */
+const DASHBOARD_TABLES = new DashboardProjection().tables;
 
 /**
  * @example
@@ -129,7 +132,7 @@ export class ViewReader {
       .transaction()
       .setIsolationLevel('repeatable read')
       .execute(async (trx) => {
-        await this.#lock(trx, ['inventory_items']);
+        await this.#lock(trx, new InventoryProjection().tables);
         const t = trx.withSchema(this.#schema);
         const offset = await this.#offset(t, 'inventory');
         const rows = await t.selectFrom('inventory_items').selectAll().where('site_id', '=', siteId).orderBy('material_id').execute();

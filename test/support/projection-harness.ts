@@ -17,6 +17,8 @@ import { streamName } from '../../protocol/subjects.ts';
 import { BatchApplier } from '../../projections/batch-applier.ts';
 import { calendarDay } from '../../projections/calendar-day.ts';
 import { loadProjectionsConfig, type ProjectionsConfig } from '../../projections/config.ts';
+import type { ProjectionDatabase } from '../../projections/database.ts';
+import type { LogEvent } from '../../projections/log-event.ts';
 import { LogReader } from '../../projections/log-reader.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
 import type { Projection } from '../../projections/projection.ts';
@@ -80,15 +82,15 @@ export class ProjectionHarness {
   }
 
   /** Starts a live worker of a projection, on its own NATS connection unless given one. */
-  startWorker(name: string, options: { faults?: WorkerFaults; batchSize?: number; nc?: NatsConnection; maxBackoffMs?: number } = {}): ProjectionWorker {
+  startWorker(name: string, options: { faults?: WorkerFaults; batchSize?: number; nc?: NatsConnection; maxBackoffMs?: number; ackWaitMs?: number; database?: ProjectionDatabase } = {}): ProjectionWorker {
     const worker = new ProjectionWorker({
       projection: this.projection(name),
-      database: this.db.database,
+      database: options.database ?? this.db.database,
       schema: SCHEMA,
       nc: options.nc ?? this.nc,
       namespace: this.ns,
       batchSize: options.batchSize ?? 500,
-      ackWaitMs: 30_000,
+      ackWaitMs: options.ackWaitMs ?? 30_000,
       maxBackoffMs: options.maxBackoffMs ?? 500,
       timeZone: TIME_ZONE,
       log: silentLog,
@@ -100,6 +102,16 @@ export class ProjectionHarness {
 
   append(request: AppendRequest): Promise<number> {
     return this.publisher.append(request);
+  }
+
+  /** Appends many events concurrently (in order of their offsets); resolves to the last offset. */
+  async appendAll(requests: readonly AppendRequest[]): Promise<number> {
+    let last = 0;
+    for (let i = 0; i < requests.length; i += 256) {
+      const offsets = await Promise.all(requests.slice(i, i + 256).map((r) => this.publisher.append(r)));
+      last = Math.max(last, ...offsets);
+    }
+    return last;
   }
 
   /** Appends bytes as they are, bypassing validation (events that reached the log another way). */
@@ -124,30 +136,37 @@ export class ProjectionHarness {
     return out;
   }
 
+  /** Offset of the last event a projection's filter selects: where its worker will stop. */
+  async lastSeqFor(name: string): Promise<number> {
+    return (await this.recomputeEvents(name)).at(-1)?.seq ?? 0;
+  }
+
+  /** Every event of the stream a projection's filter selects, in log order. */
+  async recomputeEvents(name: string): Promise<LogEvent[]> {
+    const consumer = await this.js.consumers.get(streamName(this.ns, 'site'), { filter_subjects: this.projection(name).filter(this.ns), deliver_policy: DeliverPolicy.All });
+    const reader = new LogReader(consumer, this.ns, 10_000);
+    const last = await this.streamLastSeq();
+    const events: LogEvent[] = [];
+    for (;;) {
+      const batch = await reader.take(last, 100_000);
+      if (batch.length === 0) return events;
+      events.push(...batch);
+    }
+  }
+
   /** A fresh recomputation: the whole stream folded in one pass into empty tables, as the view should be. */
   async recompute(name: string): Promise<Record<string, Record<string, unknown>[]>> {
     const projection = this.projection(name);
     const db = this.db.database.db;
     const scratch = `recompute_${Math.random().toString(36).slice(2, 8)}`;
-    await sql`create schema ${sql.id(scratch)}`.execute(db);
     try {
-      for (const table of projection.tables) await sql`create table ${sql.table(`${scratch}.${table}`)} (like ${sql.table(`${SCHEMA}.${table}`)} including all)`.execute(db);
-      const consumer = await this.js.consumers.get(streamName(this.ns, 'site'), { filter_subjects: projection.filter(this.ns), deliver_policy: DeliverPolicy.All });
-      const reader = new LogReader(consumer, this.ns, 10_000);
-      const last = await this.streamLastSeq();
-      let position = 0;
-      const applier = new BatchApplier(db, `${scratch}_dead`, projection, calendarDay(TIME_ZONE));
-      await sql`create schema ${sql.id(`${scratch}_dead`)}`.execute(db);
-      await sql`create table ${sql.table(`${scratch}_dead.projection_dead_letters`)} (like ${sql.table(`${SCHEMA}.projection_dead_letters`)} including all)`.execute(db);
-      for (;;) {
-        const batch = await reader.take(last, 100_000);
-        if (batch.length === 0) break;
-        position = (await applier.apply(batch, { begin: async () => position, advance: async () => {} }, { viewSchema: scratch, emit: false })).lastSeq;
-      }
+      await sql`create schema ${sql.id(scratch)}`.execute(db);
+      for (const table of [...projection.tables, 'projection_dead_letters']) await sql`create table ${sql.table(`${scratch}.${table}`)} (like ${sql.table(`${SCHEMA}.${table}`)} including all)`.execute(db);
+      const applier = new BatchApplier(db, scratch, projection, calendarDay(TIME_ZONE));
+      await applier.apply(await this.recomputeEvents(name), { begin: async () => 0, advance: async () => {} }, { viewSchema: scratch, emit: false });
       return await this.view(name, scratch);
     } finally {
       await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
-      await sql`drop schema if exists ${sql.id(`${scratch}_dead`)} cascade`.execute(db);
     }
   }
 
