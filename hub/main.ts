@@ -36,9 +36,10 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping');
-    await hub.stop();
-    await embedded?.stop();
+    log.info({ signal }, 'stopping: refusing new sockets, closing sessions with 4503, flushing cursors');
+    // Bounded: a stuck flush must not keep a rolling restart waiting.
+    const timeout = new Promise((resolve) => setTimeout(resolve, config.drainTimeoutMs).unref());
+    await Promise.race([hub.stop().then(() => embedded?.stop()), timeout]);
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

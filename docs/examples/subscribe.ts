@@ -12,5 +12,7 @@ const token = process.argv[3] ?? execFileSync('npx', ['tsx', 'hub/token-cli.ts',
 const client = new HubClient({ url: process.env.HUB_URL ?? 'ws://127.0.0.1:3000/ws', token, WebSocket });
 for (const name of EVENT_NAMES) client.on(name, (data, meta) => console.log(name, `offset=${meta?.offset}`, JSON.stringify(data)));
 client.on('disconnect', (info) => console.log('disconnected', info));
+client.on('reconnecting', (info) => console.log('reconnecting', info));
+client.on('recovered', (info) => console.log('recovered', info));
 console.log('connected', await client.connect());
 console.log('subscribed', await client.subscribeSite(siteId));
