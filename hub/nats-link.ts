@@ -23,10 +23,22 @@ export async function connectWithRetry(url: string, name: string, log: Logger, s
   }
 }
 
+/** Connections currently between a disconnect and a reconnect (nats.js only says `isClosed`, which stays false meanwhile). */
+const down = new WeakSet<NatsConnection>();
+
+/** True while the connection is up: not closed, and not waiting to reconnect. */
+export function natsLinkUp(nc: NatsConnection | undefined): boolean {
+  return nc !== undefined && !nc.isClosed() && !down.has(nc);
+}
+
 async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
   for await (const s of nc.status()) {
-    if (s.type === 'disconnect') log.warn({ server: s.server }, 'NATS disconnected; reconnecting');
-    else if (s.type === 'reconnect') log.info({ server: s.server }, 'NATS reconnected');
-    else if (s.type === 'error') log.error({ err: String(s.error) }, 'NATS error');
+    if (s.type === 'disconnect') {
+      down.add(nc);
+      log.warn({ server: s.server }, 'NATS disconnected; reconnecting');
+    } else if (s.type === 'reconnect') {
+      down.delete(nc);
+      log.info({ server: s.server }, 'NATS reconnected');
+    } else if (s.type === 'error') log.error({ err: String(s.error) }, 'NATS error');
   }
 }
