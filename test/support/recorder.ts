@@ -14,7 +14,8 @@ export class Recorder {
   #waiters: Array<() => void> = [];
 
   constructor(options: Omit<HubClientOptions, 'WebSocket'>) {
-    this.client = new HubClient({ WebSocket, ...options });
+    // No reconnecting unless a test asks: a failed test must not leave a client retrying forever.
+    this.client = new HubClient({ WebSocket, reconnect: false, ...options });
     for (const name of [...EVENT_NAMES, 'error', 'disconnect', 'recovered']) {
       this.client.on(name, (data, meta) => {
         this.received.push({ name, data, meta });
