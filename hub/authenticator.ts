@@ -31,8 +31,12 @@ export class Authenticator {
   static async create(config: AuthConfig): Promise<Authenticator> {
     if (config.jwksUrl !== undefined) return new Authenticator(createRemoteJWKSet(new URL(config.jwksUrl)), [...config.algorithms], config);
     if (config.publicKey !== undefined) {
-      const alg = config.algorithms[0] ?? 'RS256';
-      return new Authenticator(await importSPKI(config.publicKey, alg), [...config.algorithms], config);
+      // A PEM key fits one algorithm family (an RSA key cannot verify ES256): accept the first configured algorithm it imports for.
+      for (const alg of config.algorithms) {
+        const key = await importSPKI(config.publicKey, alg).catch(() => undefined);
+        if (key !== undefined) return new Authenticator(key, [alg], config);
+      }
+      throw new AuthError(`HUB_JWT_PUBLIC_KEY is not an SPKI PEM public key for any of HUB_JWT_ALGORITHMS (${config.algorithms.join(', ')})`);
     }
     if (config.secret !== undefined) return new Authenticator(new TextEncoder().encode(config.secret), ['HS256'], config);
     throw new AuthError('no token verification configured: set HUB_JWT_SECRET, HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY');

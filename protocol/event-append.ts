@@ -4,7 +4,7 @@
  * hub's HTTP ingest share it, so both validate identically.
  */
 import { type EventName, isEventName, isSiteEvent, siteEventSpec, SYSTEM_LEVELS } from './catalogue.ts';
-import { encodePayload } from './codec.ts';
+import { decodePayload, encodePayload } from './codec.ts';
 import { checkDomainEvent } from './domain-events.ts';
 import { InvalidEventError } from './errors.ts';
 import { globalSubject, idToken, type StreamKey, siteSubject, userSubject } from './subjects.ts';
@@ -69,6 +69,13 @@ export function buildAppend(ns: string, request: AppendRequest): Append {
     throw new InvalidEventError(`${event}: data cannot be encoded: ${(e as Error).message}`, { cause: e });
   }
   if (payload.length > MAX_PAYLOAD_BYTES) throw new InvalidEventError(`${event}: data is ${payload.length} bytes encoded, over the ${MAX_PAYLOAD_BYTES} limit`);
+  // What the log holds must be readable by every reader (hub, clients, projections), whose decoder is
+  // bounded and refuses `__proto__` keys: one unreadable event would poison them all. Small cost per append.
+  try {
+    decodePayload(payload);
+  } catch (e) {
+    throw new InvalidEventError(`${event}: data cannot be read back: ${(e as Error).message}`, { cause: e });
+  }
   return { event, stream, subject, payload };
 }
 

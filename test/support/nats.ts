@@ -77,7 +77,8 @@ export class OwnNatsServer {
   /** Kills the server (SIGKILL: no clean shutdown). */
   async kill(): Promise<void> {
     const child = this.#child;
-    if (child === undefined || child.exitCode !== null) return;
+    // A child killed by a signal has a null exitCode and a signalCode: either means it is gone already.
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await gone;
