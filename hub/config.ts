@@ -46,7 +46,10 @@ export interface HubConfig {
   readonly tokenWarningMs: number;
   /** Roles allowed to acknowledge alarms (`alarm:ack`). */
   readonly alarmAckRoles: readonly string[];
-  /** New connections accepted per client address per second (bursts up to twice that). */
+  /**
+   * New connections accepted per client address per second (bursts up to twice that). Generous: a
+   * plant's dashboards often share one NAT address and all reconnect at once after a network blip.
+   */
   readonly connectionsPerIpPerSecond: number;
   /** Subscriptions one connection may hold. */
   readonly maxSubscriptions: number;
@@ -117,7 +120,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     recentEvents: int(env, 'HUB_RECENT_EVENTS', 10_000, 16, 10_000_000),
     tokenWarningMs: int(env, 'HUB_TOKEN_WARNING_MS', 60_000, 0, DAY_MS),
     alarmAckRoles: list(env, 'HUB_ALARM_ACK_ROLES') ?? ['operator', 'supervisor', 'admin'],
-    connectionsPerIpPerSecond: int(env, 'HUB_CONNECTIONS_PER_IP_PER_SECOND', 50, 1, 1_000_000),
+    connectionsPerIpPerSecond: int(env, 'HUB_CONNECTIONS_PER_IP_PER_SECOND', 200, 1, 1_000_000),
     maxSubscriptions: int(env, 'HUB_MAX_SUBSCRIPTIONS', 200, 1, 1_000_000),
     commandsPerSecond: int(env, 'HUB_COMMANDS_PER_SECOND', 50, 1, 1_000_000),
     maxIngestBytes: int(env, 'HUB_MAX_INGEST_BYTES', 1_048_576, 1024, 64 * 1024 * 1024),

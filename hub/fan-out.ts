@@ -80,7 +80,15 @@ export class FanOut {
 
   async #pump(stream: StreamKey, messages: AsyncIterable<JsMsg>): Promise<void> {
     try {
-      for await (const m of messages) this.#publish(stream, m);
+      for await (const m of messages) {
+        try {
+          this.#publish(stream, m);
+        } catch (e) {
+          // One event the hub cannot deliver must not stop the stream for everyone: skip it, say so.
+          this.#recent[stream].skip(m.seq);
+          this.#log.error({ stream, offset: m.seq, subject: m.subject, err: (e as Error).stack }, 'event skipped: delivery failed');
+        }
+      }
     } catch (e) {
       if (!this.#stopped) this.#log.error({ stream, err: (e as Error).message }, 'fan-out consumer failed');
     }

@@ -141,7 +141,7 @@ export class Hub {
   }
 
   async #collectMetrics(): Promise<void> {
-    const connected = this.#nc !== undefined && !this.#nc.isClosed();
+    const connected = natsLinkUp(this.#nc);
     this.metrics.natsConnected.set(connected ? 1 : 0);
     this.metrics.users.set(Object.keys(this.#presence.snapshot().users).length);
     if (connected && this.#fanOut !== undefined) {
