@@ -14,8 +14,10 @@ export interface ProjectionsConfig {
   readonly dataDir: string;
   /** Postgres schema holding every projection table. */
   readonly schema: string;
-  /** Most events folded per transaction. */
+  /** Most events a live worker folds per transaction (batches are what has arrived, up to this). */
   readonly batchSize: number;
+  /** Events a rebuild folds per transaction: larger, since it replays a backlog. */
+  readonly rebuildBatchSize: number;
   /** IANA time zone whose calendar day "today's production" means. */
   readonly timeZone: string;
   /** Least time between two `dashboard:update` pushes of one site. */
@@ -53,7 +55,8 @@ export function loadProjectionsConfig(env: Env = process.env, overrides: Partial
     databaseUrl: nonEmpty(env, 'DATABASE_URL'),
     dataDir: env.HUB_DATA_DIR ?? 'data',
     schema,
-    batchSize: int(env, 'PROJECTIONS_BATCH_SIZE', 4000, 1, 100_000),
+    batchSize: int(env, 'PROJECTIONS_BATCH_SIZE', 10_000, 1, 100_000),
+    rebuildBatchSize: int(env, 'PROJECTIONS_REBUILD_BATCH_SIZE', 20_000, 1, 200_000),
     timeZone,
     pushIntervalMs: int(env, 'PROJECTIONS_PUSH_INTERVAL_MS', 500, 50, 3_600_000),
     ackWaitMs: int(env, 'PROJECTIONS_ACK_WAIT_MS', 60_000, 1000, 3_600_000),

@@ -10,11 +10,10 @@ import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts
 import { type CountRow, DashboardFold, entityKey, Kind, type ProductionRow, countKey, productionKey } from './dashboard-fold.ts';
 import type { LogEvent } from './log-event.ts';
 import type { FoldContext, Projection } from './projection.ts';
-import { chunks, upsert } from './upsert.ts';
+import { selectByKeys, upsert } from './upsert.ts';
 
 /** Site events the dashboard folds; the rest (inventory, its own pushes) are passed over undecoded. */
 const FOLDED: ReadonlySet<string> = new Set(['production:update', 'task:update', 'order:update', 'vehicle:update', 'alarm:new', 'alarm:update']);
-const LOAD_CHUNK = 5000;
 
 export class DashboardProjection implements Projection {
   readonly name = 'dashboard';
@@ -58,28 +57,13 @@ export class DashboardProjection implements Projection {
       if (key !== undefined) entityKeys.set(entityKey(...key), key);
       if (domain.type === 'batch_started' || domain.type === 'batch_completed') days.set(`${site}\0${day}`, [site, day]);
     }
-    for (const part of chunks([...entityKeys.values()], LOAD_CHUNK)) {
-      const rows = await ctx.views
-        .selectFrom('dashboard_entities')
-        .selectAll()
-        .where((eb) => eb(eb.refTuple('site_id', 'kind', 'entity_id'), 'in', part.map(([s, k, i]) => eb.tuple(s, k, i))))
-        .execute();
-      for (const row of rows) {
-        fold.entities.set(entityKey(row.site_id, row.kind, row.entity_id), row);
-        // A completed batch moves out of the day it started in: load that day too.
-        if (row.kind === Kind.batch && row.day !== null) days.set(`${row.site_id}\0${row.day}`, [row.site_id, row.day]);
-      }
+    for (const row of await selectByKeys(ctx.views, 'dashboard_entities', ['site_id', 'kind', 'entity_id'], [...entityKeys.values()])) {
+      fold.entities.set(entityKey(row.site_id, row.kind, row.entity_id), row);
+      // A completed batch moves out of the day it started in: load that day too.
+      if (row.kind === Kind.batch && row.day !== null) days.set(`${row.site_id}\0${row.day}`, [row.site_id, row.day]);
     }
-    const counts = await ctx.views.selectFrom('dashboard_counts').selectAll().where('site_id', 'in', [...sites]).execute();
-    for (const row of counts) fold.counts.set(countKey(row.site_id, row.kind, row.status), row);
-    for (const part of chunks([...days.values()], LOAD_CHUNK)) {
-      const rows = await ctx.views
-        .selectFrom('dashboard_production')
-        .selectAll()
-        .where((eb) => eb(eb.refTuple('site_id', 'day'), 'in', part.map(([s, d]) => eb.tuple(s, d))))
-        .execute();
-      for (const row of rows) fold.production.set(productionKey(row.site_id, row.day, row.status), row);
-    }
+    for (const row of await selectByKeys(ctx.views, 'dashboard_counts', ['site_id'], [...sites].map((s) => [s]))) fold.counts.set(countKey(row.site_id, row.kind, row.status), row);
+    for (const row of await selectByKeys(ctx.views, 'dashboard_production', ['site_id', 'day'], [...days.values()])) fold.production.set(productionKey(row.site_id, row.day, row.status), row);
   }
 
   async #save(ctx: FoldContext, fold: DashboardFold): Promise<void> {

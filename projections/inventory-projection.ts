@@ -10,7 +10,7 @@ import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts
 import type { LogEvent } from './log-event.ts';
 import type { FoldContext, Projection } from './projection.ts';
 import type { InventoryItem } from './tables.ts';
-import { chunks, upsert } from './upsert.ts';
+import { selectByKeys, upsert } from './upsert.ts';
 
 type StockMovement = Extract<DomainEvent, { type: 'stock_in' | 'stock_out' | 'adjustment' }>;
 
@@ -44,14 +44,7 @@ export class InventoryProjection implements Projection {
     const items = new Map<string, InventoryItem>();
     const keys = new Map<string, readonly [string, string]>();
     for (const { event, move } of moves) keys.set(itemKey(event.siteId, move.material.id), [event.siteId, move.material.id]);
-    for (const part of chunks([...keys.values()], 5000)) {
-      const rows = await ctx.views
-        .selectFrom('inventory_items')
-        .selectAll()
-        .where((eb) => eb(eb.refTuple('site_id', 'material_id'), 'in', part.map(([s, m]) => eb.tuple(s, m))))
-        .execute();
-      for (const row of rows) items.set(itemKey(row.site_id, row.material_id), row);
-    }
+    for (const row of await selectByKeys(ctx.views, 'inventory_items', ['site_id', 'material_id'], [...keys.values()])) items.set(itemKey(row.site_id, row.material_id), row);
     const changed = new Set<string>();
     for (const { event, move } of moves) {
       const key = itemKey(event.siteId, move.material.id);

@@ -17,16 +17,38 @@ export interface LogEvent {
   readonly payload: Uint8Array;
 }
 
-export function logEventOf(ns: string, m: JsMsg): LogEvent {
-  const parsed = parseSubject(ns, m.subject);
-  const site = parsed?.stream === 'site' ? parsed : undefined;
-  const spec = site === undefined ? undefined : specForSubject('site', site.tail);
-  return {
-    seq: m.seq,
-    subject: m.subject,
-    siteId: site?.owner ?? '',
-    name: spec?.name as SiteEventName | undefined,
-    ts: Math.floor(m.info.timestampNanos / 1e6),
-    payload: m.data,
-  };
+/** Where a message sits in its stream, read from its ack subject. */
+export interface Delivery {
+  readonly seq: number;
+  readonly ts: number;
+  /** Messages the consumer still had to deliver after this one. */
+  readonly pending: number;
+}
+
+/**
+ * Reads the ack subject (`$JS.ACK.<stream>.<consumer>.<delivered>.<seq>.<cseq>.<ns>.<pending>`,
+ * or its 12-token form with domain and account). nats.js builds an object of nine
+ * fields per message for `info`; replays read millions, so only three are taken.
+ */
+export function deliveryOf(m: JsMsg): Delivery {
+  const reply = (m as { reply?: unknown }).reply;
+  if (typeof reply !== 'string') return { seq: m.info.streamSequence, ts: Math.floor(m.info.timestampNanos / 1e6), pending: m.info.pending };
+  const t = reply.split('.');
+  const base = t.length === 9 ? 0 : 2;
+  return { seq: Number(t[base + 5]), ts: Math.floor(Number(t[base + 7]) / 1e6), pending: Number(t[base + 8]) };
+}
+
+/** Parses subjects once: a stream has few distinct ones (sites × event kinds). */
+const subjects = new Map<string, { siteId: string; name: SiteEventName | undefined }>();
+
+export function logEventOf(ns: string, m: JsMsg, delivery: Delivery = deliveryOf(m)): LogEvent {
+  let where = subjects.get(m.subject);
+  if (where === undefined) {
+    const parsed = parseSubject(ns, m.subject);
+    const site = parsed?.stream === 'site' ? parsed : undefined;
+    where = { siteId: site?.owner ?? '', name: site === undefined ? undefined : (specForSubject('site', site.tail)?.name as SiteEventName | undefined) };
+    if (subjects.size > 100_000) subjects.clear();
+    subjects.set(m.subject, where);
+  }
+  return { seq: delivery.seq, subject: m.subject, siteId: where.siteId, name: where.name, ts: delivery.ts, payload: m.data };
 }

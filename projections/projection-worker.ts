@@ -19,6 +19,7 @@ import { type AppliedBatch, BatchApplier, type BatchCursor } from './batch-appli
 import { calendarDay } from './calendar-day.ts';
 import { CheckpointStore, FencedOutError } from './checkpoint-store.ts';
 import type { ProjectionDatabase } from './database.ts';
+import { ConsumerBatches } from './consumer-batches.ts';
 import { describeError } from './db-errors.ts';
 import { logEventOf } from './log-event.ts';
 import { Outbox } from './outbox.ts';
@@ -57,8 +58,6 @@ export class SimulatedCrash extends Error {
 export type WorkerState = 'starting' | 'standby' | 'active' | 'retrying' | 'stopped' | 'crashed';
 
 const STANDBY_POLL_MS = 2000;
-const END_OF_TURN = Symbol('end of turn');
-const endOfTurn = () => new Promise<typeof END_OF_TURN>((resolve) => setImmediate(resolve, END_OF_TURN));
 
 export class ProjectionWorker {
   readonly #o: ProjectionWorkerOptions;
@@ -204,44 +203,25 @@ export class ProjectionWorker {
 
   async #consume(consumer: Consumer, lock: WorkerLock, cursor: BatchCursor): Promise<void> {
     const { batchSize } = this.#o;
-    const messages = await onNats(consumer.consume({ max_messages: batchSize * 2, idle_heartbeat: 5000 }));
+    const batches = await onNats(ConsumerBatches.open(consumer, { max_messages: batchSize * 2, idle_heartbeat: 5000 }, batchSize));
     let consumerGone = false;
-    const end = () => void messages.close().catch(() => {});
+    const end = () => void batches.close();
     lock.lost.addEventListener('abort', end);
     this.#stop.signal.addEventListener('abort', end);
     void (async () => {
-      for await (const s of messages.status()) {
+      for await (const s of batches.messages.status()) {
         if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found') {
           consumerGone = true;
           end();
         }
       }
     })().catch(() => {});
-    // Batch what has already arrived (up to batchSize), never waiting for more: a batch
-    // closes when the next message is not there by the end of this event-loop turn.
-    // (`getPending()` cannot tell: nats.js 3.4 over-counts it after an internal pull.)
-    const it = messages[Symbol.asyncIterator]();
     try {
-      let next = it.next();
-      let batch: JsMsg[] = [];
-      for (;;) {
-        const r = batch.length === 0 ? await next : await Promise.race([next, endOfTurn()]);
-        if (r === END_OF_TURN || batch.length >= batchSize) {
-          const full = batch;
-          batch = [];
-          await this.#commit(full, cursor);
-          if (r === END_OF_TURN) continue;
-        }
-        if (r.done === true) break;
-        batch.push(r.value);
-        next = it.next();
-      }
+      for (let batch = await batches.next(); batch !== undefined; batch = await batches.next()) await this.#commit(batch, cursor);
     } finally {
       lock.lost.removeEventListener('abort', end);
       this.#stop.signal.removeEventListener('abort', end);
-      // The iterator may be parked on a message we never took: returning it lets close() complete.
-      void it.return?.(undefined).catch(() => {});
-      await messages.close().catch(() => {});
+      await batches.close();
     }
     if (lock.lost.aborted) throw new StallError('Postgres', new Error(`lost the worker lock: ${describeError(lock.lost.reason)}`));
     if (consumerGone) throw new StallError('NATS', new Error('the durable consumer vanished (NATS restarted without its store?)'));

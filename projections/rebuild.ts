@@ -9,7 +9,7 @@
  * changes no position, and no side effect (low-stock alarm) is appended twice:
  * the live worker already appended every one up to there.
  */
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
@@ -17,7 +17,7 @@ import { streamName } from '../protocol/subjects.ts';
 import { BatchApplier, type BatchCursor } from './batch-applier.ts';
 import { calendarDay } from './calendar-day.ts';
 import type { ProjectionDatabase } from './database.ts';
-import { LogReader } from './log-reader.ts';
+import { StreamReplay } from './stream-replay.ts';
 import type { Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
 
@@ -54,6 +54,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
   const lock = await database.locks.tryAcquire(`${schema}:${namespace}:rebuild:${projection.name}`);
   if (lock === undefined) throw new RebuildError(`a rebuild of ${projection.name} is already running`);
   const fresh = `${schema}_rebuild_${projection.name}`.slice(0, 63);
+  let closeReplay = async () => {};
   try {
     const jsm = await jetstreamManager(o.nc);
     const stream = streamName(namespace, 'site');
@@ -65,8 +66,8 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     await sql`create schema ${sql.id(fresh)}`.execute(db);
     for (const table of projection.tables) await sql`create table ${sql.table(`${fresh}.${table}`)} (like ${sql.table(`${schema}.${table}`)} including all)`.execute(db);
 
-    const consumer = await jetstream(o.nc).consumers.get(stream, { filter_subjects: projection.filter(namespace), deliver_policy: DeliverPolicy.All });
-    const reader = new LogReader(consumer, namespace, o.batchSize);
+    const replay = await StreamReplay.open(o.nc, namespace, stream, projection.filter(namespace), o.batchSize);
+    closeReplay = () => replay.close();
     const applier = new BatchApplier(db, schema, projection, calendarDay(o.timeZone));
     let position = 0;
     let events = 0;
@@ -79,9 +80,10 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     for (;;) {
       const target = await liveCheckpoint(db, schema, projection.name);
       if (target - position <= o.batchSize) break;
-      const batch = await reader.take(target, o.batchSize);
+      const batch = await replay.take(target);
       if (batch.length === 0) break;
       position = (await applier.apply(batch, cursor, options)).lastSeq;
+      replay.ack();
       events += batch.length;
       if (performance.now() - lastLog > 2000) {
         lastLog = performance.now();
@@ -93,9 +95,10 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
       // Locking the checkpoint row freezes the live worker between two batches.
       const target = await liveCheckpoint(trx, schema, projection.name, true);
       while (position < target) {
-        const batch = await reader.take(target, o.batchSize);
+        const batch = await replay.take(target);
         if (batch.length === 0) break;
         position = Math.max(position, (await applier.applyIn(trx, batch, cursor, options)).lastSeq);
+        replay.ack();
         events += batch.length;
       }
       await swapTables(trx, schema, fresh, projection.tables);
@@ -109,6 +112,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db).catch(() => {});
     throw e;
   } finally {
+    await closeReplay();
     await lock.release();
   }
 }

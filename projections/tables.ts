@@ -118,3 +118,12 @@ export type ViewTableName = keyof ViewTables;
 export type DashboardEntity = Selectable<DashboardEntityTable>;
 export type InventoryItem = Selectable<InventoryItemTable>;
 export type DeadLetter = Selectable<DeadLetterTable>;
+
+/** Postgres types of the view tables' columns, for bulk statements that pass one array per column. */
+export const VIEW_COLUMNS: { readonly [T in ViewTableName]: { readonly [C in keyof ViewTables[T]]-?: string } } = {
+  dashboard_entities: { site_id: 'text', kind: 'text', entity_id: 'text', status: 'text', level: 'text', title: 'text', day: 'text', volume: 'float8', first_seq: 'int8', changed_seq: 'int8', changed_at: 'timestamptz' },
+  dashboard_counts: { site_id: 'text', kind: 'text', status: 'text', n: 'int4' },
+  dashboard_production: { site_id: 'text', day: 'text', status: 'text', batches: 'int4', volume: 'float8' },
+  dashboard_sites: { site_id: 'text', last_seq: 'int8', last_event_at: 'timestamptz' },
+  inventory_items: { site_id: 'text', material_id: 'text', name: 'text', unit: 'text', on_hand: 'float8', threshold: 'float8', low: 'bool', low_alarm_id: 'text', last_movement: 'text', last_quantity: 'float8', last_movement_at: 'timestamptz', last_seq: 'int8' },
+};

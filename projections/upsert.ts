@@ -1,36 +1,43 @@
 /**
- * Multi-row upserts: a batch's changed rows go out as one `INSERT ... ON CONFLICT
- * DO UPDATE` per table (split only where Postgres' 65,535-parameter limit forces
- * it). One statement per batch, not per event, is what makes folding fast.
+ * Bulk statements for folds: a batch's changed rows go out as one `INSERT ...
+ * SELECT FROM unnest(...) ON CONFLICT DO UPDATE` per table, and the rows a batch
+ * touches come in with one `WHERE (key) IN (SELECT FROM unnest(...))`. One array
+ * parameter per column, whatever the row count: no 65,535-parameter limit, and
+ * Postgres parses a short statement instead of thousands of VALUES tuples.
  */
-import type { Insertable, Transaction } from 'kysely';
-import type { ProjectionTables } from './tables.ts';
+import { type Selectable, sql, type Transaction } from 'kysely';
+import { type ProjectionTables, VIEW_COLUMNS, type ViewTableName, type ViewTables } from './tables.ts';
 
-const MAX_PARAMETERS = 60_000;
+type Column<T extends ViewTableName> = keyof ViewTables[T] & string;
 
-export async function upsert<T extends keyof ProjectionTables & string>(
-  views: Transaction<ProjectionTables>,
-  table: T,
-  rows: readonly Insertable<ProjectionTables[T]>[],
-  key: readonly (keyof ProjectionTables[T] & string)[],
-): Promise<void> {
-  const first = rows[0];
-  if (first === undefined) return;
-  const columns = Object.keys(first);
-  const update = columns.filter((c) => !key.includes(c as keyof ProjectionTables[T] & string));
-  const chunk = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
-  for (let i = 0; i < rows.length; i += chunk) {
-    // kysely cannot type a table chosen at run time; the signature above keeps callers typed.
-    const q = views.insertInto(table as any).values(rows.slice(i, i + chunk) as any[]);
-    await q
-      .onConflict((oc) => oc.columns(key as any).doUpdateSet((eb) => Object.fromEntries(update.map((c) => [c, eb.ref(`excluded.${c}` as any)])) as any))
-      .execute();
-  }
+/** Writes `rows` (whole rows, absolute values) into `table`, replacing those with the same key. */
+export async function upsert<T extends ViewTableName>(views: Transaction<ProjectionTables>, table: T, rows: readonly Selectable<ViewTables[T]>[], key: readonly Column<T>[]): Promise<void> {
+  if (rows.length === 0) return;
+  const types = VIEW_COLUMNS[table] as Record<string, string>;
+  const columns = Object.keys(types);
+  const update = columns.filter((c) => !(key as readonly string[]).includes(c));
+  // kysely cannot type a table chosen at run time; the signature above keeps callers typed.
+  await views
+    .insertInto(table as any)
+    .columns(columns as any)
+    .expression((eb: any) => eb.selectFrom(recordset(rows, columns, types)).select(columns))
+    .onConflict((oc: any) => oc.columns(key).doUpdateSet(Object.fromEntries(update.map((c) => [c, sql.ref(`excluded.${c}`)]))))
+    .execute();
 }
 
-/** Splits an array into pieces of at most `size`. */
-export function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+/** Rows of `table` whose `key` columns equal one of `tuples`. */
+export async function selectByKeys<T extends ViewTableName>(views: Transaction<ProjectionTables>, table: T, key: readonly Column<T>[], tuples: ReadonlyArray<readonly string[]>): Promise<Selectable<ViewTables[T]>[]> {
+  if (tuples.length === 0) return [];
+  const types = VIEW_COLUMNS[table] as Record<string, string>;
+  const rows = tuples.map((t) => Object.fromEntries(key.map((c, i) => [c, t[i]])));
+  return (await views
+    .selectFrom(table as any)
+    .selectAll()
+    .where((eb: any) => eb(eb.refTuple(...key), 'in', eb.selectFrom(recordset(rows, key, types)).select(key)))
+    .execute()) as Selectable<ViewTables[T]>[];
+}
+
+/** `json_to_recordset($1) as r(col type, ...)`: one JSON parameter for all rows (JSON.stringify is native and fast). */
+function recordset(rows: readonly object[], columns: readonly string[], types: Record<string, string>) {
+  return sql`json_to_recordset(${JSON.stringify(rows)}::json)`.as(sql`r(${sql.join(columns.map((c) => sql`${sql.id(c)} ${sql.raw(types[c]!)}`))})` as any);
 }

@@ -4,7 +4,7 @@
  * fault hooks, and a fresh recomputation of any projection from the stream to
  * compare a view against.
  */
-import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
@@ -19,7 +19,8 @@ import { calendarDay } from '../../projections/calendar-day.ts';
 import { loadProjectionsConfig, type ProjectionsConfig } from '../../projections/config.ts';
 import type { ProjectionDatabase } from '../../projections/database.ts';
 import type { LogEvent } from '../../projections/log-event.ts';
-import { LogReader } from '../../projections/log-reader.ts';
+import { lastSeqMatching } from '../../projections/stream-position.ts';
+import { StreamReplay } from '../../projections/stream-replay.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
 import type { Projection } from '../../projections/projection.ts';
 import { allProjections } from '../../projections/projection-runner.ts';
@@ -138,19 +139,23 @@ export class ProjectionHarness {
 
   /** Offset of the last event a projection's filter selects: where its worker will stop. */
   async lastSeqFor(name: string): Promise<number> {
-    return (await this.recomputeEvents(name)).at(-1)?.seq ?? 0;
+    return lastSeqMatching(this.nc, streamName(this.ns, 'site'), this.projection(name).filter(this.ns));
   }
 
   /** Every event of the stream a projection's filter selects, in log order. */
   async recomputeEvents(name: string): Promise<LogEvent[]> {
-    const consumer = await this.js.consumers.get(streamName(this.ns, 'site'), { filter_subjects: this.projection(name).filter(this.ns), deliver_policy: DeliverPolicy.All });
-    const reader = new LogReader(consumer, this.ns, 10_000);
-    const last = await this.streamLastSeq();
+    const last = await this.lastSeqFor(name);
+    const replay = await StreamReplay.open(this.nc, this.ns, streamName(this.ns, 'site'), this.projection(name).filter(this.ns), 10_000);
     const events: LogEvent[] = [];
-    for (;;) {
-      const batch = await reader.take(last, 100_000);
-      if (batch.length === 0) return events;
-      events.push(...batch);
+    try {
+      for (;;) {
+        const batch = await replay.take(last);
+        if (batch.length === 0) return events;
+        events.push(...batch);
+        replay.ack();
+      }
+    } finally {
+      await replay.close();
     }
   }
 
