@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ChildMessage, ChildRequest, ChildRequestBody, ProducePlan, ProduceReport } from './servers/produce-plan.ts';
+import type { ChildMessage, ChildRequest, ChildRequestBody, LoopDelay, ProducePlan, ProduceReport } from './servers/produce-plan.ts';
 import { processCpuUs, processRssBytes } from './proc-stats.ts';
 
 /** A child that would not start or answer; the message carries the end of its stderr. */
@@ -17,8 +17,6 @@ export interface ChildServerOptions {
   /** File under bench/servers/. */
   readonly entry: string;
   readonly env: Readonly<Record<string, string>>;
-  /** Write a V8 CPU profile into this directory on exit. */
-  readonly cpuProfDir?: string;
   readonly startTimeoutMs?: number;
 }
 
@@ -49,6 +47,8 @@ export class ChildServer {
       if (m.ok) p?.resolve(m.result);
       else p?.reject(new ChildServerError(`${label(this)}: ${m.error?.split('\n')[0]}`, { cause: m.error }));
     });
+    // A send to a child that just died reports through the callback; this only keeps it from crashing the bench.
+    child.on('error', () => {});
     child.on('exit', (code, signal) => {
       const e = new ChildServerError(`${label(this)} exited (${code ?? signal}); stderr: ${this.stderrTail()}`);
       for (const p of this.#pending.values()) p.reject(e);
@@ -58,9 +58,7 @@ export class ChildServer {
 
   static start(opts: ChildServerOptions): Promise<ChildServer> {
     const file = fileURLToPath(new URL(`./servers/${opts.entry}`, import.meta.url));
-    const args = ['--expose-gc', '--import', 'tsx'];
-    if (opts.cpuProfDir !== undefined) args.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`);
-    args.push(file);
+    const args = ['--expose-gc', '--import', 'tsx', file];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     raiseFileLimit(child.pid);
     const stderr: string[] = [];
@@ -98,10 +96,29 @@ export class ChildServer {
     return processRssBytes(this.pid);
   }
 
-  /** Collects garbage in the child, then waits a moment for the allocator to return pages. */
-  async gc(): Promise<void> {
+  /** Collects garbage in the child (twice, a moment apart, so freed pages go back); returns its V8 heap figures. */
+  async gc(): Promise<NodeJS.MemoryUsage> {
     await this.#request({ type: 'gc' });
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 200));
+    const usage = (await this.#request({ type: 'gc' })) as NodeJS.MemoryUsage;
+    await new Promise((r) => setTimeout(r, 200));
+    return usage;
+  }
+
+  loopStart(): Promise<unknown> {
+    return this.#request({ type: 'loop-start' });
+  }
+
+  loopStop(): Promise<LoopDelay | undefined> {
+    return this.#request({ type: 'loop-stop' }) as Promise<LoopDelay | undefined>;
+  }
+
+  profileStart(): Promise<unknown> {
+    return this.#request({ type: 'profile-start' });
+  }
+
+  profileStop(path: string): Promise<unknown> {
+    return this.#request({ type: 'profile-stop', path });
   }
 
   produce(plan: ProducePlan): Promise<ProduceReport> {
@@ -123,10 +140,15 @@ export class ChildServer {
   }
 
   #request(req: ChildRequestBody): Promise<unknown> {
+    if (!this.#child.connected) return Promise.reject(new ChildServerError(`${label(this)} is gone (exit ${this.#child.exitCode ?? this.#child.signalCode}); output: ${this.stderrTail()}`));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#child.send({ ...req, id } as ChildRequest);
+      this.#child.send({ ...req, id } as ChildRequest, (e) => {
+        if (e === null || e === undefined) return;
+        this.#pending.delete(id);
+        reject(new ChildServerError(`${label(this)}: ${e.message}; output: ${this.stderrTail()}`));
+      });
     });
   }
 }

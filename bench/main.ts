@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { uwsRuntime } from '../hub/uws.ts';
 import { raiseFileLimit } from './child-server.ts';
 import { type BenchOptions, HELP, OptionError, parseCommand } from './options.ts';
+import { busyPercent, machineTicks } from './proc-stats.ts';
 import { chartPoints, renderChart } from './report/latency-chart.ts';
-import { machineInfo, readResults, RESULTS_DIR, writeResults } from './report/results-file.ts';
+import { machineInfo, readResults, RESULTS_DIR, sourceInfo, writeResults } from './report/results-file.ts';
 import { summarizeRuns } from './report/summary.ts';
 import { describeRun, formatComparison, formatRun } from './report/table.ts';
 import type { RunResult } from './run-result.ts';
@@ -49,8 +50,9 @@ async function run(o: BenchOptions): Promise<number> {
   raiseFileLimit(process.pid);
   const createdAt = new Date().toISOString();
   const machine = machineInfo(uwsRuntime);
+  const source = sourceInfo();
   const profileRoot = o.cpuProf ? join(RESULTS_DIR, 'profiles', createdAt.replace(/[:.]/g, '-')) : undefined;
-  if (!o.quiet) console.log(`${describeRun(o)}\nmachine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGB} GB, Node ${machine.node}, ${machine.natsServer ?? 'no nats-server'}, load average ${machine.loadAverageAtStart.join(' ')}\n`);
+  if (!o.quiet) console.log(`${describeRun(o)}\nmachine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGB} GB, Node ${machine.node}, ${machine.natsServer ?? 'no nats-server'}, load average ${machine.loadAverageAtStart.join(' ')}\ncode: ${source.commit ?? '?'}${source.modified.length > 0 ? ` + uncommitted changes in ${source.modified.join(', ')}` : ''}\n`);
   const runs: RunResult[] = [];
   const failures: string[] = [];
   // Targets take turns within each repetition, so a drift in the machine's load touches them alike.
@@ -58,9 +60,11 @@ async function run(o: BenchOptions): Promise<number> {
     for (const target of o.targets) {
       const cpuProfDir = profileRoot === undefined ? undefined : join(profileRoot, `${target}-${repeat}`);
       if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
-      if (!o.quiet) console.log(`running ${o.scenario} against ${target} (${repeat}/${o.repeat}) …`);
+      const busy = o.waitIdlePercent > 0 ? await waitForIdle(o.waitIdlePercent) : undefined;
+      if (!o.quiet) console.log(`running ${o.scenario} against ${target} (${repeat}/${o.repeat})${busy === undefined ? '' : `, machine ${Math.round(busy)}% busy before`} …`);
       try {
-        const result = await scenarios[o.scenario]({ options: o, target, repeat, cpuProfDir });
+        let result = await scenarios[o.scenario]({ options: o, target, repeat, cpuProfDir });
+        if (busy !== undefined) result = { ...result, notes: [...result.notes, `machine ${Math.round(busy)}% busy just before the run`] };
         runs.push(result);
         if (!o.quiet) console.log(formatRun(result) + '\n');
       } catch (e) {
@@ -74,11 +78,25 @@ async function run(o: BenchOptions): Promise<number> {
   const summary = summarizeRuns(runs);
   console.log(formatComparison(summary, o));
   if (o.json) {
-    const path = writeResults({ tool: 'plant-hub-bench', version: 1, createdAt, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, machine, options: o, runs, summary, ...(failures.length > 0 ? { failures } : {}) }, o.out);
+    const path = writeResults({ tool: 'plant-hub-bench', version: 1, createdAt, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, machine, source, options: o, runs, summary, ...(failures.length > 0 ? { failures } : {}) }, o.out);
     console.log(`\nresults: ${path}`);
   }
   if (profileRoot !== undefined) console.log(`CPU profiles (open in Chrome DevTools or speedscope): ${profileRoot}`);
   return failures.length > 0 ? 1 : 0;
+}
+
+/** Waits until the machine is at most `percent` busy over a second, twice in a row; gives up after two minutes. */
+async function waitForIdle(percent: number): Promise<number> {
+  const deadline = Date.now() + 120_000;
+  let calm = 0;
+  let busy = 100;
+  while (Date.now() < deadline && calm < 2) {
+    const a = machineTicks();
+    await new Promise((r) => setTimeout(r, 1000));
+    busy = busyPercent(a, machineTicks()) ?? 0;
+    calm = busy <= percent ? calm + 1 : 0;
+  }
+  return busy;
 }
 
 main(process.argv.slice(2)).then(

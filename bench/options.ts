@@ -52,9 +52,11 @@ export interface BenchOptions {
   /** Where the JSON goes: a file, or a directory for `<timestamp>.json`; undefined = bench/results. */
   readonly out: string | undefined;
   readonly json: boolean;
-  /** Profile the server under test with `node --cpu-prof` (hub and baselines alike). */
+  /** Profile the server under test during each measured window (hub and baselines alike). */
   readonly cpuProf: boolean;
   readonly quiet: boolean;
+  /** Before each run, wait (up to two minutes) until the machine is at most this busy (%); 0 = don't wait. */
+  readonly waitIdlePercent: number;
 }
 
 export type BenchCommand =
@@ -126,6 +128,7 @@ const SPEC = {
   'no-json': { type: 'boolean' },
   'cpu-prof': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  'wait-idle': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -207,6 +210,7 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
     json: values['no-json'] !== true,
     cpuProf: values['cpu-prof'] === true,
     quiet: values.quiet === true,
+    waitIdlePercent: v('wait-idle', '0', 0, 100, false),
   };
   checkLoopback(options.natsUrl);
   return { command: 'run', options: Object.freeze(options) };
@@ -256,6 +260,7 @@ Load
   --connect-concurrency N (256)  --connect-rate N/s (0 = unthrottled)
 
 Output
-  --out FILE|DIR  (default bench/results/<timestamp>.json)  --no-json  --quiet  --cpu-prof (profile the server)
+  --out FILE|DIR  (default bench/results/<timestamp>.json)  --no-json  --quiet  --cpu-prof (profile the server while measuring)
+  --wait-idle P   before each run, wait up to 2 min for the machine to be at most P% busy (shared machines)
   --nats-url URL  (default $NATS_URL or nats://127.0.0.1:4222; loopback only)  --drain-max-seconds s (20)
 `;

@@ -2,6 +2,7 @@
 import type { LatencySummary } from './latency-histogram.ts';
 import type { ScenarioName, TargetName } from './options.ts';
 import type { SequenceTotals } from './sequence-check.ts';
+import type { LoopDelay } from './servers/produce-plan.ts';
 
 export interface ConnectResult {
   readonly attempted: number;
@@ -21,6 +22,10 @@ export interface MemoryResult {
   readonly serverRssConnectedBytes: number | null;
   /** (RSS with every client connected − RSS before) / connected, after a GC in the server. */
   readonly rssPerConnectionBytes: number | null;
+  /** Of that, the V8 heap (JavaScript objects) per connection; the rest is native (uWS, kernel buffers are not in RSS). */
+  readonly heapPerConnectionBytes: number | null;
+  /** Buffers outside the V8 heap (`external`) per connection. */
+  readonly externalPerConnectionBytes: number | null;
 }
 
 export interface CpuResult {
@@ -48,6 +53,13 @@ export interface WindowResult {
   /** Whether every expected delivery arrived before the drain gave up. */
   readonly drained: boolean;
   readonly produceFailures: number;
+  /** How long the server's event loop was blocked during the window (timer lateness), ms. */
+  readonly serverLoopDelay: LoopDelay | null;
+  /** The server's own metrics over the window (hub only): counter deltas, gauges at the end. */
+  readonly serverMetrics?: Readonly<Record<string, number>>;
+  /** The hub's append → handed-to-sockets latency, as bucket bounds (ms): p50 ≤ x, p99 ≤ y. */
+  readonly serverLatencyP50Ms?: number | null;
+  readonly serverLatencyP99Ms?: number | null;
 }
 
 export interface GroupPhaseResult {

@@ -4,6 +4,7 @@
  * the deliveries to drain, then collect latency and integrity from the workers.
  * Scenarios are written on top of it.
  */
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { monotonicUs } from './clock.ts';
 import { mergeEncoded, summarize } from './latency-histogram.ts';
@@ -13,6 +14,7 @@ import type { BenchOptions, TargetName } from './options.ts';
 import { busyPercent, machineTicks, type MachineTicks, processCpuUs } from './proc-stats.ts';
 import type { ConnectResult, CpuResult, GroupPhaseResult, IntegrityResult, MemoryResult, PhaseResult, ReconnectResult, WindowResult } from './run-result.ts';
 import { addTotals, ZERO_TOTALS } from './sequence-check.ts';
+import { bucketPercentileMs, delta, scrape } from './server-metrics.ts';
 import type { PhasePlan, PhaseProduced } from './servers/produce-plan.ts';
 import { type RunningTarget, startTarget } from './targets/index.ts';
 
@@ -58,9 +60,11 @@ export class RunSession {
   #produceFailures = 0;
   #expectedTotal = 0;
   #nextPhase = 0;
+  readonly #cpuProfDir: string | undefined;
 
-  private constructor(options: BenchOptions, target: RunningTarget, generator: LoadGenerator, groupLabels: readonly string[], connect: ConnectResult, memory: MemoryResult, subscribers: number[][]) {
+  private constructor(options: BenchOptions, target: RunningTarget, generator: LoadGenerator, groupLabels: readonly string[], connect: ConnectResult, memory: MemoryResult, subscribers: number[][], cpuProfDir: string | undefined) {
     this.options = options;
+    this.#cpuProfDir = cpuProfDir;
     this.target = target;
     this.generator = generator;
     this.groupLabels = groupLabels;
@@ -73,10 +77,10 @@ export class RunSession {
 
   static async open(setup: SessionSetup): Promise<RunSession> {
     const o = setup.options;
-    const target = await startTarget(setup.target, { natsUrl: o.natsUrl, cpuProfDir: setup.cpuProfDir, resume: o.resume });
+    const target = await startTarget(setup.target, { natsUrl: o.natsUrl, resume: o.resume });
     let generator: LoadGenerator | undefined;
     try {
-      await target.server.gc();
+      const heapIdle = await target.server.gc();
       const rssIdle = target.server.rssBytes();
       generator = LoadGenerator.start(o.workers);
       const groupOf = setup.groupOf ?? (() => 0);
@@ -109,17 +113,20 @@ export class RunSession {
         latency: summarize(mergeEncoded(reports.map((r) => r.connectHistogram))),
         serverCpuUsPerConnection: serverCpu !== null && connected > 0 ? serverCpu / connected : null,
       };
-      await target.server.gc();
+      const heapConnected = await target.server.gc();
       const rssConnected = target.server.rssBytes();
+      const perConnection = (a: number | null, b: number | null) => (a !== null && b !== null && connected > 0 ? (b - a) / connected : null);
       const memory: MemoryResult = {
         serverRssIdleBytes: rssIdle,
         serverRssConnectedBytes: rssConnected,
-        rssPerConnectionBytes: rssIdle !== null && rssConnected !== null && connected > 0 ? (rssConnected - rssIdle) / connected : null,
+        rssPerConnectionBytes: perConnection(rssIdle, rssConnected),
+        heapPerConnectionBytes: perConnection(heapIdle.heapUsed, heapConnected.heapUsed),
+        externalPerConnectionBytes: perConnection(heapIdle.external, heapConnected.external),
       };
       const groups = Math.max(1, ...specs.map((s) => s.group + 1));
       const subscribers = Array.from({ length: groups }, () => new Array<number>(o.sites).fill(0));
       for (const s of specs) if (!failed.has(s.id)) subscribers[s.group]![s.site]!++;
-      return new RunSession(o, target, generator, setup.groupLabels ?? ['all'], connect, memory, subscribers);
+      return new RunSession(o, target, generator, setup.groupLabels ?? ['all'], connect, memory, subscribers, setup.cpuProfDir);
     } catch (e) {
       await generator?.close();
       await target.stop();
@@ -139,6 +146,9 @@ export class RunSession {
    * stall), then waits for deliveries to drain; CPU is read around all of it.
    */
   async window(label: string, phases: readonly PhasePlan[], during?: () => Promise<void>): Promise<WindowResult> {
+    const profiling = this.#cpuProfDir !== undefined && label !== 'warmup' && (await this.target.server.profileStart()) === true;
+    const metricsBefore = this.target.metricsUrl === undefined ? undefined : await scrape(this.target.metricsUrl);
+    await this.target.server.loopStart();
     const before = sample(this.target, await this.generator.received());
     const producing = this.target.produce({ phases, sites: this.options.sites, alarmEvery: this.options.alarmEvery, payloadBytes: this.options.payloadBytes, tickMs: this.options.tickMs });
     const side = during?.();
@@ -161,7 +171,21 @@ export class RunSession {
     if (report.errors.length > 0) this.notes.push(`append failures (${report.failures}): ${report.errors.join('; ')}`);
     const drained = await this.#drain();
     const after = sample(this.target, await this.generator.received());
-    const w: WindowResult = { label, phases: phases.map((p) => p.phase), wallS: (after.atUs - before.atUs) / 1e6, deliveries: after.received - before.received, cpu: cpuBetween(before, after, after.received - before.received), drained, produceFailures: report.failures };
+    const loopDelay = await this.target.server.loopStop();
+    if (profiling) await this.target.server.profileStop(join(this.#cpuProfDir!, `${this.target.name}-${label.replace(/[^A-Za-z0-9_-]+/g, '_')}.cpuprofile`));
+    const metricsAfter = this.target.metricsUrl === undefined ? undefined : await scrape(this.target.metricsUrl);
+    const metrics = metricsBefore !== undefined && metricsAfter !== undefined ? delta(metricsBefore, metricsAfter) : undefined;
+    const w: WindowResult = {
+      label,
+      phases: phases.map((p) => p.phase),
+      wallS: (after.atUs - before.atUs) / 1e6,
+      deliveries: after.received - before.received,
+      cpu: cpuBetween(before, after, after.received - before.received),
+      drained,
+      produceFailures: report.failures,
+      serverLoopDelay: loopDelay ?? null,
+      ...(metrics === undefined ? {} : { serverMetrics: metrics, serverLatencyP50Ms: bucketPercentileMs(metrics, 50), serverLatencyP99Ms: bucketPercentileMs(metrics, 99) }),
+    };
     this.windows.push(w);
     return w;
   }

@@ -19,6 +19,14 @@ describe('EventFrameReader', () => {
     assert.equal(new TextDecoder().decode(buf.subarray(reader.epochStart, reader.epochStart + reader.epochLength)), 'lz3abc');
   });
 
+  it('reads the offset after payloads of every msgpack string and binary size class', () => {
+    for (const pad of [0, 31, 32, 255, 256, 65_535, 65_536]) {
+      const frame = encodeEventFrame('msgpack', 'task:update', encodePayload({ ...benchEvent(1, 5, 99, 0, pad), blob: new Uint8Array(pad), list: new Array(pad % 70_000 > 20 ? 20 : pad).fill(1) }), { offset: 77, ts: 1, stream: 'site', epoch: 'e' }) as Uint8Array;
+      assert.equal(reader.read(frame, 0, frame.length), true, `pad ${pad}`);
+      assert.deepEqual([reader.seq, reader.offset], [5, 77], `pad ${pad}`);
+    }
+  });
+
   it('reads alarms, negative and float numbers, and frames without meta', () => {
     const frame = encodeFrame('msgpack', ['alarm:new', { seq: 9, sentAt: 12.5, phase: -1, siteId: 0, extra: { a: [1, 'x', null, true] } }]) as Uint8Array;
     assert.equal(reader.read(frame, 0, frame.length), true);

@@ -233,23 +233,32 @@ export class EventFrameReader {
       case 0xd9:
         this.#p += 1 + b[this.#p]!;
         return;
+      // The length is read first: `this.#p += this.#u16()` would add to #p as it was before the read.
       case 0xc5:
-      case 0xda:
-        this.#p += this.#u16();
+      case 0xda: {
+        const n = this.#u16();
+        this.#p += n;
         return;
+      }
       case 0xc6:
-      case 0xdb:
-        this.#p += this.#u32();
+      case 0xdb: {
+        const n = this.#u32();
+        this.#p += n;
         return;
+      }
       case 0xc7:
         this.#p += 2 + b[this.#p]!;
         return;
-      case 0xc8:
-        this.#p += 1 + this.#u16();
+      case 0xc8: {
+        const n = this.#u16();
+        this.#p += 1 + n;
         return;
-      case 0xc9:
-        this.#p += 1 + this.#u32();
+      }
+      case 0xc9: {
+        const n = this.#u32();
+        this.#p += 1 + n;
         return;
+      }
       case 0xca:
         this.#p += 4;
         return;

@@ -23,6 +23,7 @@ let pingTimer: ReturnType<typeof setInterval> | undefined;
 
 /** The hub closes sockets silent for 60 s; a heartbeat every 20 s keeps long runs alive. */
 const PING_EVERY_MS = 20_000;
+const PING_SLOTS = 20;
 const CONNECT_ATTEMPTS = 3;
 
 port.on('message', (req: Request) => {
@@ -108,9 +109,13 @@ async function connectAll(req: ConnectRequest): Promise<ConnectReport> {
   };
   await Promise.all(Array.from({ length: Math.min(req.concurrency, batch.length) }, lane));
   if (req.protocol === 'hub' && pingTimer === undefined) {
+    // Each second a twentieth of the clients ping, as a real population's heartbeats spread out:
+    // all pinging at once would be a burst no real hub sees.
+    let slot = 0;
     pingTimer = setInterval(() => {
-      for (const cl of clients) cl.ping();
-    }, PING_EVERY_MS);
+      slot = (slot + 1) % PING_SLOTS;
+      for (let i = slot; i < clients.length; i += PING_SLOTS) clients[i]!.ping();
+    }, PING_EVERY_MS / PING_SLOTS);
   }
   return { connected, failed, failedIds, errors, connectHistogram: encodeHistogram(histogram), firstStartUs: t0, lastDoneUs: lastDone };
 }

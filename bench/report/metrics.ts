@@ -10,6 +10,7 @@ export interface MetricSpec {
 export const METRICS: Readonly<Record<string, MetricSpec>> = {
   deliveredPerSec: { label: 'delivered events/s', unit: '/s', better: 'higher' },
   saturationPerSec: { label: 'saturation delivered/s', unit: '/s', better: 'higher' },
+  perCorePerSec: { label: 'projected deliveries/s per server core', unit: '/s', better: 'higher' },
   ceilingPerSec: { label: `delivered/s within bounds`, unit: '/s', better: 'higher' },
   ceilingP99Ms: { label: 'p99 at that rate', unit: 'ms', better: 'lower' },
   ceilingServerCpuUsPerDelivery: { label: 'server CPU/delivery there', unit: 'µs', better: 'lower' },
@@ -27,6 +28,7 @@ export const METRICS: Readonly<Record<string, MetricSpec>> = {
   systemCpuUsPerDelivery: { label: 'server+producer+NATS CPU/delivery', unit: 'µs', better: 'lower' },
   generatorCpuUsPerDelivery: { label: 'generator CPU/delivery', unit: 'µs', better: 'none' },
   rssPerConnectionKB: { label: 'server RSS/connection', unit: 'KB', better: 'lower' },
+  heapPerConnectionKB: { label: '  of which JS heap', unit: 'KB', better: 'lower' },
   serverRssMB: { label: 'server RSS', unit: 'MB', better: 'lower' },
   connectPerSec: { label: 'connections/s', unit: '/s', better: 'higher' },
   connectP50Ms: { label: 'connect p50', unit: 'ms', better: 'lower' },
@@ -71,8 +73,8 @@ const LOAD = ['generatorCpuPercent', 'machineBusyPercent'];
 /** The figures a scenario's table shows, in order. */
 export const SHOWN: Readonly<Record<ScenarioName, readonly string[]>> = {
   fanout: [
-    'deliveredPerSec', 'saturationPerSec', 'ceilingPerSec', 'ceilingP99Ms', 'targetRate', 'producedPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'maxMs',
-    'serverCpuPercent', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'generatorCpuUsPerDelivery', 'rssPerConnectionKB', ...INTEGRITY, ...LOAD,
+    'deliveredPerSec', 'saturationPerSec', 'perCorePerSec', 'ceilingPerSec', 'ceilingP99Ms', 'targetRate', 'producedPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'maxMs',
+    'serverCpuPercent', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'generatorCpuUsPerDelivery', 'rssPerConnectionKB', 'heapPerConnectionKB', ...INTEGRITY, ...LOAD,
   ],
   burst: ['deliveredPerSec', 'targetRate', 'producedPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'maxMs', 'steadyP99Ms', 'afterP99Ms', 'burstDrainMs', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', ...INTEGRITY, ...LOAD],
   'reconnect-storm': [
@@ -80,12 +82,12 @@ export const SHOWN: Readonly<Record<ScenarioName, readonly string[]>> = {
     'lostAcrossReconnect', 'lostWhileConnected', 'stayedP99Ms', 'p99Ms', 'deliveredPerSec', ...INTEGRITY, ...LOAD,
   ],
   'slow-consumers': ['slowClients', 'fastP50Ms', 'fastP99Ms', 'fastMaxMs', 'fastLost', 'slowLost', 'slowLostCritical', 'slowMaxMs', 'deliveredPerSec', 'serverCpuUsPerDelivery', ...INTEGRITY, ...LOAD],
-  connections: ['connected', 'connectFailed', 'connectPerSec', 'connectP50Ms', 'connectP99Ms', 'connectMaxMs', 'rssPerConnectionKB', 'serverRssMB', 'serverCpuUsPerConnection', 'p99Ms', ...INTEGRITY, ...LOAD],
+  connections: ['connected', 'connectFailed', 'connectPerSec', 'connectP50Ms', 'connectP99Ms', 'connectMaxMs', 'rssPerConnectionKB', 'heapPerConnectionKB', 'serverRssMB', 'serverCpuUsPerConnection', 'p99Ms', ...INTEGRITY, ...LOAD],
 };
 
 /** Figures compared as ratios in `--compare` (the rest are shown, not divided). */
 export const RATIOED = new Set([
-  'deliveredPerSec', 'saturationPerSec', 'ceilingPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'rssPerConnectionKB',
+  'deliveredPerSec', 'saturationPerSec', 'perCorePerSec', 'ceilingPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'rssPerConnectionKB', 'heapPerConnectionKB',
   'connectPerSec', 'connectP99Ms', 'serverCpuUsPerConnection', 'reconnectP99Ms', 'fastP99Ms', 'stayedP99Ms', 'burstDrainMs',
 ]);
 

@@ -22,12 +22,30 @@ export interface MachineInfo {
   readonly loadAverageAtStart: readonly number[];
 }
 
+/** Which code ran: the commit, and the files of hub/ and protocol/ that differed from it. */
+export interface SourceInfo {
+  readonly commit: string | null;
+  readonly modified: readonly string[];
+}
+
+export function sourceInfo(): SourceInfo {
+  try {
+    const opts = { encoding: 'utf8' as const, cwd: fileURLToPath(new URL('../..', import.meta.url)) };
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], opts).trim();
+    const modified = execFileSync('git', ['status', '--porcelain', '--', 'hub', 'protocol'], opts).split('\n').filter((l) => l.trim() !== '').map((l) => l.slice(3));
+    return { commit, modified };
+  } catch {
+    return { commit: null, modified: [] };
+  }
+}
+
 export interface ResultsFile {
   readonly tool: 'plant-hub-bench';
   readonly version: 1;
   readonly createdAt: string;
   readonly command: string;
   readonly machine: MachineInfo;
+  readonly source: SourceInfo;
   readonly options: BenchOptions;
   readonly runs: readonly RunResult[];
   readonly summary: Comparison;

@@ -3,7 +3,7 @@
  * failures the worst run, since one lossy run is not cancelled by clean ones),
  * and the ratios of the hub to each baseline.
  */
-import type { ScenarioName, TargetName } from '../options.ts';
+import { type ScenarioName, TARGETS, type TargetName } from '../options.ts';
 import { median, ratio } from '../ratio.ts';
 import type { RunResult } from '../run-result.ts';
 import { RATIOED } from './metrics.ts';
@@ -28,7 +28,9 @@ export function summarizeRuns(runs: readonly RunResult[]): Comparison {
   if (runs.length === 0) throw new Error('nothing to summarize');
   const byTarget = new Map<TargetName, RunResult[]>();
   for (const r of runs) byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
-  const targets: TargetSummary[] = [...byTarget].map(([target, rs]) => ({ target, runs: rs.length, figures: reduceFigures(rs.map((r) => r.headline)) }));
+  const targets: TargetSummary[] = [...byTarget]
+    .sort(([a], [b]) => TARGETS.indexOf(a) - TARGETS.indexOf(b))
+    .map(([target, rs]) => ({ target, runs: rs.length, figures: reduceFigures(rs.map((r) => r.headline)) }));
   const hub = targets.find((t) => t.target === 'hub');
   const ratios: Record<string, Record<string, number | null>> = {};
   if (hub !== undefined) {

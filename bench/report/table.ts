@@ -16,7 +16,7 @@ export function describeRun(o: BenchOptions): string {
 export function formatRun(r: RunResult): string {
   const lines: string[] = [];
   const c = r.connect;
-  lines.push(`[${r.target} #${r.repeat}] connected ${c.connected}/${c.attempted} in ${c.durationS.toFixed(2)} s (${formatValue(c.perSec, '/s')}/s, p99 ${formatValue(c.latency.p99Ms, 'ms')} ms); server RSS ${mb(r.memory.serverRssIdleBytes)} → ${mb(r.memory.serverRssConnectedBytes)} MB = ${formatValue(r.memory.rssPerConnectionBytes === null ? null : r.memory.rssPerConnectionBytes / 1024, 'KB')} KB/connection`);
+  lines.push(`[${r.target} #${r.repeat}] connected ${c.connected}/${c.attempted} in ${c.durationS.toFixed(2)} s (${formatValue(c.perSec, '/s')}/s, p99 ${formatValue(c.latency.p99Ms, 'ms')} ms); server RSS ${mb(r.memory.serverRssIdleBytes)} → ${mb(r.memory.serverRssConnectedBytes)} MB = ${formatValue(r.memory.rssPerConnectionBytes === null ? null : r.memory.rssPerConnectionBytes / 1024, 'KB')} KB/connection (JS heap ${formatValue(r.memory.heapPerConnectionBytes === null ? null : r.memory.heapPerConnectionBytes / 1024, 'KB')} KB)`);
   if (c.errors.length > 0) lines.push(`  connect errors: ${c.errors.slice(0, 3).join(' | ')}`);
   if (r.phases.length > 0) {
     lines.push(`  ${pad('phase', 18)}${rpad('target/s', 10)}${rpad('sent/s', 10)}${rpad('expected', 11)}${rpad('delivered', 11)}${rpad('deliv/s', 11)}${rpad('p50', 8)}${rpad('p99', 8)}${rpad('p99.9', 8)}${rpad('max', 8)} ms`);
@@ -32,8 +32,13 @@ export function formatRun(r: RunResult): string {
         (u.producerUs !== null ? `; producer ${formatValue(u.producerUs / (w.wallS * 1e4), '%')}%` : '') +
         (u.natsUs !== null ? `; nats-server ${formatValue(u.natsUs / (w.wallS * 1e4), '%')}%` : '') +
         (u.systemUsPerDelivery !== null && (u.producerUs !== null || u.natsUs !== null) ? ` (path ${formatValue(u.systemUsPerDelivery, 'µs')} µs/delivery)` : '') +
-        `; generator ${formatValue(u.generatorPercent, '%')}%; machine ${formatValue(u.machineBusyPercent, '%')}% busy`,
+        `; generator ${formatValue(u.generatorPercent, '%')}%; machine ${formatValue(u.machineBusyPercent, '%')}% busy` +
+        (w.serverLoopDelay === null ? '' : `; server loop blocked p99 ${formatValue(w.serverLoopDelay.p99Ms, 'ms')} ms, max ${formatValue(w.serverLoopDelay.maxMs, 'ms')} ms`),
     );
+    if (w.serverMetrics !== undefined) {
+      const counters = Object.entries(w.serverMetrics).filter(([k]) => !k.startsWith('hub_event_latency_seconds'));
+      lines.push(`    hub's own view: append → handed to sockets p50 ≤ ${formatValue(w.serverLatencyP50Ms, 'ms')} ms, p99 ≤ ${formatValue(w.serverLatencyP99Ms, 'ms')} ms${counters.length > 0 ? `; ${counters.map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`);
+    }
   }
   const t = r.integrity.total;
   lines.push(`  integrity: lost ${t.lost} (across reconnects ${t.lostAcrossReconnect}, critical ${t.lostCritical}), duplicates ${t.duplicates}, order ${t.orderViolations}, offsets ${t.offsetViolations}; clients with loss ${r.integrity.groups.map((g) => `${g.label} ${g.clientsWithLoss}/${g.clients}`).join(', ')}`);

@@ -53,6 +53,7 @@ export async function assemble(s: RunSession, run: ScenarioRun, phases: readonly
       connected: s.connect.connected,
       connectFailed: s.connect.failed,
       rssPerConnectionKB: s.memory.rssPerConnectionBytes === null ? null : s.memory.rssPerConnectionBytes / 1024,
+      heapPerConnectionKB: s.memory.heapPerConnectionBytes === null ? null : s.memory.heapPerConnectionBytes / 1024,
       lost: t.lost,
       lostWhileConnected: t.lost - t.lostAcrossReconnect,
       lostAcrossReconnect: t.lostAcrossReconnect,
@@ -69,9 +70,12 @@ export async function assemble(s: RunSession, run: ScenarioRun, phases: readonly
 
 /** Guesses what set a rate limit, from the CPU readings of the window that hit it. */
 export function limitOf(phase: PhaseResult, cpu: RunSession['windows'][number]['cpu'], workers: number): string {
-  if (phase.producedPerSec < 0.9 * phase.targetRate) return `producer (sent ${Math.round(phase.producedPerSec)}/s of ${phase.targetRate}/s)`;
-  if ((cpu.serverPercent ?? 0) >= 90) return `server (${Math.round(cpu.serverPercent ?? 0)}% of a core)`;
-  if ((cpu.machineBusyPercent ?? 0) >= 90) return `machine (${Math.round(cpu.machineBusyPercent ?? 0)}% of all cores busy)`;
+  const machine = cpu.machineBusyPercent ?? 0;
+  const behind = phase.producedPerSec < 0.9 * phase.targetRate ? `the producer fell behind (${Math.round(phase.producedPerSec)}/s of ${phase.targetRate}/s)` : undefined;
+  if ((cpu.serverPercent ?? 0) >= 90) return `server (${Math.round(cpu.serverPercent ?? 0)}% of a core)${behind === undefined ? '' : `; ${behind}`}`;
+  // On a shared two-core machine the usual answer: server, producer, NATS and load workers together used every core.
+  if (machine >= 90) return `machine (${Math.round(machine)}% of all cores busy: server ${Math.round(cpu.serverPercent ?? 0)}%, load generator ${Math.round(cpu.generatorPercent)}%)${behind === undefined ? '' : `; ${behind}`}`;
+  if (behind !== undefined) return behind;
   if (cpu.generatorPercent >= 90 * workers) return `load generator (${Math.round(cpu.generatorPercent)}% CPU over ${workers} workers)`;
   return 'latency or loss bound';
 }

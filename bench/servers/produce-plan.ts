@@ -38,7 +38,25 @@ export interface ProduceReport {
 }
 
 /** Messages between the main process and a server or producer child (over the IPC channel). */
-export type ChildRequestBody = { readonly type: 'gc' } | { readonly type: 'produce'; readonly plan: ProducePlan } | { readonly type: 'stop' };
+export type ChildRequestBody =
+  | { readonly type: 'gc' }
+  | { readonly type: 'produce'; readonly plan: ProducePlan }
+  /** Starts V8's sampling profiler (only what is measured gets profiled, not start-up or the connection ramp). */
+  | { readonly type: 'profile-start' }
+  /** Stops it and writes the profile to `path` (a .cpuprofile for Chrome DevTools or speedscope). */
+  | { readonly type: 'profile-stop'; readonly path: string }
+  /** Starts measuring the event loop's delay (how late timers run: time the loop was blocked). */
+  | { readonly type: 'loop-start' }
+  /** Stops it and answers LoopDelay. */
+  | { readonly type: 'loop-stop' }
+  | { readonly type: 'stop' };
+
+/** How long the server's event loop was blocked, from `monitorEventLoopDelay` (ms). */
+export interface LoopDelay {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
 export type ChildRequest = { readonly id: number } & ChildRequestBody;
 export type ChildMessage =
   | { readonly type: 'ready'; readonly port: number; readonly info: Readonly<Record<string, string>> }

@@ -19,10 +19,11 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     HUB_PORT: '0',
     HUB_HOST: '127.0.0.1',
     HUB_LOG_LEVEL: 'warn',
-    // Bench users have one connection each; the cap is not under test.
+    // Bench users have one connection each, and all come from 127.0.0.1: these caps are not under test.
     HUB_MAX_CONNECTIONS_PER_USER: '1000000',
+    HUB_CONNECTIONS_PER_IP_PER_SECOND: '1000000',
   };
-  const server = await ChildServer.start({ entry: 'hub-server.ts', env, ...(opts.cpuProfDir === undefined ? {} : { cpuProfDir: opts.cpuProfDir }) });
+  const server = await ChildServer.start({ entry: 'hub-server.ts', env });
   let producer: ChildServer | undefined;
   try {
     producer = await ChildServer.start({ entry: 'hub-producer.ts', env });
@@ -40,6 +41,7 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     producer,
     natsPid: findNatsServerPid(natsPort),
     jwtSecret,
+    metricsUrl: `http://127.0.0.1:${server.port}/metrics`,
     resumes: opts.resume,
     notes: [`namespace ${namespace}`],
     produce: (plan) => producer.produce(plan),

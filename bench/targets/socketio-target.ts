@@ -5,7 +5,7 @@ import type { RunningTarget, TargetStartOptions } from './target.ts';
 
 export async function startSocketIo(opts: TargetStartOptions): Promise<RunningTarget> {
   const jwtSecret = randomBytes(32).toString('base64url');
-  const server = await ChildServer.start({ entry: 'socketio-server.ts', env: { HUB_JWT_SECRET: jwtSecret }, ...(opts.cpuProfDir === undefined ? {} : { cpuProfDir: opts.cpuProfDir }) });
+  const server = await ChildServer.start({ entry: 'socketio-server.ts', env: { HUB_JWT_SECRET: jwtSecret } });
   return {
     name: 'socketio',
     protocol: 'socketio',

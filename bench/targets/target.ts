@@ -22,6 +22,8 @@ export interface RunningTarget {
   readonly natsPid: number | undefined;
   /** What a client must present to connect (HS256 secret for tokens). */
   readonly jwtSecret: string;
+  /** Where the server exposes Prometheus metrics (the hub does). */
+  readonly metricsUrl?: string;
   /** Whether subscriptions resume from an offset after an outage. */
   readonly resumes: boolean;
   readonly notes: readonly string[];
@@ -31,6 +33,5 @@ export interface RunningTarget {
 
 export interface TargetStartOptions {
   readonly natsUrl: string;
-  readonly cpuProfDir: string | undefined;
   readonly resume: boolean;
 }

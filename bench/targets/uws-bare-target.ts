@@ -3,7 +3,7 @@ import { ChildServer } from '../child-server.ts';
 import type { RunningTarget, TargetStartOptions } from './target.ts';
 
 export async function startUwsBare(opts: TargetStartOptions): Promise<RunningTarget> {
-  const server = await ChildServer.start({ entry: 'uws-bare-server.ts', env: {}, ...(opts.cpuProfDir === undefined ? {} : { cpuProfDir: opts.cpuProfDir }) });
+  const server = await ChildServer.start({ entry: 'uws-bare-server.ts', env: {} });
   return {
     name: 'uws-bare',
     protocol: 'hub',
