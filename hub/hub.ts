@@ -23,6 +23,7 @@ import type { SessionContext } from './session-context.ts';
 import { ensureStreams } from './streams.ts';
 import { SubscriberRegistry } from './subscriber-registry.ts';
 import { uws, uwsRuntime } from './uws.ts';
+import { type HubViews, mountViewsApi } from './views-api.ts';
 
 export class HubStartError extends Error {
   override readonly name = 'HubStartError';
@@ -52,7 +53,9 @@ export class Hub {
   readonly metrics = new HubMetrics();
   readonly #ctx: SessionContext;
 
-  private constructor(config: HubConfig, log: Logger, auth: Authenticator) {
+  #siteEpoch: string | undefined;
+
+  private constructor(config: HubConfig, log: Logger, auth: Authenticator, views: HubViews) {
     this.config = config;
     this.log = log;
     this.#app = uws.App();
@@ -61,6 +64,7 @@ export class Hub {
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, () => this.#backend !== undefined && !this.#abort.signal.aborted);
     this.#gateway.attach(this.#app);
+    mountViewsApi(this.#app, { config, log, auth, views, js: () => this.#js, siteEpoch: () => this.#siteEpoch });
     mountHttpApi(this.#app, {
       config,
       log,
@@ -74,10 +78,10 @@ export class Hub {
     });
   }
 
-  /** Starts listening, then connects to NATS (retrying until it answers) and starts delivering. */
-  static async start(config: HubConfig, log: Logger = createLogger(config.logLevel)): Promise<Hub> {
+  /** Starts listening, then connects to NATS (retrying until it answers) and starts delivering; `views` adds the views API. */
+  static async start(config: HubConfig, log: Logger = createLogger(config.logLevel), views: HubViews = {}): Promise<Hub> {
     if (config.natsUrl === undefined) throw new HubStartError('no NATS URL: set NATS_URL, or start the hub with hub/main.ts which launches an embedded nats-server');
-    const hub = new Hub(config, log, await Authenticator.create(config.auth));
+    const hub = new Hub(config, log, await Authenticator.create(config.auth), views);
     await hub.#listen();
     if (uwsRuntime === 'fallback') log.warn('uWebSockets.js native binary did not load: running on its slow ws fallback');
     try {
@@ -130,6 +134,7 @@ export class Hub {
     this.#jsm = await jetstreamManager(nc);
     this.#js = jetstream(nc);
     const { epochs, presence, cursors } = await ensureStreams(nc, this.#jsm, this.config);
+    this.#siteEpoch = epochs.site;
     this.#presence.attach(presence);
     this.#fanOut = new FanOut(this.#app, this.#js, this.#jsm, this.config.namespace, epochs, this.#ctx, this.log);
     await this.#fanOut.start();

@@ -152,6 +152,11 @@ export class ProjectionWorker {
         if (this.#stop.signal.aborted) break;
         const delay = backoffDelay(++this.#failures, maxBackoffMs);
         this.#state = 'retrying';
+        if (e instanceof StallError && e.cause instanceof StreamMissingError) {
+          log.info({ projection: projection.name, retryInMs: delay }, e.cause.message);
+          await sleep(delay, this.#stop.signal);
+          continue;
+        }
         const side = e instanceof StallError ? e.side : 'the projection';
         log.warn({ projection: projection.name, attempt: this.#failures, retryInMs: delay, err: describeError(e instanceof StallError ? e.cause : e) }, `projection ${projection.name} stalled (${side} failed); retrying from its checkpoint`);
         await sleep(delay, this.#stop.signal);
@@ -167,7 +172,11 @@ export class ProjectionWorker {
     const claim = await onPostgres(this.#checkpoints.claim(projection.name));
     const jsm = await onNats(jetstreamManager(nc));
     const stream = streamName(namespace, 'site');
-    const info = await onNats(jsm.streams.info(stream));
+    const info = await onNats(
+      jsm.streams.info(stream).catch((e: unknown) => {
+        throw e instanceof JetStreamApiError && e.status === 404 ? new StreamMissingError(`stream ${stream} does not exist yet: a hub creates it when it starts`) : e;
+      }),
+    );
     const reset = await onPostgres(this.#checkpoints.bindToStream(projection.name, claim.fence, info.created, info.state.last_seq, projection.tables));
     if (reset) log.warn({ projection: projection.name, stream, checkpoint: claim.lastSeq, streamLastSeq: info.state.last_seq }, 'the stream was recreated or shortened since the checkpoint; refolding it from its start');
     const from = reset ? 0 : claim.lastSeq;
@@ -244,6 +253,11 @@ export class ProjectionWorker {
     this.#position = seq;
     for (const w of this.#waiters) if (seq >= w.seq) w.resolve();
   }
+}
+
+/** The site stream is not there (yet): no hub has started in this namespace. */
+class StreamMissingError extends Error {
+  override readonly name = 'StreamMissingError';
 }
 
 /** A failure of NATS or Postgres: the worker waits and retries from its checkpoint. */

@@ -1,0 +1,189 @@
+/**
+ * The views over HTTP, with the socket's site rules (a bearer JWT, its `sites`):
+ * - `GET /api/sites`: the granted sites the dashboard knows;
+ * - `GET /api/sites/:id/dashboard` and `/inventory`: snapshots that carry the
+ *   `offset` they reflect and the site stream's `epoch`, so a client can resume
+ *   the site's events from exactly there (`subscribe:site {siteId, offset, epoch}`);
+ * - `GET /api/sites/:id/events?from=&to=`: the site's events as NDJSON, streamed
+ *   with backpressure (the log is read no faster than the client takes it).
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { idToken } from '../protocol/subjects.ts';
+import type { ViewReader } from '../projections/view-reader.ts';
+import { type Authenticator, AuthError } from './authenticator.ts';
+import { exportSiteEvents, ExportRangeError, parseBound } from './event-export.ts';
+import { type Grant, grantsSite } from './grant.ts';
+import type { HubConfig } from './config.ts';
+import { sendJson } from './http-io.ts';
+import type { Logger } from './logger.ts';
+
+/** What the hub serves beside its socket: the views (when a database is reachable) and extra routes (the demo page). */
+export interface HubViews {
+  readonly reader?: ViewReader;
+  /** Mounts further routes (e.g. the demo dashboard page) before the hub's catch-all. */
+  readonly mount?: (app: TemplatedApp) => void;
+}
+
+export interface ViewsApiDeps {
+  readonly config: HubConfig;
+  readonly log: Logger;
+  readonly auth: Authenticator;
+  readonly views: HubViews;
+  js(): JetStreamClient | undefined;
+  /** The site stream's epoch, once connected to NATS. */
+  siteEpoch(): string | undefined;
+}
+
+/** Lines are gathered up to this many bytes per write: fewer syscalls, same backpressure. */
+const CHUNK_BYTES = 64 * 1024;
+
+interface Request {
+  /** The `:id` as given, or undefined on routes without one. */
+  readonly rawSite: string | undefined;
+  /** The site id, or undefined when `rawSite` is not one. */
+  readonly site: string | undefined;
+  readonly authorization: string;
+  readonly query: string;
+  aborted: boolean;
+  /** Called when the client went away, or when a blocked write drained. */
+  wake?: () => void;
+}
+
+export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
+  deps.views.mount?.(app);
+
+  app.get('/api/sites', (res, req) => {
+    const r = request(res, req, undefined);
+    void guard(res, r, deps, async (grant) => {
+      const reader = deps.views.reader;
+      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r.aborted);
+      const sites = (await reader.sites()).filter((s) => grantsSite(grant, s));
+      sendJson(res, 200, { sites }, r.aborted);
+    });
+  });
+
+  app.get('/api/sites/:id/dashboard', (res, req) => {
+    const r = request(res, req, req.getParameter(0));
+    void guard(res, r, deps, async () => {
+      const reader = deps.views.reader;
+      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r.aborted);
+      sendJson(res, 200, { ...(await reader.dashboard(r.site!)), stream: 'site', epoch: deps.siteEpoch() ?? null }, r.aborted);
+    });
+  });
+
+  app.get('/api/sites/:id/inventory', (res, req) => {
+    const r = request(res, req, req.getParameter(0));
+    void guard(res, r, deps, async () => {
+      const reader = deps.views.reader;
+      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r.aborted);
+      sendJson(res, 200, { ...(await reader.inventory(r.site!)), stream: 'site', epoch: deps.siteEpoch() ?? null }, r.aborted);
+    });
+  });
+
+  app.get('/api/sites/:id/events', (res, req) => {
+    const r = request(res, req, req.getParameter(0));
+    void guard(res, r, deps, async () => {
+      const params = new URLSearchParams(r.query);
+      let from;
+      let to;
+      try {
+        from = parseBound(params.get('from'), 'from');
+        to = parseBound(params.get('to'), 'to');
+      } catch (e) {
+        if (e instanceof ExportRangeError) return sendJson(res, 400, { error: e.message }, r.aborted);
+        throw e;
+      }
+      const js = deps.js();
+      if (js === undefined) return sendJson(res, 503, { error: 'NATS is not connected yet; retry' }, r.aborted);
+      await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to }));
+    });
+  });
+}
+
+const unavailable = 'views are not served by this hub: run it with the projections (npm start) or set DATABASE_URL';
+
+/** Copies what is needed from the request before any await (uWS invalidates it). */
+function request(res: HttpResponse, req: { getHeader(h: string): string; getQuery(): string | undefined }, rawSite: string | undefined): Request {
+  const r: Request = { rawSite, site: rawSite === undefined ? undefined : idToken(rawSite), authorization: req.getHeader('authorization'), query: req.getQuery() ?? '', aborted: false };
+  res.onAborted(() => {
+    r.aborted = true;
+    r.wake?.();
+  });
+  return r;
+}
+
+/** Authenticates, checks the site against the token, runs the handler; errors become JSON answers. */
+async function guard(res: HttpResponse, r: Request, deps: ViewsApiDeps, handler: (grant: Grant) => Promise<void>): Promise<void> {
+  let grant: Grant;
+  try {
+    const token = r.authorization.startsWith('Bearer ') ? r.authorization.slice(7).trim() : undefined;
+    grant = await deps.auth.verify(token);
+  } catch (e) {
+    const reason = e instanceof AuthError ? e.message : 'token check failed';
+    return sendJson(res, 401, { error: `unauthorized: ${reason}` }, r.aborted);
+  }
+  if (r.rawSite !== undefined) {
+    if (r.site === undefined) return sendJson(res, 400, { error: 'site id must be a non-negative integer or [A-Za-z0-9_-]{1,64}' }, r.aborted);
+    if (!grantsSite(grant, r.site)) return sendJson(res, 403, { error: `site ${r.site} is not in your token` }, r.aborted);
+  }
+  try {
+    await handler(grant);
+  } catch (e) {
+    deps.log.warn({ err: (e as Error).message, site: r.site }, 'views request failed');
+    sendJson(res, 503, { error: `views unavailable: ${(e as Error).message}` }, r.aborted);
+  }
+}
+
+/**
+ * Writes one JSON object per line, chunked. When uWS reports its buffer full,
+ * stops pulling events until the socket drains, so memory stays bounded.
+ */
+async function streamNdjson(res: HttpResponse, r: Request, events: AsyncGenerator<unknown>): Promise<void> {
+  let started = false;
+  let chunk = '';
+  const flush = async (): Promise<void> => {
+    if (chunk === '' || r.aborted) return;
+    const text = chunk;
+    chunk = '';
+    let ok = true;
+    res.cork(() => {
+      if (!started) {
+        res.writeStatus('200 OK').writeHeader('content-type', 'application/x-ndjson').writeHeader('cache-control', 'no-store');
+        started = true;
+      }
+      ok = res.write(text);
+    });
+    if (!ok && !r.aborted) {
+      // Backpressure: wait until uWS has sent what it holds (or the client left).
+      await new Promise<void>((resolve) => {
+        r.wake = resolve;
+        res.onWritable(() => {
+          resolve();
+          return true;
+        });
+      });
+      r.wake = undefined;
+    }
+  };
+  try {
+    for await (const e of events) {
+      if (r.aborted) break;
+      chunk += JSON.stringify(e) + '\n';
+      if (chunk.length >= CHUNK_BYTES) await flush();
+    }
+    await flush();
+  } catch (e) {
+    if (!started) throw e;
+    // Mid-stream: cut the connection, so the client sees a truncated transfer, not a short but valid one.
+    if (!r.aborted) res.close();
+    r.aborted = true;
+  } finally {
+    await events.return(undefined);
+  }
+  if (r.aborted) return;
+  res.cork(() => {
+    if (!started) res.writeStatus('200 OK').writeHeader('content-type', 'application/x-ndjson').writeHeader('cache-control', 'no-store');
+    res.end();
+  });
+}
