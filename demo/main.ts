@@ -1,0 +1,62 @@
+/**
+ * `npm run demo`: the whole product on one machine. Starts the hub with its
+ * projection workers (as `npm start`), a simulated plant of several sites
+ * appending batches, trucks, orders, stock movements and now and then an alarm,
+ * and serves the live dashboard at http://localhost:<HUB_PORT>/.
+ * DEMO_SITES (default 3) and DEMO_RATE (events per second, default 20) shape it.
+ */
+import { SignJWT } from 'jose';
+import { ConfigError } from '../hub/config.ts';
+import { startServer } from '../hub/server.ts';
+import { ProjectionsConfigError } from '../projections/config.ts';
+import { HubPublisher } from '../protocol/publisher.ts';
+import { buildDashboardPage, mountDashboardPage } from './dashboard-page.ts';
+import { PlantSimulator } from './plant-simulator.ts';
+
+const sites = Number(process.env.DEMO_SITES ?? 3);
+const rate = Number(process.env.DEMO_RATE ?? 20);
+if (!Number.isInteger(sites) || sites < 1 || sites > 100 || !(rate > 0 && rate <= 10_000)) {
+  console.error('DEMO_SITES must be an integer from 1 to 100 and DEMO_RATE a number of events per second up to 10000');
+  process.exit(2);
+}
+
+const page = await buildDashboardPage();
+let secret: Uint8Array | undefined;
+let server;
+try {
+  server = await startServer({
+    mount: (app) =>
+      mountDashboardPage(app, page, async () => {
+        // An operator of every site, for the demo page only.
+        return new SignJWT({ sites: '*', role: 'operator' }).setProtectedHeader({ alg: 'HS256' }).setSubject('demo-operator').setIssuedAt().setExpirationTime('12h').sign(secret!);
+      }),
+  });
+} catch (e) {
+  if (e instanceof ConfigError || e instanceof ProjectionsConfigError) {
+    console.error(`configuration error: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}
+const { config, log } = server;
+if (config.auth.secret === undefined) {
+  console.error('npm run demo signs its page token with HUB_JWT_SECRET (or the development secret): unset HUB_JWKS_URL / HUB_JWT_PUBLIC_KEY');
+  await server.stop();
+  process.exit(2);
+}
+secret = new TextEncoder().encode(config.auth.secret);
+const publisher = await HubPublisher.connect({ servers: config.natsUrl!, namespace: config.namespace, name: 'demo-plant' });
+const simulator = new PlantSimulator(publisher, { sites: Array.from({ length: sites }, (_, i) => String(i + 1)), seed: Date.now() % 100_000 }, log).start(rate);
+log.info({ url: `http://localhost:${server.hub.port}/`, sites, eventsPerSecond: rate }, `demo running: open http://localhost:${server.hub.port}/`);
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  simulator.stop();
+  await publisher.close().catch(() => {});
+  await server.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

@@ -1,0 +1,121 @@
+/**
+ * The demo dashboard in headless Chromium, against the whole server (hub and
+ * projection workers in one process, as `npm start` runs them): the page
+ * connects, shows live numbers, renders hostile event data as text, and an
+ * alarm acknowledged on one page updates on another.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { buildDashboardPage, mountDashboardPage } from '../demo/dashboard-page.ts';
+import { type Server, startServer } from '../hub/server.ts';
+import { HubPublisher } from '../protocol/publisher.ts';
+import { launchChromium } from './support/browser.ts';
+import { dropNamespace, NATS_URL, uniqueNamespace } from './support/nats.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { signToken, TEST_SECRET } from './support/test-hub.ts';
+
+const HOSTILE_TITLE = '<img src=x onerror="window.__xss=1"><b>Mixer 2</b> overload';
+const HOSTILE_MATERIAL = '<script>window.__xss=2</script>Cement';
+
+describe('demo dashboard page', () => {
+  let db: TestDatabase;
+  let server: Server;
+  let browser: Browser;
+  let pub: HubPublisher;
+  let origin: string;
+  let token: string;
+  const ns = uniqueNamespace('demo');
+  const dataDir = mkdtempSync(join(tmpdir(), 'hub-demo-'));
+
+  before(async () => {
+    db = await createTestDatabase();
+    const page = await buildDashboardPage();
+    server = await startServer({
+      env: {
+        HUB_JWT_SECRET: TEST_SECRET,
+        HUB_NAMESPACE: ns,
+        NATS_URL,
+        HUB_PORT: '0',
+        HUB_HOST: '127.0.0.1',
+        HUB_DATA_DIR: dataDir,
+        HUB_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+        DATABASE_URL: db.url,
+        PROJECTIONS_PUSH_INTERVAL_MS: '100',
+      },
+      mount: (app) => mountDashboardPage(app, page),
+    });
+    await server.projections!.ready;
+    origin = `http://127.0.0.1:${server.hub.port}`;
+    token = await signToken(TEST_SECRET, { sub: 'operator-1', sites: '*', role: 'operator' });
+    pub = await HubPublisher.connect({ servers: NATS_URL, namespace: ns });
+    await pub.sendBatchStarted(1, { id: 'b1', volume: 8 });
+    await pub.sendBatchCompleted(1, { id: 'b1', volume: 7.5 });
+    await pub.sendTaskUpdate(1, { id: 't1', status: 'in_transit' });
+    await pub.sendStockMovement(1, 'stock_in', { id: 'cement', name: HOSTILE_MATERIAL, unit: 't', threshold: 10 }, 50);
+    await pub.sendAlarmNotification({ id: 'A1', siteId: 1, level: 'critical', title: HOSTILE_TITLE });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await pub?.close();
+    await server?.stop();
+    await db?.drop();
+    await dropNamespace(ns);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function open(): Promise<Page> {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e));
+    await page.goto(`${origin}/#token=${token}`);
+    return page;
+  }
+
+  const text = (page: Page, selector: string) => page.locator(selector).first().textContent({ timeout: 10_000 });
+
+  it('connects and shows the site’s numbers, then follows them live', async () => {
+    const page = await open();
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'connected');
+    await page.locator('[data-site="1"] [data-field="volume"]').filter({ hasText: '7.5' }).waitFor({ timeout: 10_000 });
+    assert.equal(await text(page, '[data-site="1"] [data-field="batches"]'), '1');
+    assert.equal(await text(page, '[data-site="1"] tr[data-key="in_transit"] td.num'), '1');
+    // Live: a second batch completes; the dashboard push moves the numbers.
+    await pub.sendBatchCompleted(1, { id: 'b2', volume: 2.5 });
+    await pub.sendTaskUpdate(1, { id: 't1', status: 'unloading' });
+    await page.locator('[data-site="1"] [data-field="volume"]').filter({ hasText: '10.0' }).waitFor({ timeout: 10_000 });
+    await page.locator('[data-site="1"] tr[data-key="unloading"]').waitFor({ timeout: 10_000 });
+    await page.close();
+  });
+
+  it('renders event data as text: markup in an alarm title or a material name never becomes HTML', async () => {
+    const page = await open();
+    const alarm = page.locator('[data-alarm="A1"] .title');
+    await alarm.waitFor({ timeout: 10_000 });
+    assert.equal(await alarm.textContent(), HOSTILE_TITLE);
+    await page.locator('[data-site="1"] [data-material="cement"]').waitFor({ timeout: 10_000 });
+    assert.equal(await text(page, '[data-site="1"] [data-material="cement"] td'), HOSTILE_MATERIAL);
+    assert.equal(await page.locator('#alarms img, #alarms b, #sites script, #sites img').count(), 0);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await page.evaluate(() => (window as any).__xss), undefined);
+    await page.close();
+  });
+
+  it('an alarm acknowledged on one page updates on another', async () => {
+    const first = await open();
+    const second = await open();
+    for (const p of [first, second]) await p.locator('[data-alarm="A1"] .status').filter({ hasText: 'open' }).waitFor({ timeout: 10_000 });
+    await first.locator('[data-alarm="A1"] button').click();
+    await second.locator('[data-alarm="A1"] .status').filter({ hasText: 'acknowledged' }).waitFor({ timeout: 10_000 });
+    assert.equal(await second.locator('[data-alarm="A1"] button').count(), 0);
+    // The views agree: acknowledged, still open.
+    const view = await (await fetch(`${origin}/api/sites/1/dashboard`, { headers: { authorization: `Bearer ${token}` } })).json();
+    await first.close();
+    await second.close();
+    assert.ok(view.alarms.open >= 1);
+  });
+});
