@@ -38,7 +38,8 @@ describe('new connections per address per second (HUB_CONNECTIONS_PER_IP_PER_SEC
     await sleep(300);
     const refused = await Promise.all(opened.filter((s) => !s.open || s.frames.length === 0).map((s) => s.closed));
     const accepted = opened.filter((s) => s.open && s.frames[0]?.[0] === 'connected');
-    assert.ok(accepted.length >= 6 && accepted.length <= 7, `accepted ${accepted.length} of 12`);
+    // The burst of 6, plus what refills (3/s) while the 12 handshakes are under way on a busy machine.
+    assert.ok(accepted.length >= 6 && accepted.length <= 8, `accepted ${accepted.length} of 12`);
     assert.equal(accepted.length + refused.length, 12);
     for (const c of refused) assert.deepEqual(c, { code: CloseCode.RateLimited, reason: 'too many connections from your address: retry later' });
     for (const s of accepted) assert.equal((await s.exchange(['ping', null, 1]))[0], 'pong');
@@ -91,7 +92,7 @@ describe('commands per connection per second (HUB_COMMANDS_PER_SECOND=5, bursts 
     assert.deepEqual(closed, { code: CloseCode.ProtocolViolation, reason: 'too many bad frames' });
     const pongs = flood.frames.filter((f) => f[0] === 'pong').length;
     const limited = flood.frames.filter((f) => errorCode(f) === ErrorCode.LimitExceeded);
-    assert.ok(pongs >= 10 && pongs <= 11, `${pongs} pongs within the burst`);
+    assert.ok(pongs >= 10 && pongs <= 12, `${pongs} pongs: the burst, and what refills while the flood is read`);
     assert.equal(limited.length, 6, 'each frame over the rate answered with 300 until the bad-frame limit');
     assert.match((limited[0]![1] as { message: string }).message, /more than 5 operations per second/);
     assert.equal((await calm.exchange(['ping', null, 1]))[0], 'pong');
