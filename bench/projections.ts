@@ -1,5 +1,5 @@
 /**
- * `npm run bench:projections [-- --events 200000 --sites 20 --batch 10000 --rebuild-batch 20000 --pglite]`:
+ * `npm run bench:projections [-- --events 200000 --sites 20 --batch 10000 --rebuild-batch 50000 --pglite]`:
  * how fast the projections fold the site log into Postgres. Appends a simulated
  * plant's events to a namespace of its own, then measures, per projection:
  * - incremental: a live worker (durable consumer, one transaction + checkpoint
@@ -36,7 +36,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '200000' },
     sites: { type: 'string', default: '20' },
     batch: { type: 'string', default: '10000' },
-    'rebuild-batch': { type: 'string', default: '20000' },
+    'rebuild-batch': { type: 'string', default: '50000' },
     pglite: { type: 'boolean', default: false },
   },
 });

@@ -8,6 +8,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { describeError, isDataError } from './db-errors.ts';
 import type { LogEvent } from './log-event.ts';
+import type { FoldMemory } from './fold-memory.ts';
 import type { FoldContext, Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
 
@@ -42,6 +43,8 @@ export interface ApplyOptions {
   readonly viewSchema: string;
   /** Whether the fold's appends go to the outbox (live) or are dropped (rebuild). */
   readonly emit: boolean;
+  /** A rebuild's fold memory; invalidated by any failed transaction. */
+  readonly memory?: FoldMemory;
   /** Fault injection for tests: runs inside the transaction, just before commit. */
   readonly beforeCommit?: (lastSeq: number) => void | Promise<void>;
 }
@@ -64,6 +67,8 @@ export class BatchApplier {
     try {
       return await this.#db.transaction().execute((trx) => this.applyIn(trx, events, cursor, options));
     } catch (e) {
+      // What the fold remembered of this batch was rolled back.
+      options.memory?.invalidate();
       if (!isDataError(e)) throw e;
       if (events.length === 1) return this.#deadLetter(events[0]!, describeError(e), cursor);
       const mid = events.length >> 1;
@@ -95,6 +100,7 @@ export class BatchApplier {
         if (options.emit) outbox.push({ msgId, event: request.event, siteId: request.siteId, data: request.data });
       },
       touched: (siteId) => sites.add(siteId),
+      memory: options.memory?.valid === true ? options.memory : undefined,
     };
     await this.#projection.fold(ctx);
     const shared = trx.withSchema(this.#schema);

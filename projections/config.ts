@@ -56,7 +56,7 @@ export function loadProjectionsConfig(env: Env = process.env, overrides: Partial
     dataDir: env.HUB_DATA_DIR ?? 'data',
     schema,
     batchSize: int(env, 'PROJECTIONS_BATCH_SIZE', 10_000, 1, 100_000),
-    rebuildBatchSize: int(env, 'PROJECTIONS_REBUILD_BATCH_SIZE', 20_000, 1, 200_000),
+    rebuildBatchSize: int(env, 'PROJECTIONS_REBUILD_BATCH_SIZE', 50_000, 1, 200_000),
     timeZone,
     pushIntervalMs: int(env, 'PROJECTIONS_PUSH_INTERVAL_MS', 500, 50, 3_600_000),
     ackWaitMs: int(env, 'PROJECTIONS_ACK_WAIT_MS', 60_000, 1000, 3_600_000),

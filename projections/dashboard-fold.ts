@@ -50,6 +50,18 @@ export class DashboardFold {
   readonly changedCounts = new Set<string>();
   readonly changedProduction = new Set<string>();
 
+  /** Starts a batch with what it holds: only rows this batch changes are written. */
+  startBatch(): void {
+    this.changedEntities.clear();
+    this.changedCounts.clear();
+    this.changedProduction.clear();
+    this.sites.clear();
+  }
+
+  get rows(): number {
+    return this.entities.size + this.counts.size + this.production.size;
+  }
+
   /**
    * Applies one domain event. Rows not loaded are taken as absent: the caller loads
    * every entity the batch names, every counter of its sites, and the production

@@ -38,9 +38,16 @@ export class DashboardProjection implements Projection {
     }
     if (parsed.length === 0) return;
 
-    const fold = new DashboardFold();
-    await this.#load(ctx, fold, parsed);
+    // In a rebuild, the fold holds every row it wrote: nothing to load.
+    let fold = ctx.memory?.get<DashboardFold>(this.name);
+    if (fold === undefined) {
+      fold = new DashboardFold();
+      if (ctx.memory === undefined) await this.#load(ctx, fold, parsed);
+      else ctx.memory.set(this.name, fold);
+    }
+    fold.startBatch();
     for (const { event, domain, day } of parsed) fold.apply(event, domain, day);
+    ctx.memory?.holds(fold.rows);
     await this.#save(ctx, fold);
     for (const site of fold.sites.keys()) ctx.touched(site);
   }

@@ -33,9 +33,26 @@ export interface Delivery {
 export function deliveryOf(m: JsMsg): Delivery {
   const reply = (m as { reply?: unknown }).reply;
   if (typeof reply !== 'string') return { seq: m.info.streamSequence, ts: Math.floor(m.info.timestampNanos / 1e6), pending: m.info.pending };
-  const t = reply.split('.');
-  const base = t.length === 9 ? 0 : 2;
-  return { seq: Number(t[base + 5]), ts: Math.floor(Number(t[base + 7]) / 1e6), pending: Number(t[base + 8]) };
+  // Scanned from the end, without splitting: the last tokens are `<seq>.<cseq>.<ns>.<pending>`,
+  // followed by `.<random>` in the 12-token form (9 and 11 tokens have none).
+  let end = reply.length;
+  let dot = reply.lastIndexOf('.', end - 1);
+  if (countDots(reply) > 10) {
+    end = dot;
+    dot = reply.lastIndexOf('.', end - 1);
+  }
+  const pending = Number(reply.slice(dot + 1, end));
+  const nsEnd = dot;
+  const nsStart = reply.lastIndexOf('.', nsEnd - 1);
+  const cseqStart = reply.lastIndexOf('.', nsStart - 1);
+  const seqStart = reply.lastIndexOf('.', cseqStart - 1);
+  return { seq: Number(reply.slice(seqStart + 1, cseqStart)), ts: Math.floor(Number(reply.slice(nsStart + 1, nsEnd)) / 1e6), pending };
+}
+
+function countDots(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('.'); i !== -1; i = s.indexOf('.', i + 1)) n++;
+  return n;
 }
 
 /** Parses subjects once: a stream has few distinct ones (sites × event kinds). */

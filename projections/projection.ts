@@ -5,6 +5,7 @@
  */
 import type { Transaction } from 'kysely';
 import type { AppendRequest } from '../protocol/event-append.ts';
+import type { FoldMemory } from './fold-memory.ts';
 import type { LogEvent } from './log-event.ts';
 import type { ProjectionTables, ViewTableName } from './tables.ts';
 
@@ -25,6 +26,8 @@ export interface FoldContext {
   append(msgId: string, request: AppendRequest & { siteId: string }): void;
   /** Marks a site whose view changed (drives `dashboard:update` pushes). */
   touched(siteId: string): void;
+  /** In a rebuild: rows the fold may keep between batches instead of loading them (see FoldMemory). */
+  readonly memory: FoldMemory | undefined;
 }
 
 export interface Projection {

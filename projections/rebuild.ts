@@ -17,6 +17,7 @@ import { streamName } from '../protocol/subjects.ts';
 import { BatchApplier, type BatchCursor } from './batch-applier.ts';
 import { calendarDay } from './calendar-day.ts';
 import type { ProjectionDatabase } from './database.ts';
+import { FoldMemory } from './fold-memory.ts';
 import { StreamReplay } from './stream-replay.ts';
 import type { Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
@@ -73,7 +74,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     let events = 0;
     // The rebuild's position lives in memory: a failed rebuild starts over, the live view untouched.
     const cursor: BatchCursor = { begin: async () => position, advance: async () => {} };
-    const options = { viewSchema: fresh, emit: false } as const;
+    const options = { viewSchema: fresh, emit: false, memory: new FoldMemory() } as const;
     let lastLog = performance.now();
 
     // Follow the live checkpoint until the rest fits in one batch.

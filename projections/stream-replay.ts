@@ -35,8 +35,8 @@ export class StreamReplay {
     const jsm = await js.jetstreamManager();
     const name = `${ns}_replay_${Math.random().toString(36).slice(2, 10)}`;
     // Ephemeral: the server removes it if this process dies mid-replay.
-    await jsm.consumers.add(stream, { name, ack_policy: AckPolicy.All, max_ack_pending: max * 4, deliver_policy: DeliverPolicy.All, filter_subject: filter, inactive_threshold: nanos(60_000) });
-    const batches = await ConsumerBatches.open(await js.consumers.get(stream, name), { max_messages: max * 2 }, max);
+    await jsm.consumers.add(stream, { name, ack_policy: AckPolicy.All, max_ack_pending: max * 2, deliver_policy: DeliverPolicy.All, filter_subject: filter, inactive_threshold: nanos(60_000) });
+    const batches = await ConsumerBatches.open(await js.consumers.get(stream, name), { max_messages: max }, max);
     return new StreamReplay(ns, batches, max, async () => {
       await jsm.consumers.delete(stream, name).catch(() => {});
     });
