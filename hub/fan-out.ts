@@ -52,7 +52,9 @@ export class FanOut {
       this.#recent[key] = new RecentEvents(this.#ctx.config.recentEvents, last);
       // Start exactly after the offset the window claims, so a resume's hand-over has no hole.
       const consumer = await this.#js.consumers.get(name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 });
-      const messages = await consumer.consume({ max_messages: 1024 });
+      // Short pull expiry: after a NATS restart the recreated consumer otherwise sits idle until its
+      // heartbeats are missed (~45 s with the defaults); with 2 s live delivery resumes within seconds.
+      const messages = await consumer.consume({ max_messages: 1024, expires: 2000 });
       this.#stops.push(() => messages.close());
       void this.#pump(key, messages);
     }
