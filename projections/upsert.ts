@@ -1,9 +1,10 @@
 /**
  * Bulk statements for folds: a batch's changed rows go out as one `INSERT ...
- * SELECT FROM unnest(...) ON CONFLICT DO UPDATE` per table, and the rows a batch
- * touches come in with one `WHERE (key) IN (SELECT FROM unnest(...))`. One array
- * parameter per column, whatever the row count: no 65,535-parameter limit, and
- * Postgres parses a short statement instead of thousands of VALUES tuples.
+ * SELECT FROM json_to_recordset($1) ON CONFLICT DO UPDATE` per table, and the rows
+ * a batch touches come in with one `WHERE (key) IN (SELECT FROM json_to_recordset($1))`.
+ * One parameter whatever the row count: no 65,535-parameter limit, Postgres parses
+ * a short statement instead of thousands of VALUES tuples, and the rows are
+ * serialized by the engine's native JSON.stringify.
  */
 import { type Selectable, sql, type Transaction } from 'kysely';
 import { type ProjectionTables, VIEW_COLUMNS, type ViewTableName, type ViewTables } from './tables.ts';

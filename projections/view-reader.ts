@@ -5,7 +5,7 @@
  */
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { calendarDay } from './calendar-day.ts';
-import { AlarmStatus, Kind } from './dashboard-fold.ts';
+import { AlarmStatus, BatchStatus, Kind } from './dashboard-fold.ts';
 import { DashboardProjection } from './dashboard-projection.ts';
 import { InventoryProjection } from './inventory-projection.ts';
 import type { ProjectionTables } from './tables.ts';
@@ -111,7 +111,7 @@ export class ViewReader {
           siteId,
           offset,
           day,
-          production: { batches: sum(production.map((p) => p.batches)), volume: production.find((p) => p.status === 'completed')?.volume ?? 0, byStatus },
+          production: { batches: sum(production.map((p) => p.batches)), volume: production.find((p) => p.status === BatchStatus.completed)?.volume ?? 0, byStatus },
           tasks: by(Kind.task),
           vehicles: by(Kind.vehicle),
           orders: by(Kind.order),

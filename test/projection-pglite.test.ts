@@ -63,7 +63,8 @@ describe('projections on the embedded database (PGlite)', () => {
     try {
       const reply = (await nc.request(rebuildSubject(ns), JSON.stringify({ projection: 'dashboard' }), { timeout: 30_000 })).json<{ ok: boolean; result: { lastSeq: number } }>();
       assert.equal(reply.ok, true);
-      assert.equal(reply.result.lastSeq, runner.worker('dashboard')!.position);
+      // It rebuilt up to the live checkpoint: the four events, maybe the dashboard's own pushes, no further than live.
+      assert.ok(reply.result.lastSeq >= 4 && reply.result.lastSeq <= runner.worker('dashboard')!.position, `rebuilt to ${reply.result.lastSeq}`);
     } finally {
       await nc.close();
     }
