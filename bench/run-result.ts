@@ -53,7 +53,10 @@ export interface WindowResult {
   /** Whether every expected delivery arrived before the drain gave up. */
   readonly drained: boolean;
   readonly produceFailures: number;
-  /** How long the server's event loop was blocked during the window (timer lateness), ms. */
+  /**
+   * When a 5 ms timer in the server actually fired (monitorEventLoopDelay, ms): 5 means the loop was
+   * free; anything above is time the loop was blocked.
+   */
   readonly serverLoopDelay: LoopDelay | null;
   /** The server's own metrics over the window (hub only): counter deltas, gauges at the end. */
   readonly serverMetrics?: Readonly<Record<string, number>>;

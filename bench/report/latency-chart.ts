@@ -3,6 +3,7 @@
  * one colour per target, log-log, with the p99 goal drawn in. Hand-written SVG
  * (no chart library), from one or more results files.
  */
+import { median } from '../ratio.ts';
 import type { ResultsFile } from './results-file.ts';
 
 export interface ChartPoint {
@@ -16,18 +17,31 @@ export interface ChartPoint {
 /** Phases that are not measurements of a rate: warm-up, and the one-event liveness check. */
 const SKIPPED = /^(warmup|liveness)$/;
 
+/**
+ * One point per target and phase: repeated runs of the same phase (same label, same
+ * file) are reduced to their medians, so the lines follow rate steps, not run noise.
+ */
 export function chartPoints(files: readonly ResultsFile[]): ChartPoint[] {
-  const out: ChartPoint[] = [];
-  for (const f of files) {
+  const groups = new Map<string, { target: string; rows: { x: number; p50: number; p99: number; p999: number }[] }>();
+  files.forEach((f, fileIndex) => {
     for (const r of f.runs) {
       for (const p of r.phases) {
         const l = p.latency;
         if (SKIPPED.test(p.label) || p.deliveredPerSec === null || l.p50Ms === null || l.p99Ms === null || l.p999Ms === null) continue;
-        out.push({ target: r.target, deliveredPerSec: p.deliveredPerSec, p50Ms: l.p50Ms, p99Ms: l.p99Ms, p999Ms: l.p999Ms });
+        const key = `${fileIndex}|${r.target}|${p.label}`;
+        const g = groups.get(key) ?? { target: r.target, rows: [] };
+        g.rows.push({ x: p.deliveredPerSec, p50: l.p50Ms, p99: l.p99Ms, p999: l.p999Ms });
+        groups.set(key, g);
       }
     }
-  }
-  return out;
+  });
+  return [...groups.values()].map((g) => ({
+    target: g.target,
+    deliveredPerSec: median(g.rows.map((r) => r.x))!,
+    p50Ms: median(g.rows.map((r) => r.p50))!,
+    p99Ms: median(g.rows.map((r) => r.p99))!,
+    p999Ms: median(g.rows.map((r) => r.p999))!,
+  }));
 }
 
 const COLORS: Record<string, string> = { hub: '#1f63b4', socketio: '#e8710a', 'uws-bare': '#2b9b3a' };

@@ -33,7 +33,7 @@ export function formatRun(r: RunResult): string {
         (u.natsUs !== null ? `; nats-server ${formatValue(u.natsUs / (w.wallS * 1e4), '%')}%` : '') +
         (u.systemUsPerDelivery !== null && (u.producerUs !== null || u.natsUs !== null) ? ` (path ${formatValue(u.systemUsPerDelivery, 'µs')} µs/delivery)` : '') +
         `; generator ${formatValue(u.generatorPercent, '%')}%; machine ${formatValue(u.machineBusyPercent, '%')}% busy` +
-        (w.serverLoopDelay === null ? '' : `; server loop blocked p99 ${formatValue(w.serverLoopDelay.p99Ms, 'ms')} ms, max ${formatValue(w.serverLoopDelay.maxMs, 'ms')} ms`),
+        (w.serverLoopDelay === null ? '' : `; server 5 ms loop timer fired after p99 ${formatValue(w.serverLoopDelay.p99Ms, 'ms')} ms, max ${formatValue(w.serverLoopDelay.maxMs, 'ms')} ms`),
     );
     if (w.serverMetrics !== undefined) {
       const counters = Object.entries(w.serverMetrics).filter(([k]) => !k.startsWith('hub_event_latency_seconds'));

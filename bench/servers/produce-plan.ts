@@ -51,7 +51,7 @@ export type ChildRequestBody =
   | { readonly type: 'loop-stop' }
   | { readonly type: 'stop' };
 
-/** How long the server's event loop was blocked, from `monitorEventLoopDelay` (ms). */
+/** Intervals of a 5 ms timer in the server, from `monitorEventLoopDelay` (ms): 5 = loop free, more = blocked. */
 export interface LoopDelay {
   readonly p50Ms: number;
   readonly p99Ms: number;
