@@ -17,7 +17,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { pino } from 'pino';
-import { PlantModel } from '../demo/plant-model.ts';
+import { PlantModel } from '../hub/demo/plant-model.ts';
 import { loadConfig } from '../hub/config.ts';
 import { ensureStreams } from '../hub/streams.ts';
 import { buildAppend } from '../protocol/event-append.ts';

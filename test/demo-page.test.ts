@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { buildDashboardPage, mountDashboardPage } from '../demo/dashboard-page.ts';
+import { buildDashboardPage, mountDashboardPage } from '../hub/demo/dashboard-page.ts';
 import { type Server, startServer } from '../hub/server.ts';
 import { HubPublisher } from '../protocol/publisher.ts';
 import { launchChromium } from './support/browser.ts';

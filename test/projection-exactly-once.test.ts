@@ -14,7 +14,7 @@ import type { FoldContext, Projection } from '../projections/projection.ts';
 import { SimulatedCrash } from '../projections/projection-worker.ts';
 import { rebuildProjection } from '../projections/rebuild.ts';
 import { ViewReader } from '../projections/view-reader.ts';
-import { PlantModel } from '../demo/plant-model.ts';
+import { PlantModel } from '../hub/demo/plant-model.ts';
 import { OwnNatsServer } from './support/nats.ts';
 import { ProjectionHarness, SCHEMA, silentLog, TIME_ZONE } from './support/projection-harness.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';

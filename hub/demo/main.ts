@@ -6,10 +6,10 @@
  * DEMO_SITES (default 3) and DEMO_RATE (events per second, default 20) shape it.
  */
 import { SignJWT } from 'jose';
-import { ConfigError } from '../hub/config.ts';
-import { startServer } from '../hub/server.ts';
-import { ProjectionsConfigError } from '../projections/config.ts';
-import { HubPublisher } from '../protocol/publisher.ts';
+import { ConfigError } from '../../hub/config.ts';
+import { startServer } from '../../hub/server.ts';
+import { ProjectionsConfigError } from '../../projections/config.ts';
+import { HubPublisher } from '../../protocol/publisher.ts';
 import { buildDashboardPage, mountDashboardPage } from './dashboard-page.ts';
 import { PlantSimulator } from './plant-simulator.ts';
 

@@ -9,7 +9,7 @@
  * class); inventory is refetched (throttled) on `inventory:update`; alarms apply
  * live and are reconciled by each snapshot's open-alarm list.
  */
-import { HubClient } from '../../protocol/client.ts';
+import { HubClient } from '../../../protocol/client.ts';
 
 interface Snapshot {
   siteId: string;

@@ -1,6 +1,6 @@
 /** Runs the simulated plant in real time: appends its events through HubPublisher at a steady rate. */
 import type { Logger } from 'pino';
-import type { HubPublisher } from '../protocol/publisher.ts';
+import type { HubPublisher } from '../../protocol/publisher.ts';
 import { PlantModel, type PlantOptions } from './plant-model.ts';
 
 export class PlantSimulator {

@@ -5,7 +5,7 @@
  * Deterministic for a seed, so tests and benchmarks replay the same day.
  * Produces the seed's events (protocol/domain-events.ts), ready for `append`.
  */
-import type { AppendRequest } from '../protocol/event-append.ts';
+import type { AppendRequest } from '../../protocol/event-append.ts';
 
 export interface PlantOptions {
   readonly sites: readonly string[];
