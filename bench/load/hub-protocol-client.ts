@@ -99,7 +99,14 @@ export class HubProtocolClient implements BenchClient {
   }
 
   #onMessage(buf: Buffer, start: number, end: number, isBinary: boolean, receivedAtUs: number): void {
-    if (isBinary && reader.read(buf, start, end)) {
+    let isEvent = false;
+    try {
+      isEvent = isBinary && reader.read(buf, start, end);
+    } catch (e) {
+      // A frame the in-place reader cannot walk goes to the full decoder below, which says why.
+      this.#ctx.error(`unreadable event frame: ${(e as Error).message}`);
+    }
+    if (isEvent) {
       const check = this.check;
       const verdict = check.accept(reader.seq);
       if (reader.offset >= 0) check.acceptOffset(reader.offset);
