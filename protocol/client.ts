@@ -158,9 +158,13 @@ export class HubClient {
     });
   }
 
-  /** Subscribes to a site's events; rejects with a HubError when the token does not grant it. Kept across reconnects. */
-  subscribeSite(siteId: string | number): Promise<any> {
-    return this.#subscribe(`site:${siteId}`, 'subscribe:site', { siteId });
+  /**
+   * Subscribes to a site's events; rejects with a HubError when the token does not grant it. Kept across
+   * reconnects. With `from` (e.g. a dashboard snapshot's `{offset, epoch}`), starts right after it: the
+   * hub replays what came since, then live, with no gap.
+   */
+  subscribeSite(siteId: string | number, from?: { offset: number; epoch: string }): Promise<any> {
+    return this.#subscribe(`site:${siteId}`, 'subscribe:site', { siteId }, from);
   }
 
   unsubscribeSite(siteId: string | number): Promise<any> {
@@ -258,8 +262,9 @@ export class HubClient {
     };
   }
 
-  async #subscribe(key: string, op: Wanted['op'], args: Record<string, unknown>): Promise<any> {
+  async #subscribe(key: string, op: Wanted['op'], args: Record<string, unknown>, from?: Position): Promise<any> {
     const wanted: Wanted = this.#wanted.get(key) ?? { op, args, position: undefined, live: false };
+    if (from !== undefined) wanted.position = { offset: from.offset, epoch: from.epoch };
     this.#wanted.set(key, wanted);
     try {
       return await this.#resubscribe(wanted);

@@ -202,3 +202,24 @@ async function epochOf(t: TestHub): Promise<string> {
   probe.ws.close();
   return epoch;
 }
+
+describe('HubClient.subscribeSite from a snapshot offset', () => {
+  it('gets exactly the events after the given offset, then live, with no gap', async () => {
+    const t = await startTestHub();
+    try {
+      const pub = await t.publisher();
+      const before = await appendTasks(pub, 8, 5);
+      const snapshotOffset = before[2]!;
+      const c = await Recorder.connect(t.wsUrl, await t.token({ sub: 'viewer', sites: [8] }));
+      const reply = await c.client.subscribeSite(8, { offset: snapshotOffset, epoch: await epochOf(t) });
+      assert.equal(reply.recovered, true);
+      const live = await appendTasks(pub, 8, 2, 50);
+      await c.waitFor((r) => r.filter((e) => e.name === 'task:update').length >= 4);
+      await c.settle(200);
+      assert.deepEqual(offsets(c, 'task:update'), [...before.slice(3), ...live]);
+      c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+});
