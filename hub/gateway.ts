@@ -68,7 +68,10 @@ export class Gateway {
       // Deferred out of the upgrade's cork: with an async upgrade, sending inside `open`
       // while the HTTP response is still corked made uWS 20.30 drop ~15% of new sockets
       // (TCP shut right after the first frame). A microtask runs once the cork is flushed.
-      open: (ws) => queueMicrotask(() => this.#open(ws)),
+      open: (ws) => {
+        const data = ws.getUserData();
+        queueMicrotask(() => this.#open(ws, data));
+      },
       message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
       drain: (ws) => ws.getUserData().session?.onDrain(),
       close: (ws, code) => this.#close(ws, code),
@@ -131,8 +134,8 @@ export class Gateway {
     );
   }
 
-  #open(ws: WebSocket<SocketData>): void {
-    const data = ws.getUserData();
+  #open(ws: WebSocket<SocketData>, data: SocketData): void {
+    if (data.closed === true) return; // closed before this deferred open ran: the socket is gone
     if (data.grant !== undefined && this.#presence.connectionsOf(data.grant.userId) >= this.#config.maxConnectionsPerUser) {
       data.refusal = { code: CloseCode.TooManyConnections, reason: `at most ${this.#config.maxConnectionsPerUser} connections per user` };
     }
@@ -185,6 +188,7 @@ export class Gateway {
 
   #close(ws: WebSocket<SocketData>, code: number): void {
     const data = ws.getUserData();
+    data.closed = true;
     const session = data.session;
     if (session === undefined || !this.sessions.delete(session)) return;
     this.#ctx.metrics.connections.dec();

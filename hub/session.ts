@@ -21,6 +21,8 @@ export interface SocketData {
   readonly grant?: Grant;
   session?: Session;
   refusal?: { readonly code: number; readonly reason: string };
+  /** Set by uWS's close: a socket can close before the deferred open runs. */
+  closed?: boolean;
 }
 
 /** JSON sockets join `j:`-prefixed topics: they need other bytes than msgpack sockets. */
