@@ -59,6 +59,8 @@ export interface HubConfig {
   readonly maxIngestBytes: number;
   /** On SIGTERM, how long sessions get to close before the process exits anyway. */
   readonly drainTimeoutMs: number;
+  /** Per-event metrics (counts by event, latency); off only to measure what they cost. */
+  readonly eventMetrics: boolean;
 }
 
 export interface AuthConfig {
@@ -125,6 +127,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     commandsPerSecond: int(env, 'HUB_COMMANDS_PER_SECOND', 50, 1, 1_000_000),
     maxIngestBytes: int(env, 'HUB_MAX_INGEST_BYTES', 1_048_576, 1024, 64 * 1024 * 1024),
     drainTimeoutMs: int(env, 'HUB_DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
+    eventMetrics: onOff(env, 'HUB_EVENT_METRICS', true),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');
@@ -153,6 +156,14 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
   return n;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} must be on or off`);
 }
 
 function list(env: Env, name: string): string[] | undefined {

@@ -105,7 +105,7 @@ export class FanOut {
       return;
     }
     recent.push(event);
-    this.#ctx.metrics.countEvent(event.spec.name, event.spec.priority, event.meta.ts);
+    if (this.#ctx.config.eventMetrics) this.#ctx.metrics.countEvent(event.spec.name, event.spec.priority, event.meta.ts);
     if (event.spec.priority === 'critical') {
       this.#ctx.registry.forEach(criticalKeys(event), deliverTo(event));
       return;
