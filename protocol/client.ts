@@ -146,9 +146,11 @@ export class HubClient {
         resolve(data);
       };
       const onFailed: Listener = (info: DisconnectInfo) => {
+        // A transient failure (network, hub starting or busy) is retried like any reconnect; a refusal rejects.
+        if (this.#backoff !== false && this.#retryable(info.code)) return;
         this.off('connected', onConnected);
         this.off('disconnect', onFailed);
-        this.#closedByUser = true; // a failed first connect does not retry on its own
+        this.#closedByUser = true;
         clearTimeout(this.#reconnectTimer);
         reject(new HubError(info.code, info.reason || `connection closed (${info.code})`));
       };
@@ -407,6 +409,13 @@ export class HubClient {
     } catch (e) {
       this.#emit('error', { code: e instanceof HubError ? e.code : 0, message: `token refresh failed: ${(e as Error).message}` });
     }
+  }
+
+  /** Close codes after which trying again can succeed without anything changing on the client's side. */
+  #retryable(code: number): boolean {
+    if (code < 4000) return true; // network trouble, hub restart
+    if (code === CloseCode.HubUnavailable || code === CloseCode.RateLimited || code === CloseCode.SlowConsumer) return true;
+    return (code === CloseCode.Unauthorized || code === CloseCode.TokenExpired) && this.#options.getToken !== undefined;
   }
 
   #onClose(code: number, reason: string): void {

@@ -180,7 +180,10 @@ describe('hub kill -9 under a thousand clients', () => {
         }),
       );
     }
-    assert.equal(await a.connections(), N);
+    // A first connect that fails transiently is retried on the next URL, so a few clients may start on B.
+    const onA = await a.connections();
+    assert.equal(onA + (await b.connections()), N);
+    assert.ok(onA >= N * 0.95, `${onA} of ${N} clients on hub A`);
 
     const appended: Appended[] = [];
     let producing = true;
