@@ -175,8 +175,8 @@ describe('hub kill -9 under a thousand clients', () => {
           const i = batch + j;
           const site = (i % SITES) + 1;
           const r = await Recorder.connect([a.wsUrl, b.wsUrl], await signToken(TEST_SECRET, { sub: `k9-${i}`, sites: [site] }), { reconnect: FAST_RECONNECT, pingIntervalMs: 600_000 });
+          clients.push({ r, site }); // before any further await: cleanup must close every client, even after a failure
           await r.client.subscribeSite(site);
-          clients.push({ r, site });
         }),
       );
     }
