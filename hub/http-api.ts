@@ -9,7 +9,7 @@ import { InvalidEventError } from '../protocol/errors.ts';
 import { type AppendRequest, buildAppend } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
 import type { HubConfig } from './config.ts';
-import { BodyTooLargeError, readBody, sendJson } from './http-io.ts';
+import { BodyTooLargeError, readBody, sendJson, watchAborted } from './http-io.ts';
 import type { Logger } from './logger.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
@@ -32,10 +32,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
   const serviceTokenHash = deps.config.serviceToken === undefined ? undefined : sha256(deps.config.serviceToken);
 
   app.get('/healthz', (res) => {
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
+    const state = watchAborted(res);
     void (async () => {
       const nats = deps.natsConnected();
       const jetstream = nats && (await deps.jetStreamReachable());
@@ -45,18 +42,12 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
   });
 
   app.get('/api/stats/online', (res) => {
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
+    const state = watchAborted(res);
     void deps.presence.clusterStats().then((stats) => sendJson(res, 200, stats, state.aborted));
   });
 
   app.get('/metrics', (res) => {
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
+    const state = watchAborted(res);
     void deps
       .collectMetrics()
       .catch((e: Error) => deps.log.warn({ err: e.message }, 'metrics collection incomplete'))
@@ -70,10 +61,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
   app.post('/api/events', (res, req) => {
     const authorization = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
+    const state = watchAborted(res);
     void ingest(res, authorization, contentType, state, deps, serviceTokenHash);
   });
 

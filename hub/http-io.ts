@@ -42,6 +42,15 @@ const STATUS_TEXT: Record<number, string> = {
   503: '503 Service Unavailable',
 };
 
+/** Watches for the client going away; check `.aborted` before answering after an await. */
+export function watchAborted(res: HttpResponse): { aborted: boolean } {
+  const state = { aborted: false };
+  res.onAborted(() => {
+    state.aborted = true;
+  });
+  return state;
+}
+
 /** Answers with a JSON body, unless the client went away (`aborted`). */
 export function sendJson(res: HttpResponse, status: number, body: unknown, aborted = false): void {
   if (aborted) return;

@@ -238,12 +238,12 @@ export class Session {
   #trackCritical(event: LiveEvent): void {
     if (!this.acks) return;
     const list = this.#unacked[event.stream];
-    // Replays of overlapping subscriptions may send an event twice; track it once.
-    if (list.length > 0 && list[list.length - 1]!.event.seq >= event.seq) {
-      if (list.some((u) => u.event.seq === event.seq)) return;
-    }
-    list.push({ event, sentAt: Date.now() });
-    if (list.length > 1) list.sort((a, b) => a.event.seq - b.event.seq);
+    // Kept in offset order for cumulative acks. Events almost always arrive in order, so the search from
+    // the end stops at once; overlapping replays may send an event twice: it is tracked once.
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.event.seq > event.seq) i--;
+    if (i > 0 && list[i - 1]!.event.seq === event.seq) return;
+    list.splice(i, 0, { event, sentAt: Date.now() });
     if (list.length > this.#ctx.config.maxUnackedCritical) {
       this.#ctx.metrics.forcedCloses.inc({ reason: 'unacked' });
       this.end(CloseCode.SlowConsumer, `more than ${this.#ctx.config.maxUnackedCritical} critical events unacked: reconnect and resume`);

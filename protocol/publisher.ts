@@ -9,7 +9,6 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { SystemLevel } from './catalogue.ts';
-import { InvalidEventError } from './errors.ts';
 import { type AppendRequest, buildAppend } from './event-append.ts';
 import { appendToLog } from './log-append.ts';
 import { type HubPresence, mergePresence, type OnlineStats } from './presence.ts';
@@ -179,7 +178,6 @@ export class HubPublisher {
     try {
       return (await appendToLog(this.#js, append, options?.msgId ?? randomUUID(), this.#timeoutMs)).seq;
     } catch (e) {
-      if (e instanceof InvalidEventError) throw e;
       // nats.js reports "no stream stores this subject" as JetStreamNotEnabled, the no-responders error as its cause.
       const noStream = e instanceof JetStreamApiError || /no responders|503/i.test(`${String(e)} ${String((e as Error).cause)}`);
       const hint = noStream ? ` (is a hub running with namespace "${this.#ns}"? it creates stream ${streamName(this.#ns, append.stream)})` : '';
