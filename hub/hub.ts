@@ -135,7 +135,7 @@ export class Hub {
     this.#js = jetstream(nc);
     const { epochs, presence, cursors } = await ensureStreams(nc, this.#jsm, this.config);
     this.#siteEpoch = epochs.site;
-    this.#presence.attach(presence);
+    this.#presence.attach(presence, this.#jsm, this.config.namespace);
     this.#fanOut = new FanOut(this.#app, this.#js, this.#jsm, this.config.namespace, epochs, this.#ctx, this.log);
     await this.#fanOut.start();
     this.#backend = {

@@ -3,7 +3,9 @@
  * to the presence KV bucket (coalesced, refreshed before it expires) so any hub
  * or HubPublisher can count users cluster-wide.
  */
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { readHubPresence } from '../protocol/presence-read.ts';
 import { type HubPresence, mergePresence, type OnlineStats } from '../protocol/presence.ts';
 import type { Logger } from './logger.ts';
 import { PRESENCE_TTL_MS } from './streams.ts';
@@ -16,6 +18,8 @@ export class PresenceTracker {
   readonly #users = new Map<string, number>();
   readonly #sites = new Map<string, Map<string, number>>();
   #kv: KV | undefined;
+  #jsm: JetStreamManager | undefined;
+  #ns = '';
   #log: Logger;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
@@ -25,9 +29,11 @@ export class PresenceTracker {
     this.#log = log;
   }
 
-  /** Starts publishing to the bucket. */
-  attach(kv: KV): void {
+  /** Starts publishing to the bucket of namespace `ns`. */
+  attach(kv: KV, jsm: JetStreamManager, ns: string): void {
     this.#kv = kv;
+    this.#jsm = jsm;
+    this.#ns = ns;
     this.#refreshTimer = setInterval(() => this.#schedule(), PRESENCE_TTL_MS / 3);
     this.#refreshTimer.unref();
     this.#schedule();
@@ -74,11 +80,7 @@ export class PresenceTracker {
     const entries: HubPresence[] = [this.snapshot()];
     if (this.#kv !== undefined) {
       try {
-        for await (const key of await this.#kv.keys()) {
-          if (key === this.#hubId) continue;
-          const e = await this.#kv.get(key);
-          if (e !== null && e.length > 0) entries.push(e.json<HubPresence>());
-        }
+        entries.push(...(await readHubPresence(this.#jsm!, this.#kv, this.#ns, this.#hubId)));
       } catch (e) {
         this.#log.warn({ err: (e as Error).message }, 'presence bucket unreadable; counting this hub only');
       }

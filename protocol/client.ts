@@ -114,7 +114,7 @@ export class HubClient {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #attempt = 0;
-  #connects = 0;
+  #urlIndex = 0;
   #clientId: string | undefined;
   #closedByUser = false;
   #refreshTokenNext = false;
@@ -252,7 +252,10 @@ export class HubClient {
     const protocols: string[] = [SUBPROTOCOL[this.#format], ACKS_SUBPROTOCOL];
     if (this.#token !== undefined) protocols.push(AUTH_SUBPROTOCOL_PREFIX + this.#token);
     const urls = typeof this.#options.url === 'string' ? [this.#options.url] : this.#options.url;
-    const ws = new Impl(urls[this.#connects++ % urls.length]!, protocols) as WebSocketLike;
+    // Reconnects move on to the next hub; a first connect retries its hub a few times before moving on,
+    // so a transient refusal does not scatter clients that were pointed at a particular hub.
+    const index = this.#clientId !== undefined ? ++this.#urlIndex : (this.#urlIndex = Math.floor(this.#attempt / 3));
+    const ws = new Impl(urls[index % urls.length]!, protocols) as WebSocketLike;
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
     ws.onmessage = (ev) => {

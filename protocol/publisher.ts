@@ -4,14 +4,15 @@
  * Node only (NATS TCP transport): browsers never import this entry.
  */
 import { randomUUID } from 'node:crypto';
-import { jetstream, type JetStreamClient, JetStreamApiError } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient, JetStreamApiError, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { SystemLevel } from './catalogue.ts';
 import { type AppendRequest, buildAppend } from './event-append.ts';
 import { appendToLog } from './log-append.ts';
-import { type HubPresence, mergePresence, type OnlineStats } from './presence.ts';
+import { mergePresence, type OnlineStats } from './presence.ts';
+import { readHubPresence } from './presence-read.ts';
 import { isValidNamespace, presenceBucket, streamName } from './subjects.ts';
 
 export interface HubPublisherOptions {
@@ -52,6 +53,7 @@ export class HubPublisher {
   readonly #ns: string;
   readonly #timeoutMs: number;
   #presence: Promise<KV> | undefined;
+  #jsm: Promise<JetStreamManager> | undefined;
 
   private constructor(nc: NatsConnection, ns: string, timeoutMs: number) {
     this.#nc = nc;
@@ -160,12 +162,8 @@ export class HubPublisher {
   /** Cluster-wide online users and connections, total and per site. */
   async getOnlineStats(): Promise<OnlineStats> {
     const kv = await this.#presenceBucket();
-    const entries: HubPresence[] = [];
-    for await (const key of await kv.keys()) {
-      const entry = await kv.get(key);
-      if (entry !== null && entry.length > 0) entries.push(entry.json<HubPresence>());
-    }
-    return mergePresence(entries);
+    this.#jsm ??= jetstreamManager(this.#nc);
+    return mergePresence(await readHubPresence(await this.#jsm, kv, this.#ns));
   }
 
   /**
