@@ -23,6 +23,34 @@ export function idToken(id: unknown): string | undefined {
   return undefined;
 }
 
+/** Longest user id accepted (e-mails, UUIDs, big integers as strings). */
+export const MAX_USER_ID_LENGTH = 128;
+
+/**
+ * The subject token of a user id. Ids that are already subject-safe (`[A-Za-z0-9_-]{1,64}`)
+ * stand as they are, so existing subjects and cursors keep their names; any other
+ * string of 1–128 characters (an e-mail, a UUID with dots) becomes `=` + base64url of
+ * its UTF-8 bytes: `=` never occurs in a plain id, so the two forms cannot collide,
+ * and the token is safe in subjects, uWS topics and KV keys alike.
+ * Numbers (safe integers ≥ 0) and bigints are their decimal strings.
+ */
+export function userToken(id: unknown): string | undefined {
+  if (typeof id === 'bigint') return id >= 0n ? id.toString() : undefined;
+  if (typeof id === 'number') return idToken(id);
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_USER_ID_LENGTH) return undefined;
+  if (ID_PATTERN.test(id)) return id;
+  // Control characters are refused: they have no place in an id and would make logs ambiguous.
+  if (/[\u0000-\u001f\u007f]/.test(id)) return undefined;
+  return `=${base64url(new TextEncoder().encode(id))}`;
+}
+
+/** Browser-safe (no Buffer): protocol/ is loaded by browsers too. */
+function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 export function streamName(ns: string, key: StreamKey): string {
   return `${ns}_${key}`;
 }
