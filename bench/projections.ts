@@ -22,7 +22,7 @@ import { loadConfig } from '../hub/config.ts';
 import { ensureStreams } from '../hub/streams.ts';
 import { buildAppend } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
-import { cursorBucket, presenceBucket, STREAM_KEYS, streamName } from '../protocol/subjects.ts';
+import { namespaceBuckets, STREAM_KEYS, streamName } from '../protocol/subjects.ts';
 import { openPglite, openPostgres, type ProjectionDatabase } from '../projections/database.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
 import { allProjections } from '../projections/projection-runner.ts';
@@ -121,7 +121,7 @@ try {
   if (pgliteDir !== undefined) rmSync(pgliteDir, { recursive: true, force: true });
   else await admin(`drop database if exists ${dbName} with (force)`).catch(() => {});
   for (const key of STREAM_KEYS) await jsm.streams.delete(streamName(ns, key)).catch(() => {});
-  for (const bucket of [presenceBucket(ns), cursorBucket(ns)]) await jsm.streams.delete(`KV_${bucket}`).catch(() => {});
+  for (const bucket of namespaceBuckets(ns)) await jsm.streams.delete(`KV_${bucket}`).catch(() => {});
   await nc.close();
 }
 

@@ -274,7 +274,7 @@ export class Commands {
   }
 }
 
-function siteArg(args: unknown): string {
+export function siteArg(args: unknown): string {
   const raw = (args as { siteId?: unknown } | null | undefined)?.siteId;
   const siteId = idToken(raw);
   if (siteId === undefined) throw new CommandError(ErrorCode.BadArguments, 'expected {siteId}: a non-negative integer or [A-Za-z0-9_-]{1,64}');

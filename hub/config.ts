@@ -59,6 +59,10 @@ export interface HubConfig {
   readonly maxIngestBytes: number;
   /** On SIGTERM, how long sessions get to close before the process exits anyway. */
   readonly drainTimeoutMs: number;
+  /** Serve Socket.IO clients (path `/socket.io/`, namespace `/ws`) beside the native protocol. */
+  readonly socketIo: boolean;
+  /** How long a disconnected Socket.IO client can recover its session (subscriptions and missed events). */
+  readonly socketIoRecoveryMs: number;
   /** Per-event metrics (counts by event, latency); off only to measure what they cost. */
   readonly eventMetrics: boolean;
 }
@@ -128,6 +132,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     maxIngestBytes: int(env, 'HUB_MAX_INGEST_BYTES', 1_048_576, 1024, 64 * 1024 * 1024),
     drainTimeoutMs: int(env, 'HUB_DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     eventMetrics: onOff(env, 'HUB_EVENT_METRICS', true),
+    socketIo: onOff(env, 'HUB_SOCKETIO', true),
+    socketIoRecoveryMs: int(env, 'HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');

@@ -18,6 +18,11 @@ import { topicFor } from './session.ts';
 import type { SessionContext } from './session-context.ts';
 import type { Epochs } from './streams.ts';
 
+/** Another protocol fed by the same consumers: gets every live event once, in log order. */
+export interface LiveFace {
+  deliver(event: LiveEvent): void;
+}
+
 export class FanOut {
   readonly #app: TemplatedApp;
   readonly #js: JetStreamClient;
@@ -28,9 +33,12 @@ export class FanOut {
   readonly #log: Logger;
   readonly #stops: Array<() => Promise<unknown>> = [];
   readonly #recent = {} as Record<StreamKey, RecentEvents>;
+  readonly #faces: readonly LiveFace[];
   #stopped = false;
 
-  constructor(app: TemplatedApp, js: JetStreamClient, jsm: JetStreamManager, ns: string, epochs: Epochs, ctx: SessionContext, log: Logger) {
+  /** `faces`: other protocols served from the same consumers (the Socket.IO face). */
+  constructor(app: TemplatedApp, js: JetStreamClient, jsm: JetStreamManager, ns: string, epochs: Epochs, ctx: SessionContext, log: Logger, faces: readonly LiveFace[] = []) {
+    this.#faces = faces;
     this.#app = app;
     this.#js = js;
     this.#jsm = jsm;
@@ -106,6 +114,7 @@ export class FanOut {
     }
     recent.push(event);
     if (this.#ctx.config.eventMetrics) this.#ctx.metrics.countEvent(event.spec.name, event.spec.priority, event.meta.ts);
+    for (const face of this.#faces) face.deliver(event);
     if (event.spec.priority === 'critical') {
       this.#ctx.registry.forEach(criticalKeys(event), deliverTo(event));
       return;

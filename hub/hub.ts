@@ -21,6 +21,8 @@ import { PresenceTracker } from './presence-tracker.ts';
 import { Replayer } from './replayer.ts';
 import type { SessionContext } from './session-context.ts';
 import { ensureStreams } from './streams.ts';
+import { RecoverySessions } from './recovery-sessions.ts';
+import { type SocketIoBackend, SocketIoFace } from './socketio-face.ts';
 import { SubscriberRegistry } from './subscriber-registry.ts';
 import { uws, uwsRuntime } from './uws.ts';
 import { type HubViews, mountViewsApi } from './views-api.ts';
@@ -50,6 +52,8 @@ export class Hub {
   #jsm: JetStreamManager | undefined;
   #fanOut: FanOut | undefined;
   #backend: CommandBackend | undefined;
+  readonly #socketIo: SocketIoFace | undefined;
+  #socketIoBackend: SocketIoBackend | undefined;
   readonly metrics = new HubMetrics();
   readonly #ctx: SessionContext;
 
@@ -62,8 +66,10 @@ export class Hub {
     this.#presence = new PresenceTracker(this.id, log);
     this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry() };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
-    this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, () => this.#backend !== undefined && !this.#abort.signal.aborted);
+    const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
+    this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);
     this.#gateway.attach(this.#app);
+    if (config.socketIo) this.#socketIo = new SocketIoFace(this.#app, this.#ctx, auth, this.#presence, log, () => this.#socketIoBackend, ready);
     mountViewsApi(this.#app, { config, log, auth, views, js: () => this.#js, siteEpoch: () => this.#siteEpoch });
     mountHttpApi(this.#app, {
       config,
@@ -90,7 +96,7 @@ export class Hub {
       await hub.stop();
       throw e;
     }
-    log.info({ port: hub.port, namespace: config.namespace, uws: uwsRuntime }, 'hub ready: WebSocket at /ws');
+    log.info({ port: hub.port, namespace: config.namespace, uws: uwsRuntime, socketIo: config.socketIo }, config.socketIo ? 'hub ready: WebSocket at /ws, Socket.IO at /socket.io/ (namespace /ws)' : 'hub ready: WebSocket at /ws');
     return hub;
   }
 
@@ -98,9 +104,9 @@ export class Hub {
     return this.#port;
   }
 
-  /** Live sessions on this hub. */
+  /** Live sessions on this hub, native and Socket.IO. */
   get connections(): number {
-    return this.#gateway.sessions.size;
+    return this.#gateway.sessions.size + (this.#socketIo?.connections ?? 0);
   }
 
   async stop(): Promise<void> {
@@ -108,6 +114,7 @@ export class Hub {
     if (this.#listenSocket !== undefined) uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = undefined;
     this.#gateway.closeAll(CloseCode.HubUnavailable, 'hub stopping: reconnect and resume');
+    await this.#socketIo?.close();
     await this.#fanOut?.stop();
     await this.#backend?.cursors.close();
     await this.#presence.close();
@@ -133,16 +140,14 @@ export class Hub {
     this.#nc = nc;
     this.#jsm = await jetstreamManager(nc);
     this.#js = jetstream(nc);
-    const { epochs, presence, cursors } = await ensureStreams(nc, this.#jsm, this.config);
+    const { epochs, presence, cursors, recovery } = await ensureStreams(nc, this.#jsm, this.config);
     this.#siteEpoch = epochs.site;
     this.#presence.attach(presence, this.#jsm, this.config.namespace);
-    this.#fanOut = new FanOut(this.#app, this.#js, this.#jsm, this.config.namespace, epochs, this.#ctx, this.log);
+    this.#fanOut = new FanOut(this.#app, this.#js, this.#jsm, this.config.namespace, epochs, this.#ctx, this.log, this.#socketIo === undefined ? [] : [this.#socketIo]);
     await this.#fanOut.start();
-    this.#backend = {
-      js: this.#js,
-      cursors: new CursorStore(cursors, this.log),
-      replayer: new Replayer(this.#js, this.#jsm, this.config.namespace, this.#fanOut, this.metrics, this.log),
-    };
+    const replayer = new Replayer(this.#js, this.#jsm, this.config.namespace, this.#fanOut, this.metrics, this.log);
+    this.#socketIoBackend = { fanOut: this.#fanOut, replayer, sessions: new RecoverySessions(recovery, this.log) };
+    this.#backend = { js: this.#js, cursors: new CursorStore(cursors, this.log), replayer };
   }
 
   async #collectMetrics(): Promise<void> {

@@ -4,7 +4,7 @@
  * recipient (live fan-out, replay, redelivery).
  */
 import type { EventSpec } from '../protocol/catalogue.ts';
-import { encodeEventFrame, type EventMeta, type WireFormat } from '../protocol/codec.ts';
+import { decodePayload, encodeEventFrame, type EventMeta, type WireFormat } from '../protocol/codec.ts';
 import type { StreamKey } from '../protocol/subjects.ts';
 
 export class LiveEvent {
@@ -17,6 +17,7 @@ export class LiveEvent {
   readonly meta: EventMeta;
   #msgpack: Uint8Array | undefined;
   #json: string | undefined;
+  #data: unknown;
 
   constructor(seq: number, stream: StreamKey, owner: string, spec: EventSpec, payload: Uint8Array, ts: number, epoch: string) {
     this.seq = seq;
@@ -29,6 +30,12 @@ export class LiveEvent {
 
   get isAlarm(): boolean {
     return this.stream === 'site' && this.spec.tail.startsWith('alarm.');
+  }
+
+  /** The payload as the producer gave it (JSON values), decoded once for every Socket.IO recipient. */
+  get data(): unknown {
+    if (this.#data === undefined) this.#data = decodePayload(this.payload) ?? null;
+    return this.#data;
   }
 
   frame(format: WireFormat): Uint8Array | string {

@@ -11,6 +11,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, 
 import { nanos } from '@nats-io/nats-core';
 import { type StreamKey, streamName } from '../protocol/subjects.ts';
 import type { FanOut } from './fan-out.ts';
+import type { LiveEvent } from './live-event.ts';
 import type { Logger } from './logger.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { Session, SubscriptionState } from './session.ts';
@@ -27,6 +28,13 @@ export interface ResumeResult {
   /** False when events were lost to retention or the epoch changed: refetch state. */
   readonly recovered: boolean;
   readonly replayed: number;
+}
+
+/** What reads a range of the log: the events, backpressure, and when to stop. */
+export interface RangeReader {
+  each(event: LiveEvent): void;
+  pause(): Promise<void> | undefined;
+  cancelled(): boolean;
 }
 
 export class ResumeCancelled extends Error {
@@ -55,6 +63,11 @@ export class Replayer {
     return { offset: this.#fanOut.recent(stream).last, epoch: this.#fanOut.epochs[stream] };
   }
 
+  /** The oldest offset a log still holds (older ones aged out of retention). */
+  async firstOffset(stream: StreamKey): Promise<number> {
+    return (await this.#jsm.streams.info(streamName(this.#ns, stream))).state.first_seq;
+  }
+
   /** Joins `state` to live, first replaying everything after `from` (if given). */
   async resume(session: Session, state: SubscriptionState, from: ResumeFrom | undefined): Promise<ResumeResult> {
     const stream = state.sub.stream;
@@ -70,8 +83,7 @@ export class Replayer {
     let cursor = Math.max(0, from.offset);
     let recovered = true;
     let replayed = 0;
-    const name = streamName(this.#ns, stream);
-    const first = (await this.#jsm.streams.info(name)).state.first_seq;
+    const first = await this.firstOffset(stream);
     if (cursor + 1 < first) {
       recovered = false; // aged out of retention: deliver what is left, the client refetches state
       cursor = first - 1;
@@ -89,16 +101,35 @@ export class Replayer {
         return { offset: recent.last, epoch, recovered, replayed };
       }
       const target = recent.start - 1;
-      const sent = await this.#replayFromLog(session, state, name, cursor, target);
+      const sent = await this.#replayFromLog(session, state, cursor, target);
       replayed += sent;
       cursor = target;
     }
   }
 
   /** Sends every event of the subscription in (after, target] from the log, pausing while the socket is full. */
-  async #replayFromLog(session: Session, state: SubscriptionState, name: string, after: number, target: number): Promise<number> {
+  async #replayFromLog(session: Session, state: SubscriptionState, after: number, target: number): Promise<number> {
+    let sent = 0;
+    await this.readRange(state.sub.stream, state.sub.filter(this.#ns), after, target, {
+      each: (event) => {
+        if (state.sub.matches(event, session.grant) && session.deliver(event)) sent++;
+      },
+      // Backpressure: a full socket pauses its own replay, never anyone's live traffic.
+      pause: () => (session.bufferedAmount > 0 ? session.drained() : undefined),
+      cancelled: () => state.cancelled || session.closed,
+    });
+    return sent;
+  }
+
+  /**
+   * Reads the events of a log matching a NATS subject filter with offsets in (after, target],
+   * in order, handing each to `each`; waits on `pause()` whenever it returns a promise.
+   * Throws ResumeCancelled once `cancelled()` is true.
+   */
+  async readRange(stream: StreamKey, filter: string, after: number, target: number, reader: RangeReader): Promise<void> {
+    const name = streamName(this.#ns, stream);
     const info = await this.#jsm.consumers.add(name, {
-      filter_subject: state.sub.filter(this.#ns),
+      filter_subject: filter,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: after + 1,
       ack_policy: AckPolicy.None,
@@ -108,25 +139,23 @@ export class Replayer {
     // Pending is counted when the consumer is made, after `target` was: zero means nothing up to target.
     if (info.num_pending === 0) {
       void this.#jsm.consumers.delete(name, info.name).catch(() => {});
-      return 0;
+      return;
     }
-    let sent = 0;
     const consumer = await this.#js.consumers.get(name, info.name);
     const messages = await consumer.consume({ max_messages: 256 });
     try {
       for await (const m of messages as AsyncIterable<JsMsg>) {
-        if (state.cancelled || session.closed) throw new ResumeCancelled();
+        if (reader.cancelled()) throw new ResumeCancelled();
         if (m.seq > target) break;
-        const event = this.#fanOut.toEvent(state.sub.stream, m);
-        if (event !== undefined && state.sub.matches(event, session.grant) && session.deliver(event)) sent++;
+        const event = this.#fanOut.toEvent(stream, m);
+        if (event !== undefined) reader.each(event);
         if (m.info.pending === 0) break;
-        // Backpressure: a full socket pauses its own replay, never anyone's live traffic.
-        if (session.bufferedAmount > 0) await session.drained();
+        const paused = reader.pause();
+        if (paused !== undefined) await paused;
       }
     } finally {
       await messages.close().catch(() => {});
       void this.#jsm.consumers.delete(name, info.name).catch((e: Error) => this.#log.debug({ err: e.message }, 'replay consumer cleanup'));
     }
-    return sent;
   }
 }

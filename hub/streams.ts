@@ -5,7 +5,7 @@
 import { DiscardPolicy, JetStreamApiError, type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
-import { cursorBucket, presenceBucket, STREAM_KEYS, type StreamKey, streamName, streamSubjects } from '../protocol/subjects.ts';
+import { cursorBucket, presenceBucket, recoveryBucket, STREAM_KEYS, type StreamKey, streamName, streamSubjects } from '../protocol/subjects.ts';
 import type { HubConfig } from './config.ts';
 
 /** Presence entries expire when a hub stops refreshing them (crashed hubs drop out). */
@@ -13,7 +13,7 @@ export const PRESENCE_TTL_MS = 30_000;
 
 export type Epochs = Readonly<Record<StreamKey, string>>;
 
-export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, config: HubConfig): Promise<{ epochs: Epochs; presence: KV; cursors: KV }> {
+export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, config: HubConfig): Promise<{ epochs: Epochs; presence: KV; cursors: KV; recovery: KV }> {
   const epochs = {} as Record<StreamKey, string>;
   for (const key of STREAM_KEYS) {
     const wanted: Partial<StreamConfig> & { name: string } = {
@@ -41,7 +41,8 @@ export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, c
   const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_TTL_MS });
   // Acked positions outlive the notifications they point into.
   const cursors = await kvm.create(cursorBucket(config.namespace), { history: 1, ttl: config.notificationRetentionMs * 2 });
-  return { epochs: Object.freeze(epochs), presence, cursors };
+  const recovery = await kvm.create(recoveryBucket(config.namespace), { history: 1, ttl: config.socketIoRecoveryMs });
+  return { epochs: Object.freeze(epochs), presence, cursors, recovery };
 }
 
 /** The epoch is the stream's creation time: recreating a stream changes it. */

@@ -80,6 +80,16 @@ export function cursorBucket(ns: string): string {
   return `${ns}_cursors`;
 }
 
+/** Socket.IO sessions' subscriptions by private session id (connection state recovery on any hub). */
+export function recoveryBucket(ns: string): string {
+  return `${ns}_sio_sessions`;
+}
+
+/** Every KV bucket of a namespace (to drop a namespace whole). */
+export function namespaceBuckets(ns: string): string[] {
+  return [presenceBucket(ns), cursorBucket(ns), recoveryBucket(ns)];
+}
+
 /** A subject taken apart: which log, whose, and the catalogue tail (e.g. `alarm.raised`). */
 export interface ParsedSubject {
   readonly stream: StreamKey;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { cursorBucket, presenceBucket, STREAM_KEYS, streamName } from '../../protocol/subjects.ts';
+import { namespaceBuckets, STREAM_KEYS, streamName } from '../../protocol/subjects.ts';
 
 /** The shared server .ci/run starts; tests isolate themselves by namespace. */
 export const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -32,7 +32,7 @@ export async function dropNamespace(ns: string, url = NATS_URL): Promise<void> {
   try {
     const jsm = await jetstreamManager(nc);
     for (const key of STREAM_KEYS) await jsm.streams.delete(streamName(ns, key)).catch(() => {});
-    for (const bucket of [presenceBucket(ns), cursorBucket(ns)]) await jsm.streams.delete(`KV_${bucket}`).catch(() => {});
+    for (const bucket of namespaceBuckets(ns)) await jsm.streams.delete(`KV_${bucket}`).catch(() => {});
   } finally {
     await nc.close();
   }

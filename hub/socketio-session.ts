@@ -1,0 +1,368 @@
+/**
+ * One Socket.IO client: the seed's commands (`subscribe:site`, `unsubscribe:site`,
+ * `subscribe:alarms`, `subscribe:notifications`, `ping`) with the seed's replies,
+ * subscriptions as rooms (joined only for what the token grants), the hub's limits,
+ * token expiry, and recovery: a recovered socket first gets what it missed from
+ * the log, then joins its rooms in the same tick as the last replayed event, so
+ * nothing slips between replay and live and nothing comes twice.
+ *
+ * Rooms: `site:<id>` (a site's events), `alarms:<id>` / `alarms:*` (the alarm
+ * feed), `user:<key>` (private notifications) and `global` (broadcasts); every
+ * socket is in its user room and `global` from the start.
+ */
+import type { Socket } from 'socket.io';
+import { ErrorCode } from '../protocol/errors.ts';
+import { STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
+import { AuthError } from './authenticator.ts';
+import { CommandError, siteArg } from './commands.ts';
+import { type Grant, grantsSite } from './grant.ts';
+import type { LiveEvent } from './live-event.ts';
+import { TokenBucket } from './rate-limiter.ts';
+import { type Positions, formatPosition } from './recovery-position.ts';
+import { ResumeCancelled } from './replayer.ts';
+import type { PendingRestore } from './socketio-adapter.ts';
+import type { FaceContext } from './socketio-face.ts';
+
+type Reply = readonly [event: string, data: unknown, withPosition?: boolean];
+type Handler = (args: unknown) => Reply | Promise<Reply>;
+
+/** Events a client may send; anything else counts as a bad frame. */
+const COMMANDS = ['subscribe:site', 'unsubscribe:site', 'subscribe:alarms', 'subscribe:notifications', 'ping', 'auth:refresh'] as const;
+
+/** How long a recovering socket waits for this hub's live delivery to reach the client's offset (it may come from a hub further on). */
+const CATCH_UP_MS = 5000;
+
+export class SocketIoSession {
+  readonly #socket: Socket;
+  readonly #face: FaceContext;
+  #grant: Grant;
+  /** Subscriptions, as stored for recovery: `site:<id>` and `alarms`. */
+  readonly #subscriptions = new Set<string>();
+  readonly #budget: TokenBucket;
+  readonly #handlers: ReadonlyMap<string, Handler>;
+  #badFrames = 0;
+  #gone = false;
+  /** Set while a recovery replays: commands wait for it, so their rooms join after the replay. */
+  #restoring: Promise<void> | undefined;
+  #expiryTimers: ReturnType<typeof setTimeout>[] = [];
+
+  constructor(socket: Socket, grant: Grant, face: FaceContext) {
+    this.#socket = socket;
+    this.#grant = grant;
+    this.#face = face;
+    const { commandsPerSecond } = face.ctx.config;
+    this.#budget = new TokenBucket(commandsPerSecond, commandsPerSecond * 2);
+    this.#handlers = new Map<string, Handler>([
+      ['subscribe:site', (a) => this.#subscribeSite(a)],
+      ['unsubscribe:site', (a) => this.#unsubscribeSite(a)],
+      ['subscribe:alarms', () => this.#subscribeAlarms()],
+      ['subscribe:notifications', () => ['subscribed', { channel: 'notifications', message: 'subscribed to notifications' }, true]],
+      ['ping', () => ['pong', { timestamp: Date.now() }]],
+      ['auth:refresh', (a) => this.#refresh(a)],
+    ]);
+  }
+
+  get #userKey(): string {
+    return this.#grant.userId;
+  }
+
+  start(): void {
+    const { ctx, presence, log } = this.#face;
+    presence.connected(this.#userKey);
+    ctx.metrics.connections.inc();
+    this.#socket.once('disconnect', (reason) => this.#closed(reason));
+    // Every packet passes here first: rate limit and unknown events, as on the native protocol.
+    this.#socket.use(([event], next) => {
+      if (!this.#budget.take()) {
+        this.#error(ErrorCode.LimitExceeded, `more than ${ctx.config.commandsPerSecond} operations per second`, String(event));
+        return this.#strike();
+      }
+      if (!(COMMANDS as readonly string[]).includes(String(event))) {
+        this.#error(ErrorCode.UnknownOp, `unknown event ${JSON.stringify(String(event)).slice(0, 80)}`, String(event));
+        return this.#strike();
+      }
+      next();
+    });
+    for (const name of COMMANDS) this.#socket.on(name, (...args: unknown[]) => this.#run(name, args));
+    this.#scheduleExpiry();
+    const restore = (this.#socket.data as { restore?: PendingRestore }).restore;
+    if (this.#socket.recovered && restore !== undefined && restore.record.user === this.#userKey) {
+      this.#restoring = this.#restore(restore).finally(() => (this.#restoring = undefined));
+      return;
+    }
+    if (this.#socket.recovered) log.info({ clientId: this.#socket.id }, 'socket.io session of another user: starting afresh');
+    this.#joinBase();
+    this.#emit('connected', { message: 'connected', clientId: this.#socket.id }, true);
+    this.#persist();
+  }
+
+  /** Closes the transport (not a Socket.IO disconnect), so the client reconnects by itself and recovers. */
+  closeTransport(): void {
+    this.#socket.conn.close();
+  }
+
+  #joinBase(): void {
+    void this.#socket.join([`user:${this.#userKey}`, 'global']);
+  }
+
+  /** Rooms a subscription stands for, under the current grant. */
+  #roomsOf(subscription: string): string[] {
+    if (subscription !== 'alarms') return [subscription];
+    const sites = this.#grant.sites;
+    return sites === '*' ? ['alarms:*'] : [...sites].map((s) => `alarms:${s}`);
+  }
+
+  #run(name: string, args: unknown[]): void {
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (data: unknown) => void) : undefined;
+    const go = (): void => {
+      try {
+        const result = this.#handlers.get(name)!(args[0]);
+        if (result instanceof Promise) result.then((r) => this.#reply(r, ack), (e: unknown) => this.#fail(name, e, ack));
+        else this.#reply(result, ack);
+      } catch (e) {
+        this.#fail(name, e, ack);
+      }
+    };
+    if (this.#restoring === undefined) go();
+    else void this.#restoring.then(go);
+  }
+
+  #reply([event, data, withPosition]: Reply, ack: ((data: unknown) => void) | undefined): void {
+    // The seed's gateway answered with an event (NestJS WsResponse); a client that passed a callback gets the data there too.
+    this.#emit(event, data, withPosition === true);
+    ack?.(data);
+  }
+
+  #fail(name: string, e: unknown, ack: ((data: unknown) => void) | undefined): void {
+    if (!(e instanceof CommandError)) {
+      this.#face.log.error({ clientId: this.#socket.id, op: name, err: (e as Error).stack }, 'socket.io command failed');
+      this.#error(ErrorCode.Internal, 'internal error', name, ack);
+      return;
+    }
+    this.#error(e.code, e.message, name, ack);
+    if (e.code === ErrorCode.BadArguments) this.#strike();
+  }
+
+  /** NestJS's WsException shape (`exception {status, message}`), with the hub's error code. */
+  #error(code: number, message: string, op: string, ack?: (data: unknown) => void): void {
+    const data = { status: 'error', code, message, op: op.slice(0, 80) };
+    this.#emit('exception', data, false);
+    ack?.(data);
+  }
+
+  #strike(): void {
+    if (++this.#badFrames < this.#face.ctx.config.maxBadFrames) return;
+    this.#face.log.info({ clientId: this.#socket.id, badFrames: this.#badFrames }, 'closing a socket.io connection that keeps sending bad frames');
+    this.#face.ctx.metrics.refusals.inc({ reason: 'protocol_violation' });
+    this.#socket.disconnect(true);
+  }
+
+  /** Replies carry the live position as their last argument where the socket is live for all it subscribed to. */
+  #emit(event: string, data: unknown, withPosition: boolean): void {
+    if (this.#gone) return;
+    if (withPosition) this.#socket.emit(event, data, this.#face.position());
+    else this.#socket.emit(event, data);
+  }
+
+  #subscribeSite(args: unknown): Reply {
+    const siteId = siteArg(args);
+    if (!grantsSite(this.#grant, siteId)) throw new CommandError(ErrorCode.Forbidden, `site ${siteId} is not in your token`);
+    const key = `site:${siteId}`;
+    if (!this.#subscriptions.has(key)) {
+      this.#checkRoomFor(key);
+      this.#subscriptions.add(key);
+      this.#face.presence.joinedSite(siteId, this.#userKey);
+      void this.#socket.join(key);
+      this.#persist();
+    }
+    return ['subscribed', { siteId: (args as { siteId: unknown }).siteId, message: `subscribed to site ${siteId}` }, true];
+  }
+
+  #unsubscribeSite(args: unknown): Reply {
+    const siteId = siteArg(args);
+    const key = `site:${siteId}`;
+    if (this.#subscriptions.delete(key)) {
+      this.#face.presence.leftSite(siteId, this.#userKey);
+      void this.#socket.leave(key);
+      this.#persist();
+    }
+    return ['unsubscribed', { siteId: (args as { siteId: unknown }).siteId, message: `unsubscribed from site ${siteId}` }];
+  }
+
+  #subscribeAlarms(): Reply {
+    if (!this.#subscriptions.has('alarms')) {
+      this.#checkRoomFor('alarms');
+      this.#subscriptions.add('alarms');
+      void this.#socket.join(this.#roomsOf('alarms'));
+      this.#persist();
+    }
+    return ['subscribed', { channel: 'alarms', message: 'subscribed to alarms' }, true];
+  }
+
+  #checkRoomFor(_key: string): void {
+    const max = this.#face.ctx.config.maxSubscriptions;
+    if (this.#subscriptions.size >= max) throw new CommandError(ErrorCode.LimitExceeded, `at most ${max} subscriptions per connection`);
+  }
+
+  /** `auth:refresh {token}`: same user, new grant; sites it no longer grants are left at once. */
+  async #refresh(args: unknown): Promise<Reply> {
+    const token = (args as { token?: unknown } | null | undefined)?.token;
+    if (typeof token !== 'string') throw new CommandError(ErrorCode.BadArguments, 'expected {token}');
+    let grant: Grant;
+    try {
+      grant = await this.#face.auth.verify(token);
+    } catch (e) {
+      throw new CommandError(ErrorCode.BadToken, e instanceof AuthError ? e.message : 'token check failed');
+    }
+    if (grant.userId !== this.#grant.userId) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
+    const alarms = this.#subscriptions.has('alarms');
+    if (alarms) for (const room of this.#roomsOf('alarms')) void this.#socket.leave(room);
+    this.#grant = grant;
+    const revokedSites = this.#dropRevoked();
+    if (alarms) void this.#socket.join(this.#roomsOf('alarms'));
+    this.#scheduleExpiry();
+    this.#persist();
+    return ['auth:refreshed', { expiresAt: grant.expiresAt ?? null, revokedSites }];
+  }
+
+  /** Leaves the sites the grant no longer has; says so to the client. */
+  #dropRevoked(): string[] {
+    const dropped: string[] = [];
+    for (const key of [...this.#subscriptions]) {
+      if (!key.startsWith('site:') || grantsSite(this.#grant, key.slice(5))) continue;
+      const site = key.slice(5);
+      this.#subscriptions.delete(key);
+      void this.#socket.leave(key);
+      this.#face.presence.leftSite(site, this.#userKey);
+      dropped.push(site);
+      this.#emit('unsubscribed', { siteId: site, message: `site ${site} is no longer in your token`, revoked: true }, false);
+    }
+    return dropped;
+  }
+
+  #scheduleExpiry(): void {
+    for (const t of this.#expiryTimers) clearTimeout(t);
+    this.#expiryTimers = [];
+    const expiresAt = this.#grant.expiresAt;
+    if (expiresAt === undefined) return;
+    const { tokenWarningMs } = this.#face.ctx.config;
+    const now = Date.now();
+    const warn = setTimeout(() => this.#emit('auth:expiring', { expiresAt }, false), Math.max(0, expiresAt - tokenWarningMs - now));
+    const expire = setTimeout(() => {
+      this.#face.ctx.metrics.refusals.inc({ reason: 'token_expired' });
+      this.#error(4402, 'token expired', 'auth');
+      // A server-side disconnect: socket.io-client does not retry with the expired token by itself.
+      this.#socket.disconnect(true);
+    }, Math.max(0, expiresAt - now));
+    warn.unref();
+    expire.unref();
+    this.#expiryTimers = [warn, expire];
+  }
+
+  #persist(): void {
+    // socket.io keeps the private session id to itself in its typings; it is what the client sends back.
+    const pid = (this.#socket as unknown as { pid?: string }).pid;
+    if (pid === undefined) return;
+    this.#face.backend()?.sessions.set(pid, { user: this.#userKey, rooms: [...this.#subscriptions] });
+  }
+
+  #closed(reason: string): void {
+    this.#gone = true;
+    for (const t of this.#expiryTimers) clearTimeout(t);
+    const { presence, ctx, log } = this.#face;
+    for (const key of this.#subscriptions) if (key.startsWith('site:')) presence.leftSite(key.slice(5), this.#userKey);
+    presence.disconnected(this.#userKey);
+    ctx.metrics.connections.dec();
+    log.debug({ clientId: this.#socket.id, reason }, 'socket.io client disconnected');
+  }
+
+  /**
+   * Recovery: the subscriptions come back (those the token still grants), then every
+   * event after the client's offset, log by log, paced by the socket's buffer, and the
+   * rooms are joined in the same tick as the last event from the recent window.
+   */
+  async #restore({ record, from }: PendingRestore): Promise<void> {
+    const { ctx, log } = this.#face;
+    this.#emit('connected', { message: 'connected', clientId: this.#socket.id }, false);
+    for (const key of record.rooms) {
+      if (key === 'alarms' || (key.startsWith('site:') && key.length > 5)) this.#subscriptions.add(key);
+    }
+    this.#dropRevoked();
+    for (const key of this.#subscriptions) if (key.startsWith('site:')) this.#face.presence.joinedSite(key.slice(5), this.#userKey);
+    const cursor: Positions = { ...from.offsets };
+    let replayed = 0;
+    try {
+      const backend = this.#face.backend();
+      if (backend === undefined) throw new Error('hub not connected to NATS');
+      const { fanOut, replayer } = backend;
+      const send = (stream: StreamKey, e: LiveEvent): void => {
+        cursor[stream] = e.seq;
+        if (!this.#matches(e)) return;
+        replayed++;
+        this.#socket.emit(e.spec.name, e.data, formatPosition(cursor, fanOut.epochs));
+      };
+      for (;;) {
+        const behind = STREAM_KEYS.find((s) => this.#filter(s) !== undefined && cursor[s] + 1 < fanOut.recent(s).start);
+        if (behind === undefined) break;
+        const target = fanOut.recent(behind).start - 1;
+        await replayer.readRange(behind, this.#filter(behind)!, cursor[behind], target, {
+          each: (e) => send(behind, e),
+          pause: () => this.#pause(),
+          cancelled: () => this.#gone,
+        });
+        cursor[behind] = Math.max(cursor[behind], target);
+      }
+      // This hub may lag the one the client came from: joining before it catches up would repeat events.
+      const deadline = Date.now() + CATCH_UP_MS;
+      while (STREAM_KEYS.some((s) => fanOut.recent(s).last < from.offsets[s]) && Date.now() < deadline && !this.#gone) await new Promise((r) => setTimeout(r, 10));
+      if (this.#gone) throw new ResumeCancelled();
+      // From here to the joins, one tick: no live event can slip between.
+      for (const s of STREAM_KEYS) {
+        if (this.#filter(s) === undefined) continue;
+        for (const e of fanOut.recent(s).since(cursor[s])) send(s, e);
+      }
+      this.#joinBase();
+      for (const key of this.#subscriptions) void this.#socket.join(this.#roomsOf(key));
+      this.#persist();
+      ctx.metrics.resumes.inc({ recovered: 'true' });
+      ctx.metrics.replayed.inc(replayed);
+    } catch (e) {
+      if (e instanceof ResumeCancelled || this.#gone) return;
+      // The client reconnects by itself and tries again (its offset has not moved past what it got).
+      log.warn({ clientId: this.#socket.id, err: (e as Error).message }, 'socket.io recovery failed: closing the transport so the client retries');
+      this.closeTransport();
+    }
+  }
+
+  /** NATS subject filter of what this socket follows in a log, or undefined when it follows nothing there. */
+  #filter(stream: StreamKey): string | undefined {
+    const ns = this.#face.ctx.config.namespace;
+    if (stream === 'user') return `${ns}.user.${this.#userKey}.>`;
+    if (stream === 'global') return `${ns}.global.>`;
+    const sites = [...this.#subscriptions].filter((k) => k.startsWith('site:'));
+    const alarms = this.#subscriptions.has('alarms');
+    if (sites.length === 0) return alarms ? `${ns}.site.*.alarm.>` : undefined;
+    // One filter subject per consumer (nats-server 2.9): several sites read the whole log and filter here.
+    return sites.length === 1 && !alarms ? `${ns}.site.${sites[0]!.slice(5)}.>` : `${ns}.site.>`;
+  }
+
+  #matches(e: LiveEvent): boolean {
+    if (e.stream === 'user') return e.owner === this.#userKey;
+    if (e.stream === 'global') return true;
+    if (this.#subscriptions.has(`site:${e.owner}`)) return true;
+    return e.isAlarm && this.#subscriptions.has('alarms') && grantsSite(this.#grant, e.owner);
+  }
+
+  /** Backpressure for a replay: wait while the socket's buffer (uWS) or engine queue (long-polling) is full. */
+  #pause(): Promise<void> | undefined {
+    const conn = this.#socket.conn as unknown as { transport: { name: string; socket?: { getBufferedAmount(): number } }; writeBuffer: unknown[]; once(e: 'drain', f: () => void): void };
+    const budget = this.#face.ctx.config.socketBudgetBytes;
+    const ws = conn.transport.name === 'websocket' ? conn.transport.socket : undefined;
+    if (ws !== undefined) return ws.getBufferedAmount() < budget / 2 ? undefined : this.#face.drained(ws);
+    if (conn.writeBuffer.length < 256) return undefined;
+    return new Promise((resolve) => {
+      conn.once('drain', resolve);
+      setTimeout(resolve, 1000).unref();
+    });
+  }
+}
