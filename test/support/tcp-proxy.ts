@@ -4,7 +4,7 @@ import { freePort } from './nats.ts';
 
 export class TcpProxy {
   readonly port: number;
-  readonly #target: { host: string; port: number };
+  #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
 
@@ -35,6 +35,11 @@ export class TcpProxy {
     });
     this.#server = server;
     return new Promise((resolve) => server.listen(this.port, '127.0.0.1', () => resolve()));
+  }
+
+  /** Sends new connections elsewhere (a load balancer moving clients to another hub). */
+  retarget(target: { host: string; port: number }): void {
+    this.#target = target;
   }
 
   /** Drops every open connection and refuses new ones, as a server that went away. */
