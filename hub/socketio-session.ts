@@ -29,6 +29,14 @@ type Handler = (args: unknown) => Reply | Promise<Reply>;
 /** Events a client may send; anything else counts as a bad frame. */
 const COMMANDS = ['subscribe:site', 'unsubscribe:site', 'subscribe:alarms', 'subscribe:notifications', 'ping', 'auth:refresh'] as const;
 
+/**
+ * A recovered socket's missed events wait for its first packet after `connected`, or this
+ * long: front-ends written like the seed's re-register their listeners when `connected`
+ * arrives (React effects run after a render) and then subscribe, so events sent at once
+ * would reach no listener.
+ */
+const RECOVERY_GRACE_MS = 500;
+
 /** How long a recovering socket waits for this hub's live delivery to reach the client's offset (it may come from a hub further on). */
 const CATCH_UP_MS = 5000;
 
@@ -45,6 +53,8 @@ export class SocketIoSession {
   /** Set while a recovery replays: commands wait for it, so their rooms join after the replay. */
   #restoring: Promise<void> | undefined;
   #expiryTimers: ReturnType<typeof setTimeout>[] = [];
+  /** Resolves on the first packet the client sends (see RECOVERY_GRACE_MS). */
+  #heardFrom: (() => void) | undefined;
 
   constructor(socket: Socket, grant: Grant, face: FaceContext) {
     this.#socket = socket;
@@ -73,6 +83,7 @@ export class SocketIoSession {
     this.#socket.once('disconnect', (reason) => this.#closed(reason));
     // Every packet passes here first: rate limit and unknown events, as on the native protocol.
     this.#socket.use(([event], next) => {
+      this.#heardFrom?.();
       if (!this.#budget.take()) {
         this.#error(ErrorCode.LimitExceeded, `more than ${ctx.config.commandsPerSecond} operations per second`, String(event));
         return this.#strike();
@@ -283,7 +294,13 @@ export class SocketIoSession {
    */
   async #restore({ record, from }: PendingRestore): Promise<void> {
     const { ctx, log } = this.#face;
+    const heard = new Promise<void>((resolve) => {
+      this.#heardFrom = resolve;
+      setTimeout(resolve, RECOVERY_GRACE_MS).unref();
+    });
     this.#emit('connected', { message: 'connected', clientId: this.#socket.id }, false);
+    await heard;
+    this.#heardFrom = undefined;
     for (const key of record.rooms) {
       if (key === 'alarms' || (key.startsWith('site:') && key.length > 5)) this.#subscriptions.add(key);
     }
