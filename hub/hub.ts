@@ -119,6 +119,9 @@ export class Hub {
     await this.#backend?.cursors.close();
     await this.#presence.close();
     await this.#nc?.drain().catch(() => {});
+    // Closing the listen socket leaves open HTTP keep-alive connections (browsers' long-polling) with this app:
+    // they would keep talking to a stopped hub while a new one listens on the port. uWS has `close()`; its typings lag.
+    (this.#app as unknown as { close(): void }).close();
   }
 
   /** Listens, retrying briefly: a hub restarting on its port may find the old socket not yet released. */
@@ -148,6 +151,7 @@ export class Hub {
     const replayer = new Replayer(this.#js, this.#jsm, this.config.namespace, this.#fanOut, this.metrics, this.log);
     this.#socketIoBackend = { fanOut: this.#fanOut, replayer, sessions: new RecoverySessions(recovery, this.log) };
     this.#backend = { js: this.#js, cursors: new CursorStore(cursors, this.log), replayer };
+    this.#socketIo?.ready();
   }
 
   async #collectMetrics(): Promise<void> {

@@ -50,6 +50,9 @@ export interface FaceContext {
   drained(ws: object): Promise<void>;
 }
 
+/** How long a connection waits for a starting hub to reach NATS before its transport is closed (the client then retries). */
+const READY_WAIT_MS = 5000;
+
 /** Close codes as `connect_error` data, with the metric label of each. */
 const REFUSAL_LABELS: Readonly<Record<number, string>> = {
   [CloseCode.Unauthorized]: 'unauthorized',
@@ -67,6 +70,7 @@ export class SocketIoFace {
   readonly #perIp: RateLimiter;
   readonly #sessions = new Set<SocketIoSession>();
   readonly #drainWaiters = new Map<object, Array<() => void>>();
+  readonly #readyWaiters: Array<() => void> = [];
   #position = '';
   #positionStale = true;
 
@@ -115,7 +119,14 @@ export class SocketIoFace {
       this.#admit(socket).then(
         () => next(),
         (e: Error & { data?: { code: number } }) => {
-          ctx.metrics.refusals.inc({ reason: REFUSAL_LABELS[e.data?.code ?? 0] ?? 'unauthorized' });
+          const code = e.data?.code ?? 0;
+          ctx.metrics.refusals.inc({ reason: REFUSAL_LABELS[code] ?? 'unauthorized' });
+          // socket.io-client never retries after a connect_error from the server, but does after a lost
+          // transport: refusals that pass with time (the hub starting, a connection burst) close the transport.
+          if (code === CloseCode.HubUnavailable || code === CloseCode.RateLimited) {
+            log.info({ reason: e.message }, 'socket.io connection deferred: closing the transport, the client retries');
+            socket.conn.close();
+          }
           next(e);
         },
       );
@@ -167,10 +178,22 @@ export class SocketIoFace {
     await this.#io.close().catch(() => {});
   }
 
+  /** Wakes connections waiting for the hub to reach NATS (see #admit). */
+  ready(): void {
+    for (const w of this.#readyWaiters.splice(0)) w();
+  }
+
   async #admit(socket: Socket): Promise<void> {
     const { config } = this.#face.ctx;
     const hs = socket.handshake;
-    if (!this.#ready()) throw refusal(CloseCode.HubUnavailable, 'hub not ready: reconnect');
+    if (!this.#ready()) {
+      // A hub that has just started listens before it reaches NATS: hold the connection a moment rather than refuse it.
+      await new Promise<void>((resolve) => {
+        this.#readyWaiters.push(resolve);
+        setTimeout(resolve, READY_WAIT_MS).unref();
+      });
+      if (!this.#ready()) throw refusal(CloseCode.HubUnavailable, 'hub not ready: reconnect');
+    }
     if (!this.#perIp.take(hs.address)) throw refusal(CloseCode.RateLimited, 'too many connections from your address: retry later');
     const origin = hs.headers.origin;
     if (config.allowedOrigins.length > 0 && typeof origin === 'string' && origin !== '' && !config.allowedOrigins.includes(origin)) {

@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { HubPublisher } from '../protocol/publisher.ts';
-import { freePort, uniqueNamespace } from './support/nats.ts';
+import { HubPublisher } from '../protocol/publisher.ts';
+import { freePort, OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { SeedSocket } from './support/seed-socket.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
-import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { signToken, startTestHub, TEST_SECRET, type TestHub } from './support/test-hub.ts';
 
 /** The `n` of every task:update a client got, in arrival order. */
 function received(s: SeedSocket, site: number): number[] {
@@ -127,7 +127,7 @@ describe('socket.io recovery from the log', () => {
       await pub.sendTaskUpdate(1, { site: 1, n: 0 });
       await s.waitFor(() => received(s, 1).length === 1);
       await a.stop({ drop: false });
-      const pub2 = await (await import('../protocol/publisher.ts')).HubPublisher.connect({ servers: a.natsUrl, namespace: ns });
+      const pub2 = await HubPublisher.connect({ servers: a.natsUrl, namespace: ns });
       for (const n of range(1, 20)) await pub2.sendTaskUpdate(1, { site: 1, n });
       const b = await startTestHub({ HUB_NAMESPACE: ns }, { port });
       hubs.push(b);
@@ -137,6 +137,36 @@ describe('socket.io recovery from the log', () => {
       await pub2.close();
       assert.deepEqual(received(s, 1), range(0, 21));
       assert.equal(s.socket.recovered, true);
+    });
+
+    it('a client that connects while the hub is still reaching NATS is held or retried, never refused for good', async () => {
+      const nats = await OwnNatsServer.start();
+      await nats.kill();
+      const port = await freePort();
+      const starting = startTestHub({ NATS_URL: nats.url }, { port });
+      const token = await signToken(TEST_SECRET, { sub: 'early', sites: [1] });
+      // The hub listens before NATS answers; the seed client connects now.
+      let s: SeedSocket | undefined;
+      for (let i = 0; i < 100 && s === undefined; i++) {
+        const probe = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
+        if (probe) s = new SeedSocket(`ws://127.0.0.1:${port}/ws`, token);
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(s !== undefined, 'the hub listens before it reaches NATS');
+      sockets.push(s);
+      const errors: string[] = [];
+      s.socket.on('connect_error', (e) => errors.push(e.message));
+      await new Promise((r) => setTimeout(r, 300));
+      await nats.restart();
+      const hub = await starting;
+      try {
+        await s.waitFor((r) => r.some((e) => e.name === 'connected'), 20_000);
+        assert.equal(s.socket.connected, true);
+      } finally {
+        s.close();
+        await hub.stop();
+        await nats.stop();
+      }
     });
 
     it('moving to another hub while a producer appends: 0 lost, 0 duplicated, in order', async () => {
