@@ -50,6 +50,9 @@ export interface FaceContext {
   drained(ws: object): Promise<void>;
 }
 
+/** How often sockets are checked against the hard limit: the memory a stalled socket can take is its share of this long's traffic. */
+const SWEEP_MS = 250;
+
 /** How long a connection waits for a starting hub to reach NATS before its transport is closed (the client then retries). */
 const READY_WAIT_MS = 5000;
 
@@ -71,6 +74,7 @@ export class SocketIoFace {
   readonly #sessions = new Set<SocketIoSession>();
   readonly #drainWaiters = new Map<object, Array<() => void>>();
   readonly #readyWaiters: Array<() => void> = [];
+  readonly #sweepTimer: ReturnType<typeof setInterval>;
   #position = '';
   #positionStale = true;
 
@@ -106,8 +110,10 @@ export class SocketIoFace {
     });
     this.#io.attachApp(
       withBehavior(app, {
-        // Closed, not silently skipped, past the hard limit: the client recovers from its offset and loses nothing.
-        maxBackpressure: config.socketHardLimitBytes,
+        // The hub closes a socket past the hard limit itself (sweep and drain, below), so that no event after
+        // a skipped one can reach it: uWS past its own limit skips messages and closes only later, while
+        // later ones may still get through. Its limit, far above, is a backstop for a burst between sweeps.
+        maxBackpressure: config.socketHardLimitBytes + Math.max(config.socketHardLimitBytes, 16 * 1024 * 1024),
         closeOnBackpressureLimit: 1,
         drain: (ws) => this.#onDrain(ws),
       }),
@@ -131,6 +137,8 @@ export class SocketIoFace {
         },
       );
     });
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweepTimer.unref();
     this.#nsp.on('connection', (socket) => {
       (this.#nsp.adapter as unknown as { trackTransport(id: string, s: Socket): void }).trackTransport(socket.id, socket);
       const session = new SocketIoSession(socket, socket.data.grant as Grant, this.#face);
@@ -173,6 +181,7 @@ export class SocketIoFace {
 
   /** Shutdown: transports are closed (not disconnected), so clients reconnect, elsewhere if need be, and recover. */
   async close(): Promise<void> {
+    clearInterval(this.#sweepTimer);
     for (const session of [...this.#sessions]) session.closeTransport();
     await this.#face.backend()?.sessions.flush();
     await this.#io.close().catch(() => {});
@@ -213,6 +222,17 @@ export class SocketIoFace {
       throw refusal(CloseCode.TooManyConnections, `at most ${config.maxConnectionsPerUser} connections per user`);
     }
     socket.data.grant = grant;
+  }
+
+  /** Closes sockets past the hard limit: they reconnect and recover from their offset, losing nothing. */
+  #sweep(): void {
+    const limit = this.#face.ctx.config.socketHardLimitBytes;
+    for (const session of this.#sessions) if (session.bufferedAmount > limit) this.#forceClose(session);
+  }
+
+  #forceClose(session: SocketIoSession): void {
+    this.#face.ctx.metrics.forcedCloses.inc({ reason: 'hard_limit' });
+    session.closeTransport();
   }
 
   #onDrain(ws: WebSocket<unknown>): void {

@@ -107,6 +107,13 @@ export class SocketIoSession {
     this.#persist();
   }
 
+  /** Bytes waiting in the socket's uWS send buffer (0 on long-polling, whose queue the engine holds). */
+  get bufferedAmount(): number {
+    if (this.#gone) return 0;
+    const transport = this.#socket.conn.transport as unknown as { name: string; socket?: { getBufferedAmount(): number } };
+    return transport.name === 'websocket' && transport.socket !== undefined ? transport.socket.getBufferedAmount() : 0;
+  }
+
   /** Closes the transport (not a Socket.IO disconnect), so the client reconnects by itself and recovers. */
   closeTransport(): void {
     this.#socket.conn.close();
@@ -318,25 +325,35 @@ export class SocketIoSession {
         replayed++;
         this.#socket.emit(e.spec.name, e.data, formatPosition(cursor, fanOut.epochs));
       };
-      for (;;) {
-        const behind = STREAM_KEYS.find((s) => this.#filter(s) !== undefined && cursor[s] + 1 < fanOut.recent(s).start);
-        if (behind === undefined) break;
-        const target = fanOut.recent(behind).start - 1;
-        await replayer.readRange(behind, this.#filter(behind)!, cursor[behind], target, {
-          each: (e) => send(behind, e),
-          pause: () => this.#pause(),
-          cancelled: () => this.#gone,
-        });
-        cursor[behind] = Math.max(cursor[behind], target);
-      }
-      // This hub may lag the one the client came from: joining before it catches up would repeat events.
       const deadline = Date.now() + CATCH_UP_MS;
-      while (STREAM_KEYS.some((s) => fanOut.recent(s).last < from.offsets[s]) && Date.now() < deadline && !this.#gone) await new Promise((r) => setTimeout(r, 10));
-      if (this.#gone) throw new ResumeCancelled();
-      // From here to the joins, one tick: no live event can slip between.
-      for (const s of STREAM_KEYS) {
-        if (this.#filter(s) === undefined) continue;
-        for (const e of fanOut.recent(s).since(cursor[s])) send(s, e);
+      for (;;) {
+        if (this.#gone) throw new ResumeCancelled();
+        const behind = STREAM_KEYS.find((s) => this.#filter(s) !== undefined && cursor[s] + 1 < fanOut.recent(s).start);
+        if (behind !== undefined) {
+          // Older than the recent window: from the log, paced by the socket's buffer.
+          const target = fanOut.recent(behind).start - 1;
+          await replayer.readRange(behind, this.#filter(behind)!, cursor[behind], target, { each: (e) => send(behind, e), pause: () => this.#pause(), cancelled: () => this.#gone });
+          cursor[behind] = Math.max(cursor[behind], target);
+          continue;
+        }
+        // This hub may lag the one the client came from: joining before it catches up would repeat events.
+        if (STREAM_KEYS.some((s) => fanOut.recent(s).last < from.offsets[s]) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 10));
+          continue;
+        }
+        // The recent window, paced too: when the socket must pause, wait and look again (the window moves on).
+        // When the rest goes out without a pause, the rooms are joined in that same tick: no live event slips between.
+        let paused: Promise<void> | undefined;
+        window: for (const s of STREAM_KEYS) {
+          if (this.#filter(s) === undefined) continue;
+          for (const e of fanOut.recent(s).since(cursor[s])) {
+            send(s, e);
+            paused = this.#pause();
+            if (paused !== undefined) break window;
+          }
+        }
+        if (paused === undefined) break;
+        await paused;
       }
       this.#joinBase();
       for (const key of this.#subscriptions) void this.#socket.join(this.#roomsOf(key));

@@ -100,6 +100,28 @@ describe('socket.io recovery from the log', () => {
       await proxy.cut();
     });
 
+    it('a client that stops reading is closed at the hard limit, not skipped, and recovers everything once', async () => {
+      const small = await startTestHub({ HUB_SOCKET_BUDGET_BYTES: '16384', HUB_SOCKET_HARD_LIMIT_BYTES: '65536' });
+      hubs.push(small);
+      const spub = await small.publisher();
+      const proxy = await TcpProxy.start({ host: '127.0.0.1', port: small.hub.port });
+      proxies.push(proxy);
+      const s = await SeedSocket.connect(`ws://127.0.0.1:${proxy.port}/ws`, await small.token({ sub: 'slow', sites: [1] }), { transports: ['websocket'] });
+      sockets.push(s);
+      await s.request('subscribe:site', { siteId: 1 }, 'subscribed');
+      proxy.stall();
+      // Far more than the socket, the proxy and the kernel buffers hold together.
+      const filler = 'x'.repeat(8000);
+      const total = 1500;
+      await Promise.all(range(0, total).map((n) => spub.sendTaskUpdate(1, { site: 1, n, filler })));
+      // The hub closes the socket at its hard limit; the client learns it once it reads again.
+      await until(() => small.hub.connections === 0, 30_000);
+      proxy.unstall();
+      await s.waitFor(() => received(s, 1).length >= total, 30_000);
+      assert.deepEqual(received(s, 1), range(0, total));
+      assert.equal(s.socket.recovered, true);
+    });
+
     it('an offset from a log that was recreated is not recovered: recovered is false and the app refetches', async () => {
       const s = await SeedSocket.connect(t.wsUrl, await t.token({ sub: 'stale', sites: [1] }), { reconnection: false });
       sockets.push(s);

@@ -6,6 +6,8 @@ export class TcpProxy {
   readonly port: number;
   #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
+  /** Server-to-client halves, to stall a client that stops reading. */
+  readonly #downstream = new Map<Socket, Socket>();
   #server: Server | undefined;
 
   private constructor(port: number, target: { host: string; port: number }) {
@@ -30,11 +32,26 @@ export class TcpProxy {
         s.on('error', () => {});
       }
       client.pipe(upstream).pipe(client);
+      this.#downstream.set(upstream, client);
+      upstream.on('close', () => this.#downstream.delete(upstream));
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
     this.#server = server;
     return new Promise((resolve) => server.listen(this.port, '127.0.0.1', () => resolve()));
+  }
+
+  /** Stops passing what the server sends: a client that no longer reads (its TCP window closes). */
+  stall(): void {
+    for (const [upstream, client] of this.#downstream) {
+      upstream.unpipe(client);
+      upstream.pause();
+    }
+  }
+
+  /** Passes the server's bytes again. */
+  unstall(): void {
+    for (const [upstream, client] of this.#downstream) upstream.pipe(client);
   }
 
   /** Sends new connections elsewhere (a load balancer moving clients to another hub). */
