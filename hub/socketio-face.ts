@@ -99,6 +99,8 @@ export class SocketIoFace {
       connectionStateRecovery: { maxDisconnectionDuration: config.socketIoRecoveryMs, skipMiddlewares: false },
       adapter: hubAdapter(app, {
         logs: async () => {
+          // Recovery is decided before the middleware runs: on a hub still reaching NATS, wait as #admit does.
+          await this.#whenReady();
           const b = backend();
           if (b === undefined) return undefined;
           const first: Record<string, number> = {};
@@ -192,17 +194,20 @@ export class SocketIoFace {
     for (const w of this.#readyWaiters.splice(0)) w();
   }
 
+  /** A hub that has just started listens before it reaches NATS: connections wait a moment rather than fail. */
+  #whenReady(): Promise<void> {
+    if (this.#ready()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#readyWaiters.push(resolve);
+      setTimeout(resolve, READY_WAIT_MS).unref();
+    });
+  }
+
   async #admit(socket: Socket): Promise<void> {
     const { config } = this.#face.ctx;
     const hs = socket.handshake;
-    if (!this.#ready()) {
-      // A hub that has just started listens before it reaches NATS: hold the connection a moment rather than refuse it.
-      await new Promise<void>((resolve) => {
-        this.#readyWaiters.push(resolve);
-        setTimeout(resolve, READY_WAIT_MS).unref();
-      });
-      if (!this.#ready()) throw refusal(CloseCode.HubUnavailable, 'hub not ready: reconnect');
-    }
+    await this.#whenReady();
+    if (!this.#ready()) throw refusal(CloseCode.HubUnavailable, 'hub not ready: reconnect');
     if (!this.#perIp.take(hs.address)) throw refusal(CloseCode.RateLimited, 'too many connections from your address: retry later');
     const origin = hs.headers.origin;
     if (config.allowedOrigins.length > 0 && typeof origin === 'string' && origin !== '' && !config.allowedOrigins.includes(origin)) {

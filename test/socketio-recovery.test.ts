@@ -197,6 +197,39 @@ describe('socket.io recovery from the log', () => {
       }
     });
 
+    it('a client recovering on a hub that is still reaching NATS waits for it and recovers', async () => {
+      const nats = await OwnNatsServer.start();
+      const port = await freePort();
+      const ns = uniqueNamespace();
+      const a = await startTestHub({ NATS_URL: nats.url, HUB_NAMESPACE: ns }, { port });
+      const s = await SeedSocket.connect(`ws://127.0.0.1:${port}/ws`, await a.token({ sub: 'early-recovery', sites: [1] }));
+      sockets.push(s);
+      let b: TestHub | undefined;
+      try {
+        await s.request('subscribe:site', { siteId: 1 }, 'subscribed');
+        const pub = await a.publisher();
+        await pub.sendTaskUpdate(1, { site: 1, n: 0 });
+        await s.waitFor(() => received(s, 1).length === 1);
+        await a.stop({ drop: false });
+        await nats.kill();
+        // The new hub listens, but NATS is down: the client reconnects to it and must wait, not start afresh.
+        const starting = startTestHub({ NATS_URL: nats.url, HUB_NAMESPACE: ns }, { port });
+        await until(() => s.socket.io.engine?.readyState === 'open' || s.socket.io.engine?.readyState === 'opening');
+        await new Promise((r) => setTimeout(r, 300));
+        await nats.restart();
+        b = await starting;
+        const pub2 = await b.publisher();
+        await pub2.sendTaskUpdate(1, { site: 1, n: 1 });
+        await s.waitFor(() => received(s, 1).length === 2, 20_000);
+        assert.deepEqual(received(s, 1), [0, 1]);
+        assert.equal(s.socket.recovered, true);
+      } finally {
+        s.close();
+        await b?.stop();
+        await nats.stop();
+      }
+    });
+
     it('moving to another hub while a producer appends: 0 lost, 0 duplicated, in order', async () => {
       const ns = uniqueNamespace();
       const a = await startTestHub({ HUB_NAMESPACE: ns });
