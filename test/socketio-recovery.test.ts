@@ -34,7 +34,10 @@ describe('socket.io recovery from the log', () => {
   const sockets: SeedSocket[] = [];
   const hubs: TestHub[] = [];
   const proxies: TcpProxy[] = [];
+  /** Whatever else a test opened, closed even when it fails (a live NATS connection would keep the file running). */
+  const cleanups: Array<() => Promise<unknown>> = [];
   after(async () => {
+    for (const c of cleanups) await c().catch(() => {});
     for (const s of sockets) s.close();
     for (const p of proxies) await p.cut();
     for (const h of hubs) await h.stop().catch(() => {});
@@ -147,6 +150,7 @@ describe('socket.io recovery from the log', () => {
       await s.request('subscribe:site', { siteId: 1 }, 'subscribed');
       // The producer is a service of its own: it outlives the hub.
       const producerPub = await HubPublisher.connect({ servers: a.natsUrl, namespace: ns });
+      cleanups.push(() => producerPub.close());
       const total = 400;
       let appended = 0;
       const producer = (async () => {
@@ -162,7 +166,6 @@ describe('socket.io recovery from the log', () => {
       hubs.push(b);
       await producer;
       await s.waitFor(() => received(s, 1).length >= total, 20_000);
-      await producerPub.close();
       assert.deepEqual(received(s, 1), range(0, total));
       assert.equal(s.socket.recovered, true);
     });
