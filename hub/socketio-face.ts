@@ -229,10 +229,17 @@ export class SocketIoFace {
     socket.data.grant = grant;
   }
 
-  /** Closes sockets past the hard limit: they reconnect and recover from their offset, losing nothing. */
+  /**
+   * Closes sockets past the hard limit (they reconnect and recover from their offset, losing
+   * nothing) and applies token expiry: one pass for all sockets instead of timers per socket.
+   */
   #sweep(): void {
     const limit = this.#face.ctx.config.socketHardLimitBytes;
-    for (const session of this.#sessions) if (session.bufferedAmount > limit) this.#forceClose(session);
+    const now = Date.now();
+    for (const session of this.#sessions) {
+      if (session.bufferedAmount > limit) this.#forceClose(session);
+      else session.checkExpiry(now);
+    }
   }
 
   #forceClose(session: SocketIoSession): void {

@@ -24,7 +24,6 @@ import type { PendingRestore } from './socketio-adapter.ts';
 import type { FaceContext } from './socketio-face.ts';
 
 type Reply = readonly [event: string, data: unknown, withPosition?: boolean];
-type Handler = (args: unknown) => Reply | Promise<Reply>;
 
 /** Events a client may send; anything else counts as a bad frame. */
 const COMMANDS = ['subscribe:site', 'unsubscribe:site', 'subscribe:alarms', 'subscribe:notifications', 'ping', 'auth:refresh'] as const;
@@ -47,12 +46,11 @@ export class SocketIoSession {
   /** Subscriptions, as stored for recovery: `site:<id>` and `alarms`. */
   readonly #subscriptions = new Set<string>();
   readonly #budget: TokenBucket;
-  readonly #handlers: ReadonlyMap<string, Handler>;
   #badFrames = 0;
   #gone = false;
   /** Set while a recovery replays: commands wait for it, so their rooms join after the replay. */
   #restoring: Promise<void> | undefined;
-  #expiryTimers: ReturnType<typeof setTimeout>[] = [];
+  #expiryWarned = false;
   /** Resolves on the first packet the client sends (see RECOVERY_GRACE_MS). */
   #heardFrom: (() => void) | undefined;
 
@@ -62,14 +60,6 @@ export class SocketIoSession {
     this.#face = face;
     const { commandsPerSecond } = face.ctx.config;
     this.#budget = new TokenBucket(commandsPerSecond, commandsPerSecond * 2);
-    this.#handlers = new Map<string, Handler>([
-      ['subscribe:site', (a) => this.#subscribeSite(a)],
-      ['unsubscribe:site', (a) => this.#unsubscribeSite(a)],
-      ['subscribe:alarms', () => this.#subscribeAlarms()],
-      ['subscribe:notifications', () => ['subscribed', { channel: 'notifications', message: 'subscribed to notifications' }, true]],
-      ['ping', () => ['pong', { timestamp: Date.now() }]],
-      ['auth:refresh', (a) => this.#refresh(a)],
-    ]);
   }
 
   get #userKey(): string {
@@ -81,21 +71,9 @@ export class SocketIoSession {
     presence.connected(this.#userKey);
     ctx.metrics.connections.inc();
     this.#socket.once('disconnect', (reason) => this.#closed(reason));
-    // Every packet passes here first: rate limit and unknown events, as on the native protocol.
-    this.#socket.use(([event], next) => {
-      this.#heardFrom?.();
-      if (!this.#budget.take()) {
-        this.#error(ErrorCode.LimitExceeded, `more than ${ctx.config.commandsPerSecond} operations per second`, String(event));
-        return this.#strike();
-      }
-      if (!(COMMANDS as readonly string[]).includes(String(event))) {
-        this.#error(ErrorCode.UnknownOp, `unknown event ${JSON.stringify(String(event)).slice(0, 80)}`, String(event));
-        return this.#strike();
-      }
-      next();
-    });
-    for (const name of COMMANDS) this.#socket.on(name, (...args: unknown[]) => this.#run(name, args));
-    this.#scheduleExpiry();
+    // Every packet is handled here (rate limit, unknown events, then the command), never passed on to
+    // per-event listeners: one closure per socket instead of one per command.
+    this.#socket.use((packet) => this.#onPacket(packet));
     const restore = (this.#socket.data as { restore?: PendingRestore }).restore;
     if (this.#socket.recovered && restore !== undefined && restore.record.user === this.#userKey) {
       this.#restoring = this.#restore(restore).finally(() => (this.#restoring = undefined));
@@ -130,11 +108,42 @@ export class SocketIoSession {
     return sites === '*' ? ['alarms:*'] : [...sites].map((s) => `alarms:${s}`);
   }
 
+  #onPacket([event, ...args]: unknown[]): void {
+    this.#heardFrom?.();
+    const name = String(event);
+    if (!this.#budget.take()) {
+      this.#error(ErrorCode.LimitExceeded, `more than ${this.#face.ctx.config.commandsPerSecond} operations per second`, name);
+      return this.#strike();
+    }
+    if (!(COMMANDS as readonly string[]).includes(name)) {
+      this.#error(ErrorCode.UnknownOp, `unknown event ${JSON.stringify(name).slice(0, 80)}`, name);
+      return this.#strike();
+    }
+    this.#run(name, args);
+  }
+
+  #handle(name: string, args: unknown): Reply | Promise<Reply> {
+    switch (name) {
+      case 'subscribe:site':
+        return this.#subscribeSite(args);
+      case 'unsubscribe:site':
+        return this.#unsubscribeSite(args);
+      case 'subscribe:alarms':
+        return this.#subscribeAlarms();
+      case 'subscribe:notifications':
+        return ['subscribed', { channel: 'notifications', message: 'subscribed to notifications' }, true];
+      case 'auth:refresh':
+        return this.#refresh(args);
+      default:
+        return ['pong', { timestamp: Date.now() }];
+    }
+  }
+
   #run(name: string, args: unknown[]): void {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (data: unknown) => void) : undefined;
     const go = (): void => {
       try {
-        const result = this.#handlers.get(name)!(args[0]);
+        const result = this.#handle(name, args[0]);
         if (result instanceof Promise) result.then((r) => this.#reply(r, ack), (e: unknown) => this.#fail(name, e, ack));
         else this.#reply(result, ack);
       } catch (e) {
@@ -238,7 +247,7 @@ export class SocketIoSession {
     this.#grant = grant;
     const revokedSites = this.#dropRevoked();
     if (alarms) void this.#socket.join(this.#roomsOf('alarms'));
-    this.#scheduleExpiry();
+    this.#expiryWarned = false;
     this.#persist();
     return ['auth:refreshed', { expiresAt: grant.expiresAt ?? null, revokedSites }];
   }
@@ -258,23 +267,21 @@ export class SocketIoSession {
     return dropped;
   }
 
-  #scheduleExpiry(): void {
-    for (const t of this.#expiryTimers) clearTimeout(t);
-    this.#expiryTimers = [];
+  /** Token expiry, checked by the face's sweep: warned `HUB_TOKEN_WARNING_MS` before, then disconnected. */
+  checkExpiry(now: number): void {
     const expiresAt = this.#grant.expiresAt;
-    if (expiresAt === undefined) return;
-    const { tokenWarningMs } = this.#face.ctx.config;
-    const now = Date.now();
-    const warn = setTimeout(() => this.#emit('auth:expiring', { expiresAt }, false), Math.max(0, expiresAt - tokenWarningMs - now));
-    const expire = setTimeout(() => {
+    if (expiresAt === undefined || this.#gone) return;
+    if (expiresAt <= now) {
       this.#face.ctx.metrics.refusals.inc({ reason: 'token_expired' });
       this.#error(4402, 'token expired', 'auth');
       // A server-side disconnect: socket.io-client does not retry with the expired token by itself.
       this.#socket.disconnect(true);
-    }, Math.max(0, expiresAt - now));
-    warn.unref();
-    expire.unref();
-    this.#expiryTimers = [warn, expire];
+      return;
+    }
+    if (!this.#expiryWarned && expiresAt - now <= this.#face.ctx.config.tokenWarningMs) {
+      this.#expiryWarned = true;
+      this.#emit('auth:expiring', { expiresAt }, false);
+    }
   }
 
   #persist(): void {
@@ -286,7 +293,6 @@ export class SocketIoSession {
 
   #closed(reason: string): void {
     this.#gone = true;
-    for (const t of this.#expiryTimers) clearTimeout(t);
     const { presence, ctx, log } = this.#face;
     for (const key of this.#subscriptions) if (key.startsWith('site:')) presence.leftSite(key.slice(5), this.#userKey);
     presence.disconnected(this.#userKey);
