@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 
 export const SCENARIOS = ['fanout', 'burst', 'reconnect-storm', 'slow-consumers', 'connections'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-export const TARGETS = ['hub', 'socketio', 'uws-bare'] as const;
+export const TARGETS = ['hub', 'hub-socketio', 'socketio', 'uws-bare'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export interface BenchOptions {

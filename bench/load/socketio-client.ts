@@ -1,8 +1,13 @@
 /**
- * A bench client for the Socket.IO baseline, as the seed's clients connected:
+ * A bench client speaking Socket.IO as the seed's clients connected:
  * socket.io-client to namespace `/ws` with `auth: {token}`, `subscribe:site`,
  * then listening to the seed's event names. WebSocket transport only (no HTTP
- * long-polling first), which is Socket.IO's fastest configuration.
+ * long-polling first), which is Socket.IO's fastest configuration. It drives
+ * the Socket.IO baseline and the hub's Socket.IO face alike: both emit the
+ * producer's BenchEvent as the first argument; the face adds its recovery
+ * offset as the last (`<site>.<user>.<global>@<epochs>`), whose site part the
+ * client checks only increases, and answers connection state recovery, which
+ * the client asks for after an outage when the target resumes.
  */
 import { io, type Socket } from 'socket.io-client';
 import type { BenchEvent } from '../bench-event.ts';
@@ -33,19 +38,16 @@ export class SocketIoClient implements BenchClient {
     this.#ctx = ctx;
   }
 
-  connect(): Promise<void> {
+  async connect(): Promise<void> {
     const ctx = this.#ctx;
-    this.#socket?.removeAllListeners();
-    this.#socket?.disconnect();
-    const socket = io(`http://${ctx.host}:${ctx.port}/ws`, {
-      transports: ['websocket'],
-      auth: { token: this.spec.token },
-      reconnection: false,
-      forceNew: true,
-      timeout: ctx.timeoutMs,
-    });
-    this.#socket = socket;
-    const onEvent = (e: BenchEvent) => this.#onEvent(e);
+    // After an outage, the same socket.io-client Socket reconnects: it sends back its pid and last offset
+    // (connection state recovery), and `recovered` says whether the server restored the session.
+    const reused = ctx.resume && this.#outage !== undefined ? this.#socket : undefined;
+    const recovering = reused !== undefined;
+    if (reused?.connected === true) await this.#closed(reused);
+    reused?.removeAllListeners();
+    const socket = reused ?? this.#newSocket();
+    const onEvent = (e: BenchEvent, ...rest: unknown[]) => this.#onEvent(e, rest.at(-1));
     socket.on('task:update', onEvent);
     socket.on('alarm:new', onEvent);
     socket.on('error', (e: unknown) => ctx.error(`socket.io error event: ${JSON.stringify(e).slice(0, 200)}`));
@@ -70,10 +72,11 @@ export class SocketIoClient implements BenchClient {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (this.#outage !== undefined) ctx.outages.subscribed(this.#outage, monotonicUs(), undefined);
+        if (this.#outage !== undefined) ctx.outages.subscribed(this.#outage, monotonicUs(), recovering ? socket.recovered : undefined);
         socket.on('disconnect', (reason) => this.#onDisconnect(reason));
         resolve();
       });
+      if (recovering) socket.connect();
     });
   }
 
@@ -107,9 +110,14 @@ export class SocketIoClient implements BenchClient {
     this.#socket?.disconnect();
   }
 
-  #onEvent(e: BenchEvent): void {
+  #onEvent(e: BenchEvent, last: unknown): void {
     const now = monotonicUs();
     const verdict = this.check.accept(e.seq);
+    // The hub's recovery offset: its leading number is the site log's offset (the baseline sends none).
+    if (typeof last === 'string') {
+      const offset = parseInt(last, 10);
+      if (offset >= 0) this.check.acceptOffset(offset);
+    }
     if (verdict !== Verdict.Duplicate) this.#ctx.stats.record(e.phase, this.spec.group, now - e.sentAt, now);
     const o = this.#outage;
     if (o !== undefined && o.subscribedAtUs >= 0 && e.sentAt >= o.subscribedAtUs && this.check.openGaps === 0) {
@@ -140,6 +148,31 @@ export class SocketIoClient implements BenchClient {
         if (this.#outage === outage) this.#scheduleReconnect(200 * this.#reconnects);
       });
     }, afterMs);
+  }
+
+  #newSocket(): Socket {
+    const ctx = this.#ctx;
+    this.#socket?.removeAllListeners();
+    this.#socket?.disconnect();
+    this.#socket = io(`http://${ctx.host}:${ctx.port}/ws`, {
+      transports: ['websocket'],
+      auth: { token: this.spec.token },
+      reconnection: false,
+      forceNew: true,
+      timeout: ctx.timeoutMs,
+    });
+    return this.#socket;
+  }
+
+  /** Resolves once a dropped socket has noticed its transport is gone (bounded: the drop destroyed it). */
+  #closed(socket: Socket): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      socket.once('disconnect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #tcp(): TcpHandle | undefined {

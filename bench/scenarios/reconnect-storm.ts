@@ -30,7 +30,8 @@ export async function runReconnectStorm(run: ScenarioRun) {
     const result = await assemble(s, run, phases, {});
     const r = result.reconnect;
     const stayed = p.groups.find((g) => g.group === 0);
-    const note = s.target.resumes ? 'clients re-subscribe with {siteId, offset, epoch} (resume)' : s.target.name === 'hub' ? 'resume disabled (--no-resume): plain reconnect' : `${s.target.name} has no resume: events sent during an outage are lost`;
+    const resume = s.target.protocol === 'socketio' ? 'clients reconnect the same socket.io-client Socket (connection state recovery: pid and offset)' : 'clients re-subscribe with {siteId, offset, epoch} (resume)';
+    const note = s.target.resumes ? resume : s.target.name.startsWith('hub') ? 'resume disabled (--no-resume): plain reconnect' : `${s.target.name} has no resume: events sent during an outage are lost`;
     return {
       ...result,
       notes: [...result.notes, note],

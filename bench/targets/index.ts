@@ -1,5 +1,6 @@
 /** Starts a target by name. */
 import type { TargetName } from '../options.ts';
+import { startHubSocketIo } from './hub-socketio-target.ts';
 import { startHub } from './hub-target.ts';
 import { startSocketIo } from './socketio-target.ts';
 import type { RunningTarget, TargetStartOptions } from './target.ts';
@@ -11,6 +12,8 @@ export function startTarget(name: TargetName, opts: TargetStartOptions): Promise
   switch (name) {
     case 'hub':
       return startHub(opts);
+    case 'hub-socketio':
+      return startHubSocketIo(opts);
     case 'socketio':
       return startSocketIo(opts);
     case 'uws-bare':
