@@ -1,6 +1,7 @@
 /**
- * `npm run bench -- <scenario> [options]`: runs a scenario against the hub, the
- * Socket.IO baseline or bare uWebSockets.js (or all three with --compare), prints
+ * `npm run bench -- <scenario> [options]`: runs a scenario against the hub (its
+ * native protocol or its Socket.IO face), the Socket.IO baseline or bare
+ * uWebSockets.js (or several: --targets, --compare), prints
  * the figures and writes them as JSON. `npm run bench -- chart <json>…` draws them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { raiseFileLimit } from './child-server.ts';
 import { type BenchOptions, HELP, OptionError, parseCommand } from './options.ts';
 import { busyPercent, machineTicks } from './proc-stats.ts';
 import { chartPoints, renderChart } from './report/latency-chart.ts';
+import { formatVerdicts } from './report/goals.ts';
 import { machineInfo, readResults, RESULTS_DIR, sourceInfo, writeResults } from './report/results-file.ts';
 import { summarizeRuns } from './report/summary.ts';
 import { describeRun, formatComparison, formatRun } from './report/table.ts';
@@ -77,6 +79,7 @@ async function run(o: BenchOptions): Promise<number> {
   if (runs.length === 0) return 1;
   const summary = summarizeRuns(runs);
   console.log(formatComparison(summary, o));
+  if (summary.goals.length > 0) console.log(`\n${formatVerdicts(summary.goals)}`);
   if (o.json) {
     const path = writeResults({ tool: 'plant-hub-bench', version: 1, createdAt, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, machine, source, options: o, runs, summary, ...(failures.length > 0 ? { failures } : {}) }, o.out);
     console.log(`\nresults: ${path}`);

@@ -11,8 +11,9 @@ export type TargetName = (typeof TARGETS)[number];
 
 export interface BenchOptions {
   readonly scenario: ScenarioName;
-  /** One target, or all three with `--compare`. */
+  /** One target (`--target`), those of `--targets a,b,c`, or all four with `--compare`; run in this order. */
   readonly targets: readonly TargetName[];
+  /** More than one target: the report adds ratios (and issue 9's goals when they apply). */
   readonly compare: boolean;
   /** Runs per target; figures are medians over them. */
   readonly repeat: number;
@@ -97,6 +98,7 @@ const ONLY_FOR: Partial<Record<string, readonly ScenarioName[]>> = {
 
 const SPEC = {
   target: { type: 'string' },
+  targets: { type: 'string' },
   compare: { type: 'boolean' },
   repeat: { type: 'string' },
   clients: { type: 'string' },
@@ -163,9 +165,7 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   const defaults = SCENARIO_DEFAULTS[scenario];
   const v = (name: string, fallback: string, min: number, max: number, integer = true) => num(values, name, defaults[name] ?? fallback, min, max, integer);
 
-  if (values.compare === true && values.target !== undefined) throw new OptionError('--compare runs every target; drop --target');
-  const target = values.target ?? 'hub';
-  if (!(TARGETS as readonly string[]).includes(target)) throw new OptionError(`--target ${JSON.stringify(target)} is not one of ${TARGETS.join(', ')}`);
+  const targets = targetsOf(values);
 
   const clients = v('clients', '1000', 1, MAX_CLIENTS);
   const sites = v('sites', '100', 1, 100_000);
@@ -178,8 +178,8 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
 
   const options: BenchOptions = {
     scenario,
-    targets: values.compare === true ? TARGETS : [target as TargetName],
-    compare: values.compare === true,
+    targets,
+    compare: targets.length > 1,
     repeat: v('repeat', '1', 1, 50),
     clients,
     sites,
@@ -216,6 +216,24 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   return { command: 'run', options: Object.freeze(options) };
 }
 
+/** `--target X`, `--targets a,b,c` (any order, no repeats) or `--compare` (every target). */
+function targetsOf(values: { target?: string; targets?: string; compare?: boolean }): readonly TargetName[] {
+  if (values.target !== undefined && (values.compare === true || values.targets !== undefined)) throw new OptionError(`--target runs one target; drop it to use ${values.compare === true ? '--compare' : '--targets'}`);
+  const check = (name: string, option: string): TargetName => {
+    if (!(TARGETS as readonly string[]).includes(name)) throw new OptionError(`${option} ${JSON.stringify(name)} is not one of ${TARGETS.join(', ')}`);
+    return name as TargetName;
+  };
+  if (values.targets !== undefined) {
+    const list = values.targets.split(',').map((t) => t.trim());
+    const targets = list.map((t) => check(t, '--targets'));
+    const repeated = targets.find((t, i) => targets.indexOf(t) !== i);
+    if (repeated !== undefined) throw new OptionError(`--targets names ${repeated} twice`);
+    return Object.freeze(targets);
+  }
+  if (values.compare === true) return TARGETS;
+  return Object.freeze([check(values.target ?? 'hub', '--target')]);
+}
+
 function num(values: Record<string, unknown>, name: string, fallback: string, min: number, max: number, integer = true): number {
   const raw = (values[name] as string | undefined) ?? fallback;
   const n = Number(raw);
@@ -247,7 +265,11 @@ Scenarios
   connections       ramp to --clients idle connections; connections/s and memory per connection
 
 Targets
-  --target hub|socketio|uws-bare   (default hub)   --compare   all three, with ratios hub/socketio and hub/uws-bare
+  --target hub|hub-socketio|socketio|uws-bare   (default hub)
+            hub-socketio: the same hub server and producer as hub, its clients on the hub's Socket.IO face
+  --targets a,b,c   these targets, in this order   --compare   all four
+            ratios: hub/socketio, hub/uws-bare, hub-socketio/socketio, hub-socketio/hub (for the targets that ran),
+            and, with hub-socketio and a baseline, issue 9's goals as verdicts
   --repeat N        run each target N times; figures are medians
 
 Load

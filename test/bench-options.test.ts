@@ -33,9 +33,24 @@ describe('bench options', () => {
 
   it('runs every target with --compare, and medians over --repeat', () => {
     const o = run('fanout', '--compare', '--repeat', '3', '--ceiling');
-    assert.deepEqual(o.targets, ['hub', 'socketio', 'uws-bare']);
+    assert.deepEqual(o.targets, ['hub', 'hub-socketio', 'socketio', 'uws-bare']);
+    assert.equal(o.compare, true);
     assert.equal(o.repeat, 3);
     assert.equal(o.ceiling, true);
+  });
+
+  it('runs the targets --targets names, in its order, and compares them when there are several', () => {
+    const o = run('fanout', '--targets', 'hub-socketio,hub, socketio');
+    assert.deepEqual(o.targets, ['hub-socketio', 'hub', 'socketio']);
+    assert.equal(o.compare, true);
+    assert.deepEqual(run('connections', '--compare', '--targets', 'socketio,hub-socketio').targets, ['socketio', 'hub-socketio']);
+    const one = run('fanout', '--targets', 'hub-socketio');
+    assert.deepEqual(one.targets, ['hub-socketio']);
+    assert.equal(one.compare, false);
+  });
+
+  it('runs the hub\'s Socket.IO face as a target of its own', () => {
+    assert.deepEqual(run('fanout', '--target', 'hub-socketio').targets, ['hub-socketio']);
   });
 
   it('takes NATS_URL from the environment, and --nats-url over it', () => {
@@ -56,7 +71,9 @@ describe('bench options', () => {
 
   it('names an unknown scenario, target or option', () => {
     rejects(['fanin'], /unknown scenario "fanin"/);
-    rejects(['fanout', '--target', 'nginx'], /--target "nginx" is not one of hub, socketio, uws-bare/);
+    rejects(['fanout', '--target', 'nginx'], /--target "nginx" is not one of hub, hub-socketio, socketio, uws-bare/);
+    rejects(['fanout', '--targets', 'hub,nginx'], /--targets "nginx" is not one of hub, hub-socketio, socketio, uws-bare/);
+    rejects(['fanout', '--targets', 'hub,'], /--targets "" is not one of/);
     rejects(['fanout', '--clientz', '5'], /--clientz/);
     rejects(['chart'], /chart needs at least one results JSON file/);
   });
@@ -77,7 +94,9 @@ describe('bench options', () => {
   });
 
   it('refuses contradictions', () => {
-    rejects(['fanout', '--compare', '--target', 'hub'], /--compare runs every target; drop --target/);
+    rejects(['fanout', '--compare', '--target', 'hub'], /--target runs one target; drop it to use --compare/);
+    rejects(['fanout', '--targets', 'hub,socketio', '--target', 'hub'], /--target runs one target; drop it to use --targets/);
+    rejects(['fanout', '--targets', 'hub,socketio,hub'], /--targets names hub twice/);
     rejects(['fanout', '--clients', '10', '--sites', '20'], /--sites 20 is more than --clients 10/);
     rejects(['slow-consumers', '--duration', '2', '--stall-seconds', '3'], /--stall-seconds 3 is longer than --duration 2/);
     rejects(['fanout', 'extra'], /unexpected argument "extra"/);

@@ -44,7 +44,7 @@ export function chartPoints(files: readonly ResultsFile[]): ChartPoint[] {
   }));
 }
 
-const COLORS: Record<string, string> = { hub: '#1f63b4', socketio: '#e8710a', 'uws-bare': '#2b9b3a' };
+const COLORS: Record<string, string> = { hub: '#1f63b4', 'hub-socketio': '#8e3bb5', socketio: '#e8710a', 'uws-bare': '#2b9b3a' };
 const PERCENTILES = [
   { key: 'p50Ms', label: 'p50', dash: '' },
   { key: 'p99Ms', label: 'p99', dash: '7 4' },

@@ -14,6 +14,7 @@ export const METRICS: Readonly<Record<string, MetricSpec>> = {
   ceilingPerSec: { label: `delivered/s within bounds`, unit: '/s', better: 'higher' },
   ceilingP99Ms: { label: 'p99 at that rate', unit: 'ms', better: 'lower' },
   ceilingServerCpuUsPerDelivery: { label: 'server CPU/delivery there', unit: 'µs', better: 'lower' },
+  startCpuUsPerDelivery: { label: 'server CPU/delivery at start rate', unit: 'µs', better: 'lower' },
   targetRate: { label: 'target events/s', unit: '/s', better: 'none' },
   producedPerSec: { label: 'produced events/s', unit: '/s', better: 'higher' },
   p50Ms: { label: 'latency p50', unit: 'ms', better: 'lower' },
@@ -74,7 +75,7 @@ const LOAD = ['generatorCpuPercent', 'machineBusyPercent'];
 export const SHOWN: Readonly<Record<ScenarioName, readonly string[]>> = {
   fanout: [
     'deliveredPerSec', 'saturationPerSec', 'perCorePerSec', 'ceilingPerSec', 'ceilingP99Ms', 'targetRate', 'producedPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'maxMs',
-    'serverCpuPercent', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'generatorCpuUsPerDelivery', 'rssPerConnectionKB', 'heapPerConnectionKB', ...INTEGRITY, ...LOAD,
+    'serverCpuPercent', 'serverCpuUsPerDelivery', 'startCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'generatorCpuUsPerDelivery', 'rssPerConnectionKB', 'heapPerConnectionKB', ...INTEGRITY, ...LOAD,
   ],
   burst: ['deliveredPerSec', 'targetRate', 'producedPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'maxMs', 'steadyP99Ms', 'afterP99Ms', 'burstDrainMs', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', ...INTEGRITY, ...LOAD],
   'reconnect-storm': [
@@ -87,7 +88,7 @@ export const SHOWN: Readonly<Record<ScenarioName, readonly string[]>> = {
 
 /** Figures compared as ratios in `--compare` (the rest are shown, not divided). */
 export const RATIOED = new Set([
-  'deliveredPerSec', 'saturationPerSec', 'perCorePerSec', 'ceilingPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'rssPerConnectionKB', 'heapPerConnectionKB',
+  'deliveredPerSec', 'saturationPerSec', 'perCorePerSec', 'ceilingPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'serverCpuUsPerDelivery', 'startCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'rssPerConnectionKB', 'heapPerConnectionKB',
   'connectPerSec', 'connectP99Ms', 'serverCpuUsPerConnection', 'reconnectP99Ms', 'fastP99Ms', 'stayedP99Ms', 'burstDrainMs',
 ]);
 

@@ -1,11 +1,13 @@
 /**
  * Repeated runs reduced to one figure per target (the median; for loss and
  * failures the worst run, since one lossy run is not cancelled by clean ones),
- * and the ratios of the hub to each baseline.
+ * the ratios of the hub's two faces to the baselines and to each other, and
+ * issue 9's goals judged from them.
  */
 import { type ScenarioName, TARGETS, type TargetName } from '../options.ts';
 import { median, ratio } from '../ratio.ts';
 import type { RunResult } from '../run-result.ts';
+import { type GoalVerdict, judgeGoals } from './goals.ts';
 import { RATIOED } from './metrics.ts';
 
 /** Figures where the worst run counts, not the median. */
@@ -17,11 +19,24 @@ export interface TargetSummary {
   readonly figures: Readonly<Record<string, number | null>>;
 }
 
+/**
+ * Which targets are divided by which: the native hub against both baselines, the
+ * Socket.IO face against the seed's gateway and against the native protocol.
+ */
+export const RATIO_PAIRS: readonly (readonly [TargetName, TargetName])[] = [
+  ['hub', 'socketio'],
+  ['hub', 'uws-bare'],
+  ['hub-socketio', 'socketio'],
+  ['hub-socketio', 'hub'],
+];
+
 export interface Comparison {
   readonly scenario: ScenarioName;
   readonly targets: readonly TargetSummary[];
-  /** `hub/socketio` and `hub/uws-bare`, each figure divided, when both targets ran. */
+  /** `a/b` for each of RATIO_PAIRS where both targets ran: each ratioed figure divided. */
   readonly ratios: Readonly<Record<string, Readonly<Record<string, number | null>>>>;
+  /** Issue 9's goals, when hub-socketio ran beside a baseline (else empty). */
+  readonly goals: readonly GoalVerdict[];
 }
 
 export function summarizeRuns(runs: readonly RunResult[]): Comparison {
@@ -31,17 +46,17 @@ export function summarizeRuns(runs: readonly RunResult[]): Comparison {
   const targets: TargetSummary[] = [...byTarget]
     .sort(([a], [b]) => TARGETS.indexOf(a) - TARGETS.indexOf(b))
     .map(([target, rs]) => ({ target, runs: rs.length, figures: reduceFigures(rs.map((r) => r.headline)) }));
-  const hub = targets.find((t) => t.target === 'hub');
+  const figuresOf = new Map(targets.map((t) => [t.target, t.figures]));
   const ratios: Record<string, Record<string, number | null>> = {};
-  if (hub !== undefined) {
-    for (const base of targets) {
-      if (base.target === 'hub') continue;
-      const row: Record<string, number | null> = {};
-      for (const key of Object.keys(hub.figures)) if (RATIOED.has(key)) row[key] = ratio(hub.figures[key], base.figures[key]);
-      ratios[`hub/${base.target}`] = row;
-    }
+  for (const [a, b] of RATIO_PAIRS) {
+    const top = figuresOf.get(a);
+    const bottom = figuresOf.get(b);
+    if (top === undefined || bottom === undefined) continue;
+    const row: Record<string, number | null> = {};
+    for (const key of Object.keys(top)) if (RATIOED.has(key)) row[key] = ratio(top[key], bottom[key]);
+    ratios[`${a}/${b}`] = row;
   }
-  return { scenario: runs[0]!.scenario, targets, ratios };
+  return { scenario: runs[0]!.scenario, targets, ratios, goals: judgeGoals(figuresOf) };
 }
 
 /** One figure per key over repeated runs: the median, or the worst for loss and failure counts. */

@@ -69,6 +69,8 @@ export async function runFanout(run: ScenarioRun) {
         ceilingPerSec: ceiling?.p.deliveredPerSec ?? null,
         ceilingP99Ms: ceiling?.p.latency.p99Ms ?? null,
         ceilingServerCpuUsPerDelivery: ceiling?.w.cpu.serverUsPerDelivery ?? null,
+        // Every target runs the first step at the same rate: the cost per delivery compared at equal load.
+        startCpuUsPerDelivery: steps[0]!.w.cpu.serverUsPerDelivery,
       },
     );
   } finally {
