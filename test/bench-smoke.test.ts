@@ -1,7 +1,8 @@
 /**
  * Every bench scenario, briefly, against the real hub (JetStream in the path):
- * it runs to the end and reports zero loss. And the command line end to end:
- * `--compare` against all three targets writes results with ratios, and a chart.
+ * it runs to the end and reports zero loss; fanout and a reconnect storm on the
+ * hub's Socket.IO face too. And the command line end to end: `--compare`
+ * against all four targets writes results with ratios and goals, and a chart.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,19 +10,21 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseCommand, type ScenarioName } from '../bench/options.ts';
+import { parseCommand, type ScenarioName, type TargetName } from '../bench/options.ts';
 import type { RunResult } from '../bench/run-result.ts';
 import { scenarios } from '../bench/scenarios/index.ts';
 import { NATS_URL } from './support/nats.ts';
 
 const SMALL = ['--clients', '200', '--sites', '20', '--duration', '1.5', '--warmup', '0.5', '--drain-max-seconds', '10'];
 
-async function runOnHub(scenario: ScenarioName, ...extra: string[]): Promise<RunResult> {
+async function runOn(target: TargetName, scenario: ScenarioName, ...extra: string[]): Promise<RunResult> {
   const c = parseCommand([scenario, ...SMALL, ...extra], { NATS_URL });
   assert.equal(c.command, 'run');
   const options = (c as Extract<typeof c, { command: 'run' }>).options;
-  return scenarios[scenario]({ options, target: 'hub', repeat: 1, cpuProfDir: undefined });
+  return scenarios[scenario]({ options, target, repeat: 1, cpuProfDir: undefined });
 }
+
+const runOnHub = (scenario: ScenarioName, ...extra: string[]) => runOn('hub', scenario, ...extra);
 
 function assertAllConnected(r: RunResult): void {
   assert.equal(r.connect.connected, r.clients, `connect errors: ${r.connect.errors.join(' | ')}`);
@@ -81,20 +84,46 @@ describe('bench smoke runs against the hub', () => {
   });
 });
 
+describe('bench smoke runs against the hub\'s Socket.IO face', () => {
+  it('fanout delivers every event to socket.io-client subscribers, read from the producer\'s payload, offsets increasing', async () => {
+    const r = await runOn('hub-socketio', 'fanout', '--rate', '300', '--clients', '100', '--sites', '10');
+    assertAllConnected(r);
+    assertClean(r);
+    const measure = r.phases.find((p) => p.label === 'measure')!;
+    assert.ok(measure.expected > 0);
+    assert.equal(measure.delivered, measure.expected);
+    assert.ok(r.headline.p99Ms !== null && r.headline.serverCpuUsPerDelivery !== null);
+  });
+
+  it('reconnect-storm: dropped clients come back by connection state recovery and lose nothing', async () => {
+    const r = await runOn('hub-socketio', 'reconnect-storm', '--rate', '100', '--clients', '60', '--sites', '6');
+    assertAllConnected(r);
+    const x = r.reconnect!;
+    assert.ok(x.drops > 10, `dropped ${x.drops}`);
+    assert.equal(x.reconnected, x.drops);
+    assert.equal(x.recoveredTrue, x.drops);
+    assertClean(r);
+  });
+});
+
 describe('bench command line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('compares all three targets, writes the JSON with ratios, and charts it', () => {
+  it('compares all four targets, writes the JSON with ratios and goals, and charts it', () => {
     const json = join(dir, 'r.json');
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/main.ts', 'fanout', '--compare', '--clients', '100', '--sites', '10', '--rate', '200', '--duration', '1', '--warmup', '0', '--workers', '1', '--out', json, '-q'], { encoding: 'utf8', env: { ...process.env, NATS_URL }, timeout: 90_000 });
     assert.equal(run.status, 0, run.stderr + run.stdout);
     assert.match(run.stdout, /hub\/socketio/);
+    assert.match(run.stdout, /hub-socketio\/hub/);
+    assert.match(run.stdout, /issue 9 goals[^]*CPU per delivery ≤ 1.5× the native hub protocol: [\d.]+×/);
     const results = JSON.parse(readFileSync(json, 'utf8'));
-    assert.deepEqual(results.runs.map((r: RunResult) => r.target), ['hub', 'socketio', 'uws-bare']);
+    assert.deepEqual(results.runs.map((r: RunResult) => r.target), ['hub', 'hub-socketio', 'socketio', 'uws-bare']);
     for (const r of results.runs as RunResult[]) assert.equal(r.integrity.total.lost, 0, r.target);
     assert.ok(typeof results.summary.ratios['hub/socketio'].deliveredPerSec === 'number');
     assert.ok(typeof results.summary.ratios['hub/uws-bare'].serverCpuUsPerDelivery === 'number');
+    assert.ok(typeof results.summary.ratios['hub-socketio/socketio'].deliveredPerSec === 'number');
+    assert.equal(results.summary.goals.length, 4);
     const chart = spawnSync(process.execPath, ['--import', 'tsx', 'bench/main.ts', 'chart', json, '--out', join(dir, 'r.svg')], { encoding: 'utf8' });
     assert.equal(chart.status, 0, chart.stderr);
     assert.match(readFileSync(join(dir, 'r.svg'), 'utf8'), /^<svg [^]*<polyline|^<svg [^]*<circle/);
