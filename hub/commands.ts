@@ -18,7 +18,7 @@ import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { type Replayer, ResumeCancelled, type ResumeFrom } from './replayer.ts';
 import type { Session, SubscriptionState } from './session.ts';
-import { alarmsSubscription, siteSubscription, type Subscription, userSubscription, globalSubscription } from './subscription.ts';
+import { alarmsSubscription, globalSubscription, siteSubscription, type Subscription, systemSubscription, userSubscription } from './subscription.ts';
 
 /** A refused operation; becomes an `error` frame, the connection stays open. */
 export class CommandError extends Error {
@@ -98,14 +98,18 @@ export class Commands {
     }
   }
 
-  /**
-   * What every session has from the start: its private notifications and the
-   * broadcasts. A session that acks resumes them from the user's durable cursor,
-   * so what arrived while the user was offline, on any device, is delivered now.
-   */
+  /** What every session has from the start: system messages. */
   startSession(session: Session): Promise<void> {
+    return this.#openFromCursors(session, [systemSubscription]);
+  }
+
+  /**
+   * Opens subscriptions to the user and global logs. A session that acks resumes them from the
+   * user's durable cursor, so what arrived while the user was offline, on any device, is delivered now.
+   */
+  #openFromCursors(session: Session, subs: readonly Subscription[]): Promise<void> {
     const backend = this.#backend();
-    const states = [userSubscription(session.grant.userId), globalSubscription].map((sub) => this.#open(session, sub));
+    const states = subs.map((sub) => this.#open(session, sub));
     if (!session.acks || backend === undefined) {
       // Fire-and-forget clients are live from their first frame.
       for (const state of states) session.joinLive(state);
@@ -193,9 +197,14 @@ export class Commands {
     return ['subscribed', { channel: 'alarms', message: 'subscribed to alarms', ...result }];
   }
 
-  #subscribeNotifications(session: Session): Reply {
-    const user = session.subscriptions.get('user');
-    return ['subscribed', { channel: 'notifications', message: 'subscribed to notifications', live: user?.live ?? false }];
+  /**
+   * The seed's notification channel: the user's private notifications and the broadcasts, from
+   * now on (and, for a session that acks, what arrived since the user's cursor).
+   */
+  #subscribeNotifications(session: Session): Reply | Promise<Reply> {
+    const reply: Reply = ['subscribed', { channel: 'notifications', message: 'subscribed to notifications', live: true }];
+    if (session.subscriptions.has('user')) return reply;
+    return this.#openFromCursors(session, [userSubscription(session.grant.userId), globalSubscription]).then(() => reply);
   }
 
   /** `['ack', {stream, offset, epoch}]`: cumulative; moves the user's durable cursor. */

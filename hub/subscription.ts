@@ -55,12 +55,22 @@ export function userSubscription(userId: string): Subscription {
   };
 }
 
-/** Broadcast notifications and system messages: every session has it. */
+/** System messages: every session has it from the start. */
+export const systemSubscription: Subscription = {
+  key: 'global',
+  stream: 'global',
+  filter: (ns) => `${ns}.global.>`,
+  matches: (e) => e.spec.tail === 'system',
+  topics: [],
+  criticalKeys: () => [topics.globalSystem],
+};
+
+/** System messages and broadcast notifications: replaces systemSubscription on `subscribe:notifications`. */
 export const globalSubscription: Subscription = {
   key: 'global',
   stream: 'global',
   filter: (ns) => `${ns}.global.>`,
   matches: () => true,
   topics: [],
-  criticalKeys: () => [topics.global],
+  criticalKeys: () => [topics.globalSystem, topics.globalNotifications],
 };

@@ -60,6 +60,7 @@ describe('socket.io recovery from the log', () => {
         sockets.push(s);
         await s.request('subscribe:site', { siteId: 1 }, 'subscribed');
         await s.request('subscribe:alarms', undefined, 'subscribed');
+        await s.request('subscribe:notifications', undefined, 'subscribed');
         const first = s.of('task:update').length;
         for (const n of range(0, 5)) await pub.sendTaskUpdate(1, { site: 1, n });
         await s.waitFor(() => s.of('task:update').length === first + 5);
