@@ -223,7 +223,7 @@ export class SocketIoFace {
       this.#face.log.info({ reason }, 'socket.io connection refused: unauthorized');
       throw refusal(CloseCode.Unauthorized, reason);
     }
-    if (this.#face.presence.connectionsOf(grant.userId) >= config.maxConnectionsPerUser) {
+    if (this.#face.presence.connectionsOf(grant.userKey) >= config.maxConnectionsPerUser) {
       throw refusal(CloseCode.TooManyConnections, `at most ${config.maxConnectionsPerUser} connections per user`);
     }
     socket.data.grant = grant;

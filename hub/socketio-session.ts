@@ -64,7 +64,7 @@ export class SocketIoSession {
   }
 
   get #userKey(): string {
-    return this.#grant.userId;
+    return this.#grant.userKey;
   }
 
   start(): void {
@@ -253,7 +253,7 @@ export class SocketIoSession {
     } catch (e) {
       throw new CommandError(ErrorCode.BadToken, e instanceof AuthError ? e.message : 'token check failed');
     }
-    if (grant.userId !== this.#grant.userId) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
+    if (grant.userKey !== this.#grant.userKey) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
     const alarms = this.#subscriptions.has('alarms');
     if (alarms) for (const room of this.#roomsOf('alarms')) void this.#socket.leave(room);
     this.#grant = grant;

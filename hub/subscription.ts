@@ -44,14 +44,15 @@ export const alarmsSubscription: Subscription = {
   criticalKeys: (grant) => (grant.sites === '*' ? [topics.allAlarms] : [...grant.sites].map(topics.siteAlarms)),
 };
 
-export function userSubscription(userId: string): Subscription {
+/** `userKey` is the grant's subject-safe key (`userToken`), never the id as the token spelled it. */
+export function userSubscription(userKey: string): Subscription {
   return {
     key: 'user',
     stream: 'user',
-    filter: (ns) => `${ns}.user.${userId}.>`,
-    matches: (e) => e.owner === userId,
+    filter: (ns) => `${ns}.user.${userKey}.>`,
+    matches: (e) => e.owner === userKey,
     topics: [],
-    criticalKeys: () => [topics.user(userId)],
+    criticalKeys: () => [topics.user(userKey)],
   };
 }
 
