@@ -3,14 +3,12 @@
  * keys from a JWKS URL or a PEM public key. Never accepts `alg: none`.
  */
 import { createRemoteJWKSet, importSPKI, type JWTPayload, type JWTVerifyGetKey, jwtVerify, type CryptoKey } from 'jose';
-import { idToken } from '../protocol/subjects.ts';
+import { AuthError } from './auth-error.ts';
 import type { AuthConfig } from './config.ts';
 import type { Grant } from './grant.ts';
+import { grantOf, type TokenClaims } from './token-claims.ts';
 
-/** A token the hub refuses; `message` is safe to send to the client. */
-export class AuthError extends Error {
-  override readonly name = 'AuthError';
-}
+export { AuthError };
 
 /** Tokens larger than this are refused before any parsing. */
 export const MAX_TOKEN_BYTES = 8192;
@@ -20,12 +18,14 @@ export class Authenticator {
   readonly #algorithms: string[];
   readonly #audience: string | undefined;
   readonly #issuer: string | undefined;
+  readonly #claims: TokenClaims;
 
   private constructor(key: Uint8Array | CryptoKey | JWTVerifyGetKey, algorithms: string[], config: AuthConfig) {
     this.#key = key;
     this.#algorithms = algorithms;
     this.#audience = config.audience;
     this.#issuer = config.issuer;
+    this.#claims = config;
   }
 
   static async create(config: AuthConfig): Promise<Authenticator> {
@@ -53,7 +53,7 @@ export class Authenticator {
     } catch (e) {
       throw new AuthError(reasonOf(e), { cause: e });
     }
-    return grantOf(payload);
+    return grantOf(payload, this.#claims);
   }
 }
 
@@ -77,24 +77,4 @@ function reasonOf(e: unknown): string {
     default:
       return 'malformed token';
   }
-}
-
-function grantOf(payload: JWTPayload): Grant {
-  const userId = idToken(payload.sub);
-  if (userId === undefined) throw new AuthError('token has no usable sub (user id)');
-  const rawSites = (payload as { sites?: unknown }).sites;
-  let sites: Grant['sites'];
-  if (rawSites === '*') sites = '*';
-  else if (Array.isArray(rawSites)) {
-    const set = new Set<string>();
-    for (const s of rawSites) {
-      const id = idToken(s);
-      if (id === undefined) throw new AuthError(`token sites contains an invalid site id ${JSON.stringify(s)}`);
-      set.add(id);
-    }
-    sites = set;
-  } else if (rawSites === undefined) sites = new Set();
-  else throw new AuthError('token sites must be a list of site ids or "*"');
-  const role = typeof (payload as { role?: unknown }).role === 'string' ? (payload as { role: string }).role : 'viewer';
-  return { userId, sites, role, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
 }

@@ -13,12 +13,12 @@ import { idToken, STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
 import type { HubConfig } from './config.ts';
 import type { CursorStore } from './cursor-store.ts';
-import { grantsSite } from './grant.ts';
+import { grantsSite, hasAnyRole } from './grant.ts';
 import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { type Replayer, ResumeCancelled, type ResumeFrom } from './replayer.ts';
 import type { Session, SubscriptionState } from './session.ts';
-import { alarmsSubscription, siteSubscription, type Subscription, userSubscription, globalSubscription } from './subscription.ts';
+import { alarmsSubscription, globalSubscription, siteSubscription, type Subscription, systemSubscription, userSubscription } from './subscription.ts';
 
 /** A refused operation; becomes an `error` frame, the connection stays open. */
 export class CommandError extends Error {
@@ -98,14 +98,18 @@ export class Commands {
     }
   }
 
-  /**
-   * What every session has from the start: its private notifications and the
-   * broadcasts. A session that acks resumes them from the user's durable cursor,
-   * so what arrived while the user was offline, on any device, is delivered now.
-   */
+  /** What every session has from the start: system messages. */
   startSession(session: Session): Promise<void> {
+    return this.#openFromCursors(session, [systemSubscription]);
+  }
+
+  /**
+   * Opens subscriptions to the user and global logs. A session that acks resumes them from the
+   * user's durable cursor, so what arrived while the user was offline, on any device, is delivered now.
+   */
+  #openFromCursors(session: Session, subs: readonly Subscription[]): Promise<void> {
     const backend = this.#backend();
-    const states = [userSubscription(session.grant.userId), globalSubscription].map((sub) => this.#open(session, sub));
+    const states = subs.map((sub) => this.#open(session, sub));
     if (!session.acks || backend === undefined) {
       // Fire-and-forget clients are live from their first frame.
       for (const state of states) session.joinLive(state);
@@ -117,13 +121,13 @@ export class Commands {
   }
 
   async #resumeFromCursors(session: Session, backend: CommandBackend, states: SubscriptionState[], connectedAt: ResumeFrom[]): Promise<void> {
-    const cursors = await backend.cursors.get(session.grant.userId);
+    const cursors = await backend.cursors.get(session.grant.userKey);
     for (const [i, state] of states.entries()) {
       const cursor = cursors[state.sub.stream];
       try {
         const result = await backend.replayer.resume(session, state, cursor ?? connectedAt[i]);
         // First connection of this user: offline delivery counts from now.
-        if (cursor === undefined) backend.cursors.advance(session.grant.userId, state.sub.stream, { epoch: result.epoch, offset: result.offset });
+        if (cursor === undefined) backend.cursors.advance(session.grant.userKey, state.sub.stream, { epoch: result.epoch, offset: result.offset });
       } catch (e) {
         if (!(e instanceof ResumeCancelled)) throw e;
       }
@@ -158,7 +162,7 @@ export class Commands {
     const from = resumeArg(args);
     const fresh = !session.subscriptions.has(`site:${siteId}`);
     const state = this.#open(session, siteSubscription(siteId));
-    if (fresh) this.#presence.joinedSite(siteId, session.grant.userId);
+    if (fresh) this.#presence.joinedSite(siteId, session.grant.userKey);
     return this.#resume(session, state, from).then((result): Reply => ['subscribed', { siteId: (args as { siteId: unknown }).siteId, message: `subscribed to site ${siteId}`, ...result }]);
   }
 
@@ -167,7 +171,7 @@ export class Commands {
     const state = session.subscriptions.get(`site:${siteId}`);
     if (state !== undefined) {
       session.leave(state);
-      this.#presence.leftSite(siteId, session.grant.userId);
+      this.#presence.leftSite(siteId, session.grant.userKey);
     }
     return ['unsubscribed', { siteId: (args as { siteId: unknown }).siteId, message: `unsubscribed from site ${siteId}` }];
   }
@@ -182,20 +186,25 @@ export class Commands {
     const backend = this.#backend();
     if (session.acks && backend !== undefined) {
       // Unacked alarms come back after a reconnect, on any device: resume from the acked cursor when it is older.
-      const acked = (await backend.cursors.get(session.grant.userId)).site;
+      const acked = (await backend.cursors.get(session.grant.userKey)).site;
       if (acked !== undefined && (from === undefined || (from.epoch === acked.epoch && acked.offset < from.offset))) from = acked;
     }
     const state = this.#open(session, alarmsSubscription);
     const result = await this.#resume(session, state, from);
     if (session.acks && backend !== undefined && from === undefined) {
-      backend.cursors.advance(session.grant.userId, 'site', { epoch: result.epoch, offset: result.offset });
+      backend.cursors.advance(session.grant.userKey, 'site', { epoch: result.epoch, offset: result.offset });
     }
     return ['subscribed', { channel: 'alarms', message: 'subscribed to alarms', ...result }];
   }
 
-  #subscribeNotifications(session: Session): Reply {
-    const user = session.subscriptions.get('user');
-    return ['subscribed', { channel: 'notifications', message: 'subscribed to notifications', live: user?.live ?? false }];
+  /**
+   * The seed's notification channel: the user's private notifications and the broadcasts, from
+   * now on (and, for a session that acks, what arrived since the user's cursor).
+   */
+  #subscribeNotifications(session: Session): Reply | Promise<Reply> {
+    const reply: Reply = ['subscribed', { channel: 'notifications', message: 'subscribed to notifications', live: true }];
+    if (session.subscriptions.has('user')) return reply;
+    return this.#openFromCursors(session, [userSubscription(session.grant.userKey), globalSubscription]).then(() => reply);
   }
 
   /** `['ack', {stream, offset, epoch}]`: cumulative; moves the user's durable cursor. */
@@ -207,7 +216,7 @@ export class Commands {
     const stream = a.stream as StreamKey;
     session.ack(stream, a.offset as number);
     const backend = this.#backend();
-    if (backend !== undefined && session.acks) backend.cursors.advance(session.grant.userId, stream, { epoch: a.epoch, offset: a.offset as number });
+    if (backend !== undefined && session.acks) backend.cursors.advance(session.grant.userKey, stream, { epoch: a.epoch, offset: a.offset as number });
     return ['acked', { stream, offset: a.offset }];
   }
 
@@ -220,7 +229,7 @@ export class Commands {
       throw new CommandError(ErrorCode.BadArguments, 'expected {alarmId, siteId}');
     }
     const siteId = siteArg(args);
-    if (!this.#config.alarmAckRoles.includes(session.grant.role)) throw new CommandError(ErrorCode.Forbidden, `role ${session.grant.role} may not acknowledge alarms`);
+    if (!hasAnyRole(session.grant, this.#config.alarmAckRoles)) throw new CommandError(ErrorCode.Forbidden, `role ${[...session.grant.roles].join(', ')} may not acknowledge alarms`);
     if (!grantsSite(session.grant, siteId)) throw new CommandError(ErrorCode.Forbidden, `site ${siteId} is not in your token`);
     const backend = this.#backend();
     if (backend === undefined) throw new CommandError(ErrorCode.Unavailable, 'the hub is not connected to NATS yet; retry');
@@ -250,7 +259,8 @@ export class Commands {
     } catch (e) {
       throw new CommandError(ErrorCode.BadToken, e instanceof AuthError ? e.message : 'token check failed');
     }
-    if (grant.userId !== session.grant.userId) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
+    // Compared by key: the same user may come back as 42 or "42", or under another configured claim.
+    if (grant.userKey !== session.grant.userKey) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
     // Re-register with the new grant: the alarm feed's sites follow it.
     const states = [...session.subscriptions.values()];
     for (const state of states) if (state.live) session.leave(state);
@@ -262,7 +272,7 @@ export class Commands {
       const site = state.sub.key.startsWith('site:') ? state.sub.key.slice(5) : undefined;
       if (site !== undefined && !grantsSite(grant, site)) {
         dropped.push(site);
-        this.#presence.leftSite(site, grant.userId);
+        this.#presence.leftSite(site, grant.userKey);
         session.send(['unsubscribed', { siteId: site, message: `site ${site} is no longer in your token`, revoked: true }]);
         continue;
       }

@@ -78,6 +78,16 @@ export interface AuthConfig {
   readonly algorithms: readonly string[];
   readonly audience: string | undefined;
   readonly issuer: string | undefined;
+  /** Claims that may carry the user id, tried in order: the hub's own tokens use `sub`, the seed's `userId`. */
+  readonly userClaims: readonly string[];
+  /** Claim with the granted site ids (a list, or `"*"`). */
+  readonly sitesClaim: string;
+  /** Claim with one granted site id (the seed's `siteId`); added to the list claim's. */
+  readonly siteClaim: string;
+  /** Claims with a role or a list of roles, read in order: the first role found is the grant's primary role. */
+  readonly roleClaims: readonly string[];
+  /** Roles that see every site, whatever the site claims say (the seed's admins carry no site list). */
+  readonly allSitesRoles: readonly string[];
 }
 
 /** A configuration value that cannot be used. */
@@ -99,6 +109,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     algorithms: list(env, 'HUB_JWT_ALGORITHMS') ?? ['RS256', 'ES256', 'EdDSA'],
     audience: nonEmpty(env, 'HUB_JWT_AUDIENCE'),
     issuer: nonEmpty(env, 'HUB_JWT_ISSUER'),
+    userClaims: list(env, 'HUB_JWT_USER_CLAIM') ?? ['sub', 'userId', 'id'],
+    sitesClaim: claimName(env, 'HUB_JWT_SITES_CLAIM', 'sites'),
+    siteClaim: claimName(env, 'HUB_JWT_SITE_CLAIM', 'siteId'),
+    roleClaims: list(env, 'HUB_JWT_ROLE_CLAIM') ?? ['role', 'roles'],
+    allSitesRoles: roles(env, 'HUB_ALL_SITES_ROLES', ['admin']),
   };
   if (auth.secret !== undefined && auth.secret.length < 32) throw new ConfigError('HUB_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)');
   if (auth.jwksUrl !== undefined && auth.publicKey !== undefined) throw new ConfigError('set HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY, not both');
@@ -175,6 +190,21 @@ function onOff(env: Env, name: string, fallback: boolean): boolean {
 function list(env: Env, name: string): string[] | undefined {
   const raw = nonEmpty(env, name);
   return raw === undefined ? undefined : raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** One claim name: a list here would be a misread setting, not a wish. */
+function claimName(env: Env, name: string, fallback: string): string {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  if (raw.includes(',') || /\s/.test(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)} must be one claim name`);
+  return raw;
+}
+
+/** A role list; `none` says "no role at all", since an empty value means "the default". */
+function roles(env: Env, name: string, fallback: string[]): string[] {
+  const raw = list(env, name);
+  if (raw === undefined) return fallback;
+  return raw.length === 1 && raw[0] === 'none' ? [] : raw;
 }
 
 function url(env: Env, name: string): string | undefined {

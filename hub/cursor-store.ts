@@ -1,7 +1,7 @@
 /**
  * Per-user acked positions (the last offset acked per log) in a JetStream KV
- * bucket: durable, shared by all hubs, so a user offline for hours, on any
- * device, gets what they have not acked. Writes are coalesced (at most one per
+ * bucket, keyed by the grant's `userKey`: durable, shared by all hubs, so a user
+ * offline for hours, on any device, gets what they have not acked. Writes are coalesced (at most one per
  * user per flush interval) and merged monotonically with compare-and-set.
  */
 import type { KV } from '@nats-io/kv';
@@ -28,10 +28,10 @@ export class CursorStore {
     this.#log = log;
   }
 
-  async get(userId: string): Promise<Cursors> {
-    const pending = this.#dirty.get(userId) ?? {};
+  async get(userKey: string): Promise<Cursors> {
+    const pending = this.#dirty.get(userKey) ?? {};
     try {
-      const e = await this.#kv.get(userId);
+      const e = await this.#kv.get(userKey);
       return merge(e === null || e.length === 0 ? {} : e.json<Cursors>(), pending);
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'cursor read failed; resuming from live');
@@ -40,8 +40,8 @@ export class CursorStore {
   }
 
   /** Records an acked position; written within FLUSH_MS, never moving a cursor back. */
-  advance(userId: string, stream: StreamKey, position: Position): void {
-    this.#dirty.set(userId, merge(this.#dirty.get(userId) ?? {}, { [stream]: position }));
+  advance(userKey: string, stream: StreamKey, position: Position): void {
+    this.#dirty.set(userKey, merge(this.#dirty.get(userKey) ?? {}, { [stream]: position }));
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.#flushing = this.#flushing.then(() => this.flush());
@@ -62,17 +62,17 @@ export class CursorStore {
     await this.flush();
   }
 
-  async #write(userId: string, cursors: Cursors): Promise<void> {
+  async #write(userKey: string, cursors: Cursors): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        const e = await this.#kv.get(userId);
+        const e = await this.#kv.get(userKey);
         const current = e === null || e.length === 0 ? {} : e.json<Cursors>();
         const next = merge(current, cursors);
-        if (e === null) await this.#kv.create(userId, JSON.stringify(next));
-        else await this.#kv.update(userId, JSON.stringify(next), e.revision);
+        if (e === null) await this.#kv.create(userKey, JSON.stringify(next));
+        else await this.#kv.update(userKey, JSON.stringify(next), e.revision);
         return;
       } catch (err) {
-        if (attempt === 4) this.#log.warn({ userId, err: (err as Error).message }, 'cursor write failed; acked events may be redelivered');
+        if (attempt === 4) this.#log.warn({ userKey, err: (err as Error).message }, 'cursor write failed; acked events may be redelivered');
       }
     }
   }

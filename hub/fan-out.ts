@@ -131,7 +131,7 @@ export class FanOut {
 function criticalKeys(event: LiveEvent): string[] {
   if (event.stream === 'site') return [topics.siteAlarms(event.owner), topics.allAlarms];
   if (event.stream === 'user') return [topics.user(event.owner)];
-  return [topics.global];
+  return [event.spec.tail === 'system' ? topics.globalSystem : topics.globalNotifications];
 }
 
 /** One closure per critical event (rare), not per recipient. */

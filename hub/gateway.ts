@@ -137,7 +137,7 @@ export class Gateway {
 
   #open(ws: WebSocket<SocketData>, data: SocketData): void {
     if (data.closed === true) return; // closed before this deferred open ran: the socket is gone
-    if (data.grant !== undefined && this.#presence.connectionsOf(data.grant.userId) >= this.#config.maxConnectionsPerUser) {
+    if (data.grant !== undefined && this.#presence.connectionsOf(data.grant.userKey) >= this.#config.maxConnectionsPerUser) {
       data.refusal = { code: CloseCode.TooManyConnections, reason: `at most ${this.#config.maxConnectionsPerUser} connections per user` };
     }
     if (data.grant === undefined || data.refusal !== undefined) {
@@ -151,7 +151,7 @@ export class Gateway {
     data.session = session;
     this.sessions.add(session);
     this.#ctx.metrics.connections.inc();
-    this.#presence.connected(userId);
+    this.#presence.connected(data.grant.userKey);
     session.send(['connected', { message: 'connected', clientId: session.id, userId, expiresAt: data.grant.expiresAt ?? null }]);
     this.#commands.startSession(session).catch((e: Error) => this.#log.error({ clientId: session.id, err: e.stack }, 'session start failed'));
     this.#log.debug({ clientId: session.id, userId, acks: session.acks }, 'connected');
@@ -193,10 +193,10 @@ export class Gateway {
     const session = data.session;
     if (session === undefined || !this.sessions.delete(session)) return;
     this.#ctx.metrics.connections.dec();
-    for (const key of session.subscriptions.keys()) if (key.startsWith('site:')) this.#presence.leftSite(key.slice(5), session.grant.userId);
+    for (const key of session.subscriptions.keys()) if (key.startsWith('site:')) this.#presence.leftSite(key.slice(5), session.grant.userKey);
     if (session.slow) this.#ctx.metrics.slowSockets.dec();
     session.leaveAll();
-    this.#presence.disconnected(session.grant.userId);
+    this.#presence.disconnected(session.grant.userKey);
     this.#log.debug({ clientId: session.id, code }, 'disconnected');
   }
 

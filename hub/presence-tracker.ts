@@ -39,31 +39,31 @@ export class PresenceTracker {
     this.#schedule();
   }
 
-  connectionsOf(userId: string): number {
-    return this.#users.get(userId) ?? 0;
+  connectionsOf(userKey: string): number {
+    return this.#users.get(userKey) ?? 0;
   }
 
-  connected(userId: string): void {
-    bump(this.#users, userId, 1);
+  connected(userKey: string): void {
+    bump(this.#users, userKey, 1);
     this.#schedule();
   }
 
-  disconnected(userId: string): void {
-    bump(this.#users, userId, -1);
+  disconnected(userKey: string): void {
+    bump(this.#users, userKey, -1);
     this.#schedule();
   }
 
-  joinedSite(siteId: string, userId: string): void {
+  joinedSite(siteId: string, userKey: string): void {
     let perUser = this.#sites.get(siteId);
     if (perUser === undefined) this.#sites.set(siteId, (perUser = new Map()));
-    bump(perUser, userId, 1);
+    bump(perUser, userKey, 1);
     this.#schedule();
   }
 
-  leftSite(siteId: string, userId: string): void {
+  leftSite(siteId: string, userKey: string): void {
     const perUser = this.#sites.get(siteId);
     if (perUser === undefined) return;
-    bump(perUser, userId, -1);
+    bump(perUser, userKey, -1);
     if (perUser.size === 0) this.#sites.delete(siteId);
     this.#schedule();
   }

@@ -159,7 +159,7 @@ export class SocketIoFace {
     let targets: string[];
     if (event.stream === 'site') targets = event.isAlarm ? [`site:${o}`, `alarms:${o}`, 'alarms:*'] : [`site:${o}`];
     else if (event.stream === 'user') targets = [`user:${o}`];
-    else targets = ['global'];
+    else targets = [event.spec.tail === 'system' ? 'global:system' : 'global:notification'];
     targets = targets.filter((r) => rooms.has(r));
     if (targets.length === 0) return;
     // One encode for all recipients (adapter); the offset rides as the last argument, as Socket.IO's recovery does it.
@@ -223,7 +223,7 @@ export class SocketIoFace {
       this.#face.log.info({ reason }, 'socket.io connection refused: unauthorized');
       throw refusal(CloseCode.Unauthorized, reason);
     }
-    if (this.#face.presence.connectionsOf(grant.userId) >= config.maxConnectionsPerUser) {
+    if (this.#face.presence.connectionsOf(grant.userKey) >= config.maxConnectionsPerUser) {
       throw refusal(CloseCode.TooManyConnections, `at most ${config.maxConnectionsPerUser} connections per user`);
     }
     socket.data.grant = grant;

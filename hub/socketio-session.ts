@@ -7,8 +7,9 @@
  * nothing slips between replay and live and nothing comes twice.
  *
  * Rooms: `site:<id>` (a site's events), `alarms:<id>` / `alarms:*` (the alarm
- * feed), `user:<key>` (private notifications) and `global` (broadcasts); every
- * socket is in its user room and `global` from the start.
+ * feed), `user:<key>` and `global:notification` (private and broadcast
+ * notifications, after `subscribe:notifications`, as in the seed) and
+ * `global:system` (system messages: every socket, from the start).
  */
 import type { Socket } from 'socket.io';
 import { ErrorCode } from '../protocol/errors.ts';
@@ -43,7 +44,7 @@ export class SocketIoSession {
   readonly #socket: Socket;
   readonly #face: FaceContext;
   #grant: Grant;
-  /** Subscriptions, as stored for recovery: `site:<id>` and `alarms`. */
+  /** Subscriptions, as stored for recovery: `site:<id>`, `alarms` and `notifications`. */
   readonly #subscriptions = new Set<string>();
   readonly #budget: TokenBucket;
   #badFrames = 0;
@@ -63,7 +64,7 @@ export class SocketIoSession {
   }
 
   get #userKey(): string {
-    return this.#grant.userId;
+    return this.#grant.userKey;
   }
 
   start(): void {
@@ -98,11 +99,12 @@ export class SocketIoSession {
   }
 
   #joinBase(): void {
-    void this.#socket.join([`user:${this.#userKey}`, 'global']);
+    void this.#socket.join('global:system');
   }
 
   /** Rooms a subscription stands for, under the current grant. */
   #roomsOf(subscription: string): string[] {
+    if (subscription === 'notifications') return [`user:${this.#userKey}`, 'global:notification'];
     if (subscription !== 'alarms') return [subscription];
     const sites = this.#grant.sites;
     return sites === '*' ? ['alarms:*'] : [...sites].map((s) => `alarms:${s}`);
@@ -131,7 +133,7 @@ export class SocketIoSession {
       case 'subscribe:alarms':
         return this.#subscribeAlarms();
       case 'subscribe:notifications':
-        return ['subscribed', { channel: 'notifications', message: 'subscribed to notifications' }, true];
+        return this.#subscribeNotifications();
       case 'auth:refresh':
         return this.#refresh(args);
       default:
@@ -226,6 +228,16 @@ export class SocketIoSession {
     return ['subscribed', { channel: 'alarms', message: 'subscribed to alarms' }, true];
   }
 
+  #subscribeNotifications(): Reply {
+    if (!this.#subscriptions.has('notifications')) {
+      this.#checkRoomFor('notifications');
+      this.#subscriptions.add('notifications');
+      void this.#socket.join(this.#roomsOf('notifications'));
+      this.#persist();
+    }
+    return ['subscribed', { channel: 'notifications', message: 'subscribed to notifications' }, true];
+  }
+
   #checkRoomFor(_key: string): void {
     const max = this.#face.ctx.config.maxSubscriptions;
     if (this.#subscriptions.size >= max) throw new CommandError(ErrorCode.LimitExceeded, `at most ${max} subscriptions per connection`);
@@ -241,7 +253,7 @@ export class SocketIoSession {
     } catch (e) {
       throw new CommandError(ErrorCode.BadToken, e instanceof AuthError ? e.message : 'token check failed');
     }
-    if (grant.userId !== this.#grant.userId) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
+    if (grant.userKey !== this.#grant.userKey) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
     const alarms = this.#subscriptions.has('alarms');
     if (alarms) for (const room of this.#roomsOf('alarms')) void this.#socket.leave(room);
     this.#grant = grant;
@@ -315,7 +327,7 @@ export class SocketIoSession {
     await heard;
     this.#heardFrom = undefined;
     for (const key of record.rooms) {
-      if (key === 'alarms' || (key.startsWith('site:') && key.length > 5)) this.#subscriptions.add(key);
+      if (key === 'alarms' || key === 'notifications' || (key.startsWith('site:') && key.length > 5)) this.#subscriptions.add(key);
     }
     this.#dropRevoked();
     for (const key of this.#subscriptions) if (key.startsWith('site:')) this.#face.presence.joinedSite(key.slice(5), this.#userKey);
@@ -377,7 +389,7 @@ export class SocketIoSession {
   /** NATS subject filter of what this socket follows in a log, or undefined when it follows nothing there. */
   #filter(stream: StreamKey): string | undefined {
     const ns = this.#face.ctx.config.namespace;
-    if (stream === 'user') return `${ns}.user.${this.#userKey}.>`;
+    if (stream === 'user') return this.#subscriptions.has('notifications') ? `${ns}.user.${this.#userKey}.>` : undefined;
     if (stream === 'global') return `${ns}.global.>`;
     const sites = [...this.#subscriptions].filter((k) => k.startsWith('site:'));
     const alarms = this.#subscriptions.has('alarms');
@@ -388,7 +400,7 @@ export class SocketIoSession {
 
   #matches(e: LiveEvent): boolean {
     if (e.stream === 'user') return e.owner === this.#userKey;
-    if (e.stream === 'global') return true;
+    if (e.stream === 'global') return e.spec.tail === 'system' || this.#subscriptions.has('notifications');
     if (this.#subscriptions.has(`site:${e.owner}`)) return true;
     return e.isAlarm && this.#subscriptions.has('alarms') && grantsSite(this.#grant, e.owner);
   }

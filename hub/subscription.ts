@@ -44,23 +44,34 @@ export const alarmsSubscription: Subscription = {
   criticalKeys: (grant) => (grant.sites === '*' ? [topics.allAlarms] : [...grant.sites].map(topics.siteAlarms)),
 };
 
-export function userSubscription(userId: string): Subscription {
+/** `userKey` is the grant's subject-safe key (`userToken`), never the id as the token spelled it. */
+export function userSubscription(userKey: string): Subscription {
   return {
     key: 'user',
     stream: 'user',
-    filter: (ns) => `${ns}.user.${userId}.>`,
-    matches: (e) => e.owner === userId,
+    filter: (ns) => `${ns}.user.${userKey}.>`,
+    matches: (e) => e.owner === userKey,
     topics: [],
-    criticalKeys: () => [topics.user(userId)],
+    criticalKeys: () => [topics.user(userKey)],
   };
 }
 
-/** Broadcast notifications and system messages: every session has it. */
+/** System messages: every session has it from the start. */
+export const systemSubscription: Subscription = {
+  key: 'global',
+  stream: 'global',
+  filter: (ns) => `${ns}.global.>`,
+  matches: (e) => e.spec.tail === 'system',
+  topics: [],
+  criticalKeys: () => [topics.globalSystem],
+};
+
+/** System messages and broadcast notifications: replaces systemSubscription on `subscribe:notifications`. */
 export const globalSubscription: Subscription = {
   key: 'global',
   stream: 'global',
   filter: (ns) => `${ns}.global.>`,
   matches: () => true,
   topics: [],
-  criticalKeys: () => [topics.global],
+  criticalKeys: () => [topics.globalSystem, topics.globalNotifications],
 };

@@ -75,7 +75,7 @@ interface Position {
 
 /** A subscription the client keeps across reconnects. */
 interface Wanted {
-  readonly op: 'subscribe:site' | 'subscribe:alarms';
+  readonly op: 'subscribe:site' | 'subscribe:alarms' | 'subscribe:notifications';
   readonly args: Record<string, unknown>;
   /** Complete up to here: set by the hub's `subscribed` reply, advanced by live events. */
   position: Position | undefined;
@@ -179,9 +179,13 @@ export class HubClient {
     return this.#subscribe('alarms', 'subscribe:alarms', {});
   }
 
-  /** Private and broadcast notifications arrive from the start; this answers for the seed's vocabulary. */
+  /**
+   * The user's private notifications and the broadcasts (`notification:new`), as the seed's channel:
+   * kept across reconnects, and those that arrived while the user was offline come first.
+   * System messages arrive without subscribing.
+   */
   subscribeNotifications(): Promise<any> {
-    return this.request('subscribe:notifications');
+    return this.#subscribe('notifications', 'subscribe:notifications', {});
   }
 
   /** Acknowledges an alarm as an operator; every subscriber of its site sees `alarm:update`. */

@@ -7,7 +7,7 @@ import { type EventName, isEventName, isSiteEvent, siteEventSpec, SYSTEM_LEVELS 
 import { decodePayload, encodePayload } from './codec.ts';
 import { checkDomainEvent } from './domain-events.ts';
 import { InvalidEventError } from './errors.ts';
-import { globalSubject, idToken, type StreamKey, siteSubject, userSubject } from './subjects.ts';
+import { globalSubject, idToken, type StreamKey, siteSubject, userSubject, userToken } from './subjects.ts';
 
 /** What a producer asks to append. */
 export interface AppendRequest {
@@ -51,7 +51,7 @@ export function buildAppend(ns: string, request: AppendRequest): Append {
       stream = 'global';
       subject = globalSubject(ns, 'notification');
     } else {
-      const user = idToken(request.userId);
+      const user = userToken(request.userId);
       if (user === undefined) throw new InvalidEventError(`${event}: userId ${describe(request.userId)} is not a user id`);
       stream = 'user';
       subject = userSubject(ns, user, 'notification');

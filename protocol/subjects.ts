@@ -125,7 +125,10 @@ export const topics = {
   siteAlarms: (siteId: string) => `site/${siteId}/alarm`,
   /** Every site's alarms, for tokens granting all sites (`sites: "*"`). */
   allAlarms: 'alarm/*',
+  /** A user's private notifications: that user's sessions subscribed to notifications. */
   user: (userId: string) => `user/${userId}`,
-  /** Broadcast notifications and system messages. */
-  global: 'global',
+  /** System messages: every session. */
+  globalSystem: 'global/system',
+  /** Broadcast notifications: sessions subscribed to notifications. */
+  globalNotifications: 'global/notification',
 } as const;

@@ -211,6 +211,7 @@ describe('acks', () => {
     const missed = await pub.sendUserNotification('nomad', { title: 'sent while offline' });
 
     const laptop = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'nomad' })));
+    await laptop.client.subscribeNotifications();
     await laptop.waitFor((r) => r.some((e) => e.meta?.offset === missed));
     await laptop.settle();
     assert.deepEqual(

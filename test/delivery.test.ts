@@ -33,6 +33,7 @@ describe('delivery', () => {
   it('delivers every seed event name with its payload intact, offset and timestamp', async () => {
     const c = await Recorder.connect(t.wsUrl, await t.token({ sub: 'all-events', sites: [5] }));
     await c.client.subscribeSite(5);
+    await c.client.subscribeNotifications();
     const payload = { n: 1, text: '搅拌站 <b>', nested: { list: [1, 2.5, null, true] } };
     const before = Date.now();
     await pub.sendAlarmNotification({ ...payload, siteId: 5 });
@@ -66,6 +67,7 @@ describe('delivery', () => {
     const alice1 = await Recorder.connect(t.wsUrl, await t.token({ sub: 'alice' }));
     const alice2 = await Recorder.connect(t.wsUrl, await t.token({ sub: 'alice' }));
     const bob = await Recorder.connect(t.wsUrl, await t.token({ sub: 'bob' }));
+    for (const r of [alice1, alice2, bob]) await r.client.subscribeNotifications();
     await pub.sendUserNotification('alice', { title: 'for alice' });
     await pub.sendUserNotification('bob', { title: 'for bob' });
     for (const r of [alice1, alice2, bob]) await r.waitFor((x) => x.some((e) => e.name === 'notification:new'));
@@ -76,18 +78,23 @@ describe('delivery', () => {
     for (const r of [alice1, alice2, bob]) r.close();
   });
 
-  it('delivers broadcasts and system messages to everyone, subscribed or not', async () => {
+  it('delivers broadcast notifications to every session subscribed to notifications, system messages to every session', async () => {
     const x = await Recorder.connect(t.wsUrl, await t.token({ sub: 'x', sites: [1] }));
     const y = await Recorder.connect(t.wsUrl, await t.token({ sub: 'y', sites: [] }), { format: 'json' });
+    const z = await Recorder.connect(t.wsUrl, await t.token({ sub: 'z', sites: [1] }));
+    await x.client.subscribeNotifications();
+    await y.client.subscribeNotifications();
     await pub.sendGlobalNotification({ title: 'shift change' });
+    await pub.sendUserNotification('z', { title: 'for z, not subscribed' });
     await pub.broadcastSystemMessage('evacuate', 'error');
-    for (const r of [x, y]) {
+    for (const r of [x, y, z]) {
       await r.waitFor((rs) => rs.some((e) => e.name === 'system:message'));
-      assert.deepEqual(r.of('notification:new').map((e) => e.data), [{ title: 'shift change' }]);
       assert.equal(r.of('system:message')[0]!.data.level, 'error');
     }
-    x.close();
-    y.close();
+    for (const r of [x, y]) assert.deepEqual(r.of('notification:new').map((e) => e.data), [{ title: 'shift change' }]);
+    // As in the seed: notifications only after subscribe:notifications.
+    assert.deepEqual(z.of('notification:new'), []);
+    for (const r of [x, y, z]) r.close();
   });
 
   it('stops delivering a site after unsubscribe:site', async () => {

@@ -45,6 +45,7 @@ describe('POST /api/events', () => {
   it('takes an alarm\'s site from the alarm, and user notifications and broadcasts on their own logs', async () => {
     const r = await Recorder.connect(t.wsUrl, await t.token({ sub: 'ops-7', sites: [7] }));
     await r.client.subscribeSite(7);
+    await r.client.subscribeNotifications();
     const alarm = await post(t, { event: 'alarm:new', data: { id: 'a1', site_id: 7, level: 'high' } });
     const note = await post(t, { event: 'notification:new', userId: 'ops-7', data: { title: 'for you' } });
     const everyone = await post(t, { event: 'system:message', data: { message: 'hello', level: 'info', timestamp: new Date().toISOString() } });

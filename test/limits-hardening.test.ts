@@ -61,7 +61,8 @@ describe('subscriptions per connection (HUB_MAX_SUBSCRIPTIONS=5: the user and br
 
   it('answers a subscription beyond the limit with 300, never as a bad frame, and frees a slot on unsubscribe', async () => {
     const raw = await RawSocket.connect(t.wsUrl, { token: await t.token({ sub: 'collector', sites: '*' }) });
-    for (const site of [1, 2, 3]) assert.equal((await raw.exchange(['subscribe:site', { siteId: site }, site]))[0], 'subscribed');
+    // Every session holds one subscription from the start (system messages): four sites fill the five slots.
+    for (const site of [1, 2, 3, 4]) assert.equal((await raw.exchange(['subscribe:site', { siteId: site }, site]))[0], 'subscribed');
     // Subscribing again to a subscribed site replaces it: no new slot.
     assert.equal((await raw.exchange(['subscribe:site', { siteId: 2 }, 9]))[0], 'subscribed');
     for (let i = 0; i < 10; i++) {
@@ -288,6 +289,7 @@ describe('claims a client puts in frames never widen its token', () => {
     t = await startTestHub();
     pub = await t.publisher();
     observer = await Recorder.connect(t.wsUrl, await t.token({ sub: 'observer', sites: '*' }));
+    await observer.client.subscribeNotifications();
     await observer.client.subscribeAlarms();
     await observer.client.subscribeSite(2);
   });

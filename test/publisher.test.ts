@@ -36,6 +36,7 @@ describe('HubPublisher', () => {
   it('resolves every seed method to the offset the event is delivered with, increasing within each log', async () => {
     const r = await Recorder.connect(t.wsUrl, await t.token({ sub: 'offsets-user', sites: [4] }));
     await r.client.subscribeSite(4);
+    await r.client.subscribeNotifications();
     const calls: Array<[name: string, stream: string, offset: Promise<number>]> = [];
     const call = (name: string, stream: string, offset: Promise<number>) => calls.push([name, stream, offset]);
     // One at a time, so the order of appends is the order of calls.

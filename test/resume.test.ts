@@ -129,6 +129,7 @@ describe('resume', () => {
     const token = await first.token({ sub: 'nightshift', sites: [1, 2], role: 'operator' });
     const phone = await Recorder.connect(first.wsUrl, token);
     await phone.client.subscribeAlarms();
+    await phone.client.subscribeNotifications();
     await pub.sendUserNotification('nightshift', { title: 'seen' });
     await pub.sendAlarmNotification({ id: 'seen-alarm', siteId: 1 });
     await phone.waitFor((r) => r.some((e) => e.name === 'notification:new') && r.some((e) => e.name === 'alarm:new'));
@@ -149,6 +150,7 @@ describe('resume', () => {
     const laptop = await Recorder.connect(second.wsUrl, token);
     cleanups.push(async () => laptop.close());
     await laptop.client.subscribeAlarms();
+    await laptop.client.subscribeNotifications();
     await laptop.waitFor((r) => r.filter((e) => e.name === 'notification:new').length >= 3 && r.some((e) => e.name === 'alarm:new'));
     await laptop.settle(300);
     assert.deepEqual(laptop.of('notification:new').map((e) => e.data.title).sort(), ['missed 1', 'missed 2', 'missed broadcast']);

@@ -60,6 +60,7 @@ describe('socket.io recovery from the log', () => {
         sockets.push(s);
         await s.request('subscribe:site', { siteId: 1 }, 'subscribed');
         await s.request('subscribe:alarms', undefined, 'subscribed');
+        await s.request('subscribe:notifications', undefined, 'subscribed');
         const first = s.of('task:update').length;
         for (const n of range(0, 5)) await pub.sendTaskUpdate(1, { site: 1, n });
         await s.waitFor(() => s.of('task:update').length === first + 5);
@@ -116,7 +117,8 @@ describe('socket.io recovery from the log', () => {
       // Far more than the socket, the proxy and the kernel buffers hold together.
       const filler = 'x'.repeat(8000);
       const total = 1500;
-      await Promise.all(range(0, total).map((n) => spub.sendTaskUpdate(1, { site: 1, n, filler })));
+      // In batches: 1,500 appends at once can outwait the publisher's timeout on a loaded machine.
+      for (let from = 0; from < total; from += 100) await Promise.all(range(from, Math.min(total, from + 100)).map((n) => spub.sendTaskUpdate(1, { site: 1, n, filler })));
       // The hub closes the socket at its hard limit; the client learns it once it reads again.
       await until(() => small.hub.connections === 0, 30_000);
       proxy.unstall();

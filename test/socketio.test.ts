@@ -84,6 +84,7 @@ describe('socket.io face', () => {
     await s1.request('subscribe:site', { siteId: 11 }, 'subscribed');
     await s2.request('subscribe:site', { siteId: 12 }, 'subscribed');
     await polling.request('subscribe:site', { siteId: 11 }, 'subscribed');
+    for (const s of [s1, s2, polling]) await s.request('subscribe:notifications', undefined, 'subscribed');
     const payload = { n: 1, text: '搅拌站 <b>', nested: { list: [1, 2.5, null, true] } };
     await pub.sendAlarmNotification({ ...payload, siteId: 11 });
     await pub.sendAlarmUpdate({ ...payload, site_id: 11 });
@@ -132,6 +133,21 @@ describe('socket.io face', () => {
     // Each event carries its recovery offset as the last argument; offsets only move forward.
     const offsets = s1.events.map((e) => e.offset!);
     assert.ok(offsets.every((o) => /^\d+\.\d+\.\d+@/.test(o)));
+  });
+
+  it('notifications, private and broadcast, come after subscribe:notifications, as in the seed; system messages always', async () => {
+    const s = await open(await t.token({ sub: 'notes', sites: [1] }));
+    await pub.sendUserNotification('notes', { title: 'before' });
+    await pub.sendGlobalNotification({ title: 'broadcast before' });
+    await pub.broadcastSystemMessage('first', 'info');
+    await s.waitFor(() => s.of('system:message').length === 1);
+    assert.deepEqual(s.of('notification:new'), []);
+    await s.request('subscribe:notifications', undefined, 'subscribed');
+    await pub.sendUserNotification('notes', { title: 'after' });
+    await pub.sendGlobalNotification({ title: 'broadcast after' });
+    await pub.broadcastSystemMessage('second', 'info');
+    await s.waitFor(() => s.of('system:message').length === 2);
+    assert.deepEqual(s.of('notification:new').map((e) => e.data.title), ['after', 'broadcast after']);
   });
 
   it('a token for site 1 never sees site 2: subscribing is refused with an exception, and no event leaks', async () => {

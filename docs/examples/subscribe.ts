@@ -1,5 +1,5 @@
 /**
- * Connects a HubClient and prints every event of one site.
+ * Connects a HubClient and prints every event of one site, its user's notifications and the broadcasts.
  *   npx tsx docs/examples/subscribe.ts [siteId] [token]
  * Token default: `npm run token` with the development secret.
  */
@@ -16,3 +16,4 @@ client.on('reconnecting', (info) => console.log('reconnecting', info));
 client.on('recovered', (info) => console.log('recovered', info));
 console.log('connected', await client.connect());
 console.log('subscribed', await client.subscribeSite(siteId));
+console.log('subscribed', await client.subscribeNotifications());
