@@ -3,6 +3,7 @@
  * option fails with a message naming it and saying what would be accepted.
  */
 import { parseArgs } from 'node:util';
+import type { SocketIoClientKind } from './load/worker-protocol.ts';
 
 export const SCENARIOS = ['fanout', 'burst', 'reconnect-storm', 'slow-consumers', 'connections'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -44,6 +45,8 @@ export interface BenchOptions {
   /** New connections per second during the ramp; 0 = as fast as the concurrency allows. */
   readonly connectRate: number;
   readonly workers: number;
+  /** Socket.IO targets' clients: socket.io-client (the seed's), or the bench's lean client. */
+  readonly socketIoClient: SocketIoClientKind;
   readonly payloadBytes: number;
   /** Milliseconds between the producer's batches. */
   readonly tickMs: number;
@@ -122,6 +125,7 @@ const SPEC = {
   'connect-concurrency': { type: 'string' },
   'connect-rate': { type: 'string' },
   workers: { type: 'string' },
+  'socketio-client': { type: 'string' },
   'payload-bytes': { type: 'string' },
   'tick-ms': { type: 'string' },
   'nats-url': { type: 'string' },
@@ -202,6 +206,7 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
     connectConcurrency: v('connect-concurrency', '256', 1, 10_000),
     connectRate: v('connect-rate', '0', 0, 1_000_000),
     workers: v('workers', '2', 1, 16),
+    socketIoClient: socketIoClientOf(values['socketio-client']),
     payloadBytes: v('payload-bytes', '64', 0, 60_000),
     tickMs: v('tick-ms', '1', 1, 1000),
     natsUrl: values['nats-url'] ?? env.NATS_URL ?? 'nats://127.0.0.1:4222',
@@ -214,6 +219,11 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   };
   checkLoopback(options.natsUrl);
   return { command: 'run', options: Object.freeze(options) };
+}
+
+function socketIoClientOf(value: string | undefined): SocketIoClientKind {
+  if (value === undefined || value === 'library' || value === 'lean') return value ?? 'library';
+  throw new OptionError(`--socketio-client ${JSON.stringify(value)} is not one of library, lean`);
 }
 
 /** `--target X`, `--targets a,b,c` (any order, no repeats) or `--compare` (every target). */
@@ -275,6 +285,8 @@ Targets
 Load
   --clients N (1000; connections: 10000)  --sites S (100)  --rate R events/s  --duration s  --warmup s (1)
   --payload-bytes B (64)  --tick-ms ms (1: the producer sends what is due every tick)  --alarm-every N (0; slow-consumers: 10)  --workers W (2 load-generator threads)
+  --socketio-client library|lean   Socket.IO targets' clients: socket.io-client (default, as the seed's front-ends),
+            or the bench's own (same frames, ~1/10 of the generator CPU: saturation then measures the server)
   --ceiling  --ceiling-start-rate R  --ceiling-factor F (1.6)  --ceiling-max-steps N (8)  --max-p99-ms X (50)
   --burst-factor F (50)  --burst-seconds s (2)
   --drop-fraction f (0.5)  --reconnect-jitter-ms ms (0)  --no-resume

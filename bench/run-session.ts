@@ -73,6 +73,7 @@ export class RunSession {
     this.#subscribers = subscribers;
     this.#lastSeqBySite = new Array<number>(options.sites).fill(0);
     this.notes.push(...target.notes);
+    if (target.protocol === 'socketio') this.notes.push(options.socketIoClient === 'lean' ? 'Socket.IO clients: the bench\'s lean client (--socketio-client lean)' : 'Socket.IO clients: socket.io-client');
   }
 
   static async open(setup: SessionSetup): Promise<RunSession> {
@@ -93,7 +94,7 @@ export class RunSession {
       }
       const before = sample(target, 0);
       const reports = await generator.connect(
-        { protocol: target.protocol, host: target.host, port: target.port, concurrency: Math.max(1, Math.floor(o.connectConcurrency / o.workers)), ratePerS: o.connectRate, timeoutMs: CONNECT_TIMEOUT_MS, resume: target.resumes },
+        { protocol: target.protocol, socketIoClient: o.socketIoClient, host: target.host, port: target.port, concurrency: Math.max(1, Math.floor(o.connectConcurrency / o.workers)), ratePerS: o.connectRate, timeoutMs: CONNECT_TIMEOUT_MS, resume: target.resumes },
         specs,
       );
       const after = sample(target, 0);

@@ -53,6 +53,12 @@ describe('bench options', () => {
     assert.deepEqual(run('fanout', '--target', 'hub-socketio').targets, ['hub-socketio']);
   });
 
+  it('drives Socket.IO targets with socket.io-client unless --socketio-client lean', () => {
+    assert.equal(run('fanout').socketIoClient, 'library');
+    assert.equal(run('fanout', '--socketio-client', 'lean').socketIoClient, 'lean');
+    rejects(['fanout', '--socketio-client', 'fast'], /--socketio-client "fast" is not one of library, lean/);
+  });
+
   it('takes NATS_URL from the environment, and --nats-url over it', () => {
     const c = parseCommand(['fanout'], { NATS_URL: 'nats://localhost:4333' });
     assert.equal(c.command === 'run' && c.options.natsUrl, 'nats://localhost:4333');

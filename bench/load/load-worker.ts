@@ -10,6 +10,7 @@ import { addTotals, ZERO_TOTALS, type SequenceTotals } from '../sequence-check.t
 import { type BenchClient, ClientContext } from './bench-client.ts';
 import { DeliveryStats } from './delivery-stats.ts';
 import { HubProtocolClient } from './hub-protocol-client.ts';
+import { LeanSocketIoClient } from './lean-socketio-client.ts';
 import { SocketIoClient } from './socketio-client.ts';
 import type { ConnectReport, ConnectRequest, FinishReport, GroupTotals, Request, WorkerRequest } from './worker-protocol.ts';
 
@@ -68,7 +69,10 @@ async function handle(req: WorkerRequest): Promise<unknown> {
 async function connectAll(req: ConnectRequest): Promise<ConnectReport> {
   ctx = new ClientContext(stats, req.host, req.port, req.timeoutMs, req.resume);
   const c = ctx;
-  const batch = req.clients.map((spec) => (req.protocol === 'socketio' ? new SocketIoClient(spec, c) : new HubProtocolClient(spec, c)));
+  const batch = req.clients.map((spec): BenchClient => {
+    if (req.protocol === 'hub') return new HubProtocolClient(spec, c);
+    return req.socketIoClient === 'lean' ? new LeanSocketIoClient(spec, c) : new SocketIoClient(spec, c);
+  });
   const failedIds: number[] = [];
   const histogram = createHistogram();
   const errors: string[] = [];

@@ -7,6 +7,9 @@ import type { SequenceTotals } from '../sequence-check.ts';
 /** How the clients of a target speak: the hub's msgpack frames (hub and uws-bare), or Socket.IO. */
 export type ClientProtocol = 'hub' | 'socketio';
 
+/** Which client speaks Socket.IO: socket.io-client itself, or the bench's lean one (same frames, a fraction of the CPU). */
+export type SocketIoClientKind = 'library' | 'lean';
+
 export interface ClientSpec {
   readonly id: number;
   readonly site: number;
@@ -18,6 +21,7 @@ export interface ClientSpec {
 export interface ConnectRequest {
   readonly type: 'connect';
   readonly protocol: ClientProtocol;
+  readonly socketIoClient: SocketIoClientKind;
   readonly host: string;
   readonly port: number;
   readonly clients: readonly ClientSpec[];

@@ -16,6 +16,6 @@ export async function startHubSocketIo(opts: TargetStartOptions): Promise<Runnin
     protocol: 'socketio',
     // After an outage a client reconnects its socket.io-client Socket, which asks for connection state recovery.
     resumes: hub.resumes,
-    notes: [...hub.notes, 'clients use socket.io-client (websocket transport only) against the hub\'s Socket.IO face'],
+    notes: [...hub.notes, 'clients speak Socket.IO (websocket transport only) to the hub\'s Socket.IO face'],
   };
 }
