@@ -286,7 +286,7 @@ Load
   --clients N (1000; connections: 10000)  --sites S (100)  --rate R events/s  --duration s  --warmup s (1)
   --payload-bytes B (64)  --tick-ms ms (1: the producer sends what is due every tick)  --alarm-every N (0; slow-consumers: 10)  --workers W (2 load-generator threads)
   --socketio-client library|lean   Socket.IO targets' clients: socket.io-client (default, as the seed's front-ends),
-            or the bench's own (same frames, ~1/10 of the generator CPU: saturation then measures the server)
+            or the bench's own (same frames; at saturation ~3 µs of generator CPU per delivery against ~9)
   --ceiling  --ceiling-start-rate R  --ceiling-factor F (1.6)  --ceiling-max-steps N (8)  --max-p99-ms X (50)
   --burst-factor F (50)  --burst-seconds s (2)
   --drop-fraction f (0.5)  --reconnect-jitter-ms ms (0)  --no-resume
