@@ -104,6 +104,16 @@ describe('bench smoke runs against the hub\'s Socket.IO face', () => {
     assert.equal(x.recoveredTrue, x.drops);
     assertClean(r);
   });
+
+  it('the lean Socket.IO client reads the same events in place and recovers the same way', async () => {
+    const r = await runOn('hub-socketio', 'reconnect-storm', '--rate', '100', '--clients', '60', '--sites', '6', '--socketio-client', 'lean');
+    assertAllConnected(r);
+    const x = r.reconnect!;
+    assert.ok(x.drops > 10, `dropped ${x.drops}`);
+    assert.equal(x.recoveredTrue, x.drops);
+    assertClean(r);
+    assert.ok(r.integrity.total.received > 0 && r.integrity.otherFrames === 0);
+  });
 });
 
 describe('bench command line', () => {

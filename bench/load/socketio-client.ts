@@ -47,7 +47,8 @@ export class SocketIoClient implements BenchClient {
     if (reused?.connected === true) await this.#closed(reused);
     reused?.removeAllListeners();
     const socket = reused ?? this.#newSocket();
-    const onEvent = (e: BenchEvent, ...rest: unknown[]) => this.#onEvent(e, rest.at(-1));
+    // The face's events have two arguments (payload, offset), the baseline's one: no rest array per event.
+    const onEvent = (e: BenchEvent, offset?: unknown) => this.#onEvent(e, offset);
     socket.on('task:update', onEvent);
     socket.on('alarm:new', onEvent);
     socket.on('error', (e: unknown) => ctx.error(`socket.io error event: ${JSON.stringify(e).slice(0, 200)}`));
@@ -110,13 +111,13 @@ export class SocketIoClient implements BenchClient {
     this.#socket?.disconnect();
   }
 
-  #onEvent(e: BenchEvent, last: unknown): void {
+  #onEvent(e: BenchEvent, offset: unknown): void {
     const now = monotonicUs();
     const verdict = this.check.accept(e.seq);
     // The hub's recovery offset: its leading number is the site log's offset (the baseline sends none).
-    if (typeof last === 'string') {
-      const offset = parseInt(last, 10);
-      if (offset >= 0) this.check.acceptOffset(offset);
+    if (typeof offset === 'string') {
+      const site = parseInt(offset, 10);
+      if (site >= 0) this.check.acceptOffset(site);
     }
     if (verdict !== Verdict.Duplicate) this.#ctx.stats.record(e.phase, this.spec.group, now - e.sentAt, now);
     const o = this.#outage;

@@ -24,7 +24,7 @@ export interface Goal {
 export const ISSUE_9_GOALS: readonly Goal[] = [
   { label: 'deliveries/s at saturation ≥ 5× the Socket.IO baseline', subject: 'hub-socketio', base: 'socketio', figures: ['saturationPerSec'], sense: 'atLeast', bound: 5, needs: 'fanout --ceiling' },
   {
-    label: '  the same per server core (1 / server CPU per delivery there)',
+    label: 'the same per server core (1 / server CPU per delivery at saturation)',
     subject: 'hub-socketio',
     base: 'socketio',
     figures: ['perCorePerSec'],
