@@ -115,11 +115,15 @@ export class FanOut {
     recent.push(event);
     if (this.#ctx.config.eventMetrics) this.#ctx.metrics.countEvent(event.spec.name, event.spec.priority, event.meta.ts);
     for (const face of this.#faces) face.deliver(event);
+    const { permissions } = this.#ctx;
+    const name = event.spec.name;
     if (event.spec.priority === 'critical') {
-      this.#ctx.registry.forEach(criticalKeys(event), deliverTo(event));
+      // Restricted events go to their own keys and topics, which only sessions whose roles allow them joined.
+      const keys = permissions.restricted(name) ? criticalKeys(event).map((k) => permissions.topic(k, name)) : criticalKeys(event);
+      this.#ctx.registry.forEach(keys, deliverTo(event));
       return;
     }
-    const topic = event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner);
+    const topic = permissions.topic(event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner), name);
     // Encode only for topics someone listens to; the same bytes go to every subscriber.
     if (this.#app.numSubscribers(topic) > 0) this.#app.publish(topic, event.frame('msgpack'), true);
     const jsonTopic = topicFor('json', topic);

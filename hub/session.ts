@@ -134,8 +134,8 @@ export class Session {
   joinLive(state: SubscriptionState): void {
     if (this.closed || state.cancelled) return;
     state.live = true;
-    for (const key of state.sub.criticalKeys(this.grant)) this.#ctx.registry.add(key, this);
-    for (const topic of state.sub.topics) this.#joinTopic(topic);
+    for (const key of this.#criticalKeysOf(state)) this.#ctx.registry.add(key, this);
+    for (const topic of this.#topicsOf(state)) this.#joinTopic(topic);
   }
 
   leave(state: SubscriptionState): void {
@@ -143,8 +143,8 @@ export class Session {
     this.subscriptions.delete(state.sub.key);
     if (!state.live) return;
     state.live = false;
-    for (const key of state.sub.criticalKeys(this.grant)) this.#ctx.registry.remove(key, this);
-    for (const topic of state.sub.topics) this.#leaveTopic(topic);
+    for (const key of this.#criticalKeysOf(state)) this.#ctx.registry.remove(key, this);
+    for (const topic of this.#topicsOf(state)) this.#leaveTopic(topic);
   }
 
   /** Leaves everything (socket closed). */
@@ -196,7 +196,7 @@ export class Session {
     this.#ctx.metrics.slowSockets.inc();
     for (const state of this.subscriptions.values()) {
       if (!state.live) continue;
-      for (const topic of state.sub.topics) {
+      for (const topic of this.#topicsOf(state)) {
         this.#ws.unsubscribe(topicFor(this.format, topic));
         this.#ctx.slowRegistry.add(topic, this);
       }
@@ -217,12 +217,26 @@ export class Session {
       }
       for (const state of this.subscriptions.values()) {
         if (!state.live) continue;
-        for (const topic of state.sub.topics) {
+        for (const topic of this.#topicsOf(state)) {
           this.#ctx.slowRegistry.remove(topic, this);
           this.#ws.subscribe(topicFor(this.format, topic));
         }
       }
     });
+  }
+
+  /** Whether a replayed event of `state` is for this session: its subscription covers it and its roles allow it. */
+  receives(state: SubscriptionState, event: LiveEvent): boolean {
+    return state.sub.matches(event, this.grant) && this.#ctx.permissions.allows(this.grant, event.spec.name);
+  }
+
+  /** uWS topics of a subscription under this grant, with the restricted events' own topics its roles allow. */
+  #topicsOf(state: SubscriptionState): string[] {
+    return state.sub.topics.flatMap((t) => this.#ctx.permissions.topicsFor(t, this.grant));
+  }
+
+  #criticalKeysOf(state: SubscriptionState): string[] {
+    return state.sub.criticalKeys(this.grant).flatMap((k) => this.#ctx.permissions.topicsFor(k, this.grant));
   }
 
   #joinTopic(topic: string): void {

@@ -160,6 +160,9 @@ export class SocketIoFace {
     if (event.stream === 'site') targets = event.isAlarm ? [`site:${o}`, `alarms:${o}`, 'alarms:*'] : [`site:${o}`];
     else if (event.stream === 'user') targets = [`user:${o}`];
     else targets = [event.spec.tail === 'system' ? 'global:system' : 'global:notification'];
+    const { permissions } = this.#face.ctx;
+    // A restricted event goes to its own rooms, which only sockets whose roles allow it joined.
+    if (permissions.restricted(event.spec.name)) targets = targets.map((r) => permissions.topic(r, event.spec.name));
     targets = targets.filter((r) => rooms.has(r));
     if (targets.length === 0) return;
     // One encode for all recipients (adapter); the offset rides as the last argument, as Socket.IO's recovery does it.
