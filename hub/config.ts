@@ -120,6 +120,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
   };
   if (auth.secret !== undefined && auth.secret.length < 32) throw new ConfigError('HUB_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)');
   if (auth.jwksUrl !== undefined && auth.publicKey !== undefined) throw new ConfigError('set HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY, not both');
+  if (auth.userClaims.length === 0) throw new ConfigError('HUB_JWT_USER_CLAIM must name at least one claim');
   const config: HubConfig = {
     port: int(env, 'HUB_PORT', 3000, 0, 65535),
     host: env.HUB_HOST ?? '0.0.0.0',

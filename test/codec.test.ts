@@ -185,6 +185,8 @@ describe('buildAppend', () => {
   it('puts a user notification on <ns>.user.<userId>.notification, a broadcast and a system message on <ns>.global', () => {
     assert.deepEqual(pick(buildAppend(ns, { event: 'notification:new', userId: 'alice', data: { t: 1 } })), { stream: 'user', subject: 'plant.user.alice.notification' });
     assert.deepEqual(pick(buildAppend(ns, { event: 'notification:new', userId: 12, data: { t: 1 } })), { stream: 'user', subject: 'plant.user.12.notification' });
+    // Any other id of up to 128 characters is one subject token ('=' + base64url): no dot or wildcard reaches the subject.
+    assert.deepEqual(pick(buildAppend(ns, { event: 'notification:new', userId: 'alice.*', data: { t: 1 } })), { stream: 'user', subject: `plant.user.=${Buffer.from('alice.*').toString('base64url')}.notification` });
     assert.deepEqual(pick(buildAppend(ns, { event: 'notification:new', data: { t: 1 } })), { stream: 'global', subject: 'plant.global.notification' });
     assert.deepEqual(pick(buildAppend(ns, { event: 'system:message', data: { message: 'hi', level: 'info', timestamp: 'now' } })), { stream: 'global', subject: 'plant.global.system' });
   });
@@ -230,7 +232,7 @@ describe('buildAppend', () => {
       [{ event: 'alarm:new', data: { title: 'x' } }, /no siteId or site_id/],
       [{ event: 'alarm:new', data: 'fire' }, /an alarm is an object/],
       [{ event: 'alarm:new', siteId: 1, data: 'fire' }, /an alarm is an object/],
-      [{ event: 'notification:new', userId: 'a b', data: {} }, /userId "a b" is not a user id/],
+      [{ event: 'notification:new', userId: 'u'.repeat(129), data: {} }, /userId "u+" is not a user id/],
       [{ event: 'system:message', data: { message: '', level: 'info' } }, /non-empty string/],
       [{ event: 'system:message', data: { message: 'x', level: 'panic' } }, /level "panic" is not one of info, success, warning, error, critical/],
       [{ event: 'dashboard:update', siteId: 1, data: { blob: 'x'.repeat(1_000_001) } }, /over the 1000000 limit/],

@@ -100,7 +100,7 @@ describe('HubPublisher', () => {
       await assert.rejects(pub.sendTaskUpdate(site, { id: 1 }), (e: unknown) => e instanceof InvalidEventError && /siteId/.test(e.message), `site ${String(site)}`);
     }
     await assert.rejects(pub.sendAlarmNotification({ siteId: 'a.b' }), InvalidEventError);
-    await assert.rejects(pub.sendUserNotification('alice.*', { title: 'x' }), (e: unknown) => e instanceof InvalidEventError && /userId/.test(e.message));
+    await assert.rejects(pub.sendUserNotification('u'.repeat(129), { title: 'x' }), (e: unknown) => e instanceof InvalidEventError && /userId/.test(e.message));
     await assert.rejects(pub.sendTaskUpdate(1, undefined), (e: unknown) => e instanceof InvalidEventError && /data is required/.test(e.message));
   });
 
