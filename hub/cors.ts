@@ -22,6 +22,11 @@ export function corsOrigin(allowedOrigins: readonly string[], origin: string): s
   return allowedOrigins.length === 0 || allowedOrigins.includes(origin) ? origin : undefined;
 }
 
+/** Whether a connection from this `Origin` is accepted (WebSocket and Socket.IO): none sent (not a browser), or an allowed one. */
+export function originAllowed(allowedOrigins: readonly string[], origin: string): boolean {
+  return origin === '' || corsOrigin(allowedOrigins, origin) !== undefined;
+}
+
 /** Writes a response's CORS headers; between the status line and the body. */
 export function writeCorsHeaders(res: HttpResponse, allowOrigin: string | undefined): void {
   // The answer depends on Origin even when it carries no CORS header: shared caches must key on it.

@@ -14,6 +14,7 @@ import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { Session, type SocketData } from './session.ts';
 import type { SessionContext } from './session-context.ts';
+import { originAllowed } from './cors.ts';
 import { RateLimiter } from './rate-limiter.ts';
 
 /** Metric labels of the close codes a connection can be refused or closed with. */
@@ -120,7 +121,7 @@ export class Gateway {
       // Without NATS a session could not resume: the client retries, here or at another hub.
       return finish({ format, acks, refusal: { code: CloseCode.HubUnavailable, reason: 'hub not ready: reconnect' } });
     }
-    if (this.#config.allowedOrigins.length > 0 && origin !== '' && !this.#config.allowedOrigins.includes(origin)) {
+    if (!originAllowed(this.#config.allowedOrigins, origin)) {
       this.#log.info({ origin }, 'connection refused: origin not allowed');
       return finish({ format, acks, refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });
     }

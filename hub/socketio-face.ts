@@ -19,6 +19,7 @@ import type { Grant } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
+import { originAllowed } from './cors.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import type { RecoverySessions } from './recovery-sessions.ts';
 import { formatPosition } from './recovery-position.ts';
@@ -213,7 +214,7 @@ export class SocketIoFace {
     if (!this.#ready()) throw refusal(CloseCode.HubUnavailable, 'hub not ready: reconnect');
     if (!this.#perIp.take(hs.address)) throw refusal(CloseCode.RateLimited, 'too many connections from your address: retry later');
     const origin = hs.headers.origin;
-    if (config.allowedOrigins.length > 0 && typeof origin === 'string' && origin !== '' && !config.allowedOrigins.includes(origin)) {
+    if (!originAllowed(config.allowedOrigins, typeof origin === 'string' ? origin : '')) {
       this.#face.log.info({ origin }, 'socket.io connection refused: origin not allowed');
       throw refusal(CloseCode.ForbiddenOrigin, 'origin not allowed');
     }
