@@ -64,6 +64,8 @@ export class Session {
   slow = false;
   readonly #shedLatest = new Map<string, LiveEvent>();
   readonly #unacked: Record<StreamKey, Unacked[]> = { site: [], user: [], global: [] };
+  /** Highest offset of a critical event sent on this connection, per log: the most an ack may cover. */
+  readonly #sentUpTo: Record<StreamKey, number> = { site: 0, user: 0, global: 0 };
   #drainWaiters: Array<() => void> = [];
 
   constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
@@ -116,7 +118,10 @@ export class Session {
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
       return false;
     }
-    if (event.spec.priority === 'critical') this.#trackCritical(event);
+    if (event.spec.priority === 'critical') {
+      if (event.seq > this.#sentUpTo[event.stream]) this.#sentUpTo[event.stream] = event.seq;
+      this.#trackCritical(event);
+    }
     return true;
   }
 
@@ -152,6 +157,11 @@ export class Session {
     this.closed = true;
     for (const state of [...this.subscriptions.values()]) this.leave(state);
     this.#wakeDrainWaiters();
+  }
+
+  /** The highest offset of `stream` this connection was sent a critical event at. */
+  sentUpTo(stream: StreamKey): number {
+    return this.#sentUpTo[stream];
   }
 
   /** Cumulative ack: every critical event of `stream` up to `offset` was handled. */
