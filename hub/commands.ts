@@ -274,14 +274,17 @@ export class Commands {
     session.expiryWarned = false;
     const dropped: string[] = [];
     for (const state of states) {
-      if (!state.live && session.subscriptions.has(state.sub.key)) continue; // still replaying: keeps running
+      const replaying = !state.live && session.subscriptions.has(state.sub.key);
       const site = state.sub.key.startsWith('site:') ? state.sub.key.slice(5) : undefined;
       if (site !== undefined && !grantsSite(grant, site)) {
+        // A replay of a revoked site stops here, before it could hand over to live.
+        if (replaying) session.leave(state);
         dropped.push(site);
         this.#presence.leftSite(site, grant.userKey);
         session.send(['unsubscribed', { siteId: site, message: `site ${site} is no longer in your token`, revoked: true }]);
         continue;
       }
+      if (replaying) continue; // keeps running; it joins live under the new grant
       const fresh: SubscriptionState = { sub: state.sub, live: false, cancelled: false };
       session.subscriptions.set(state.sub.key, fresh);
       session.joinLive(fresh);

@@ -8,7 +8,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import { decodePayload, encodeFrame, type Frame, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode } from '../protocol/errors.ts';
 import type { StreamKey } from '../protocol/subjects.ts';
-import type { Grant } from './grant.ts';
+import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
 import { TokenBucket } from './rate-limiter.ts';
@@ -138,6 +138,8 @@ export class Session {
   /** The hand-over point of a resume: from now on live traffic of `state` reaches this socket. */
   joinLive(state: SubscriptionState): void {
     if (this.closed || state.cancelled) return;
+    // Grants are checked where events join a session, whatever happened while it replayed.
+    if (state.sub.key.startsWith('site:') && !grantsSite(this.grant, state.sub.key.slice(5))) return;
     state.live = true;
     for (const key of this.#criticalKeysOf(state)) this.#ctx.registry.add(key, this);
     for (const topic of this.#topicsOf(state)) this.#joinTopic(topic);
@@ -237,6 +239,8 @@ export class Session {
 
   /** Whether a replayed event of `state` is for this session: its subscription covers it and its roles allow it. */
   receives(state: SubscriptionState, event: LiveEvent): boolean {
+    // The grant is checked per replayed event as well: a refresh may have revoked the site since the replay began.
+    if (event.stream === 'site' && !grantsSite(this.grant, event.owner)) return false;
     return state.sub.matches(event, this.grant) && this.#ctx.permissions.allows(this.grant, event.spec.name);
   }
 
