@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { io } from 'socket.io-client';
 import type { HubPublisher } from '../protocol/publisher.ts';
 import { Recorder } from './support/recorder.ts';
@@ -194,6 +196,30 @@ describe('socket.io face', () => {
     assert.deepEqual(s.of('order:update')[0]!.data, { id: 9, status: 'confirmed' });
     assert.ok(s.of('order:update')[0]!.offset!.startsWith(`${offset}.`));
     native.close();
+  });
+
+  it('an event stored with a payload no one can decode costs no client the events after it', async () => {
+    const token = await t.token({ sub: 'garbled', sites: [71] });
+    const native = await Recorder.connect(t.wsUrl, token);
+    const json = await Recorder.connect(t.wsUrl, token, { format: 'json' });
+    for (const r of [native, json]) {
+      await r.client.subscribeSite(71);
+      await r.client.subscribeAlarms();
+    }
+    const s = await open(token);
+    await s.request('subscribe:site', { siteId: 71 }, 'subscribed');
+    // Appended around the publisher, as a buggy producer would: 0xc1 is never valid msgpack.
+    const nc = await connect({ servers: t.natsUrl });
+    const js = jetstream(nc);
+    await js.publish(`${t.ns}.site.71.alarm.raised`, new Uint8Array([0xc1, 0xc1]));
+    await js.publish(`${t.ns}.site.71.task.updated`, new Uint8Array([0xc1]));
+    await nc.close();
+    await pub.sendAlarmNotification({ id: 'after', siteId: 71 });
+    await pub.sendTaskUpdate(71, { id: 'after' });
+    for (const r of [native, json]) await r.waitFor((rs) => rs.some((e) => e.name === 'task:update' && e.data?.id === 'after') && rs.some((e) => e.name === 'alarm:new' && e.data?.id === 'after'));
+    await s.waitFor(() => s.of('task:update').some((e) => e.data.id === 'after') && s.of('alarm:new').some((e) => e.data.id === 'after'));
+    native.close();
+    json.close();
   });
 
   it('takes the token from auth.token, query.token or an Authorization header', async () => {
