@@ -107,3 +107,18 @@ describe('socket.io face: limits and tokens', () => {
     assert.equal(wrongUser.data.code, 201);
   });
 });
+
+describe('socket.io face switched off (HUB_SOCKETIO=off)', () => {
+  it('serves no /socket.io/ route; the native protocol works as before', async () => {
+    const t = await startTestHub({ HUB_SOCKETIO: 'off' });
+    try {
+      const res = await fetch(`${t.httpUrl}/socket.io/?EIO=4&transport=polling`);
+      assert.equal(res.status, 404);
+      const r = await Recorder.connect(t.wsUrl, await t.token({ sub: 'native-only', sites: [1] }));
+      await r.client.subscribeSite(1);
+      r.close();
+    } finally {
+      await t.stop();
+    }
+  });
+});
