@@ -57,14 +57,6 @@ const SWEEP_MS = 250;
 /** How long a connection waits for a starting hub to reach NATS before its transport is closed (the client then retries). */
 const READY_WAIT_MS = 5000;
 
-/** Close codes as `connect_error` data, with the metric label of each. */
-const REFUSAL_LABELS: Readonly<Record<number, string>> = {
-  [CloseCode.Unauthorized]: 'unauthorized',
-  [CloseCode.ForbiddenOrigin]: 'origin',
-  [CloseCode.TooManyConnections]: 'too_many_connections',
-  [CloseCode.RateLimited]: 'rate_limited',
-  [CloseCode.HubUnavailable]: 'not_ready',
-};
 
 export class SocketIoFace {
   readonly #io: Server;
@@ -129,7 +121,7 @@ export class SocketIoFace {
         () => next(),
         (e: Error & { data?: { code: number } }) => {
           const code = e.data?.code ?? 0;
-          ctx.metrics.refusals.inc({ reason: REFUSAL_LABELS[code] ?? 'unauthorized' });
+          ctx.metrics.countRefusal(code);
           // socket.io-client never retries after a connect_error from the server, but does after a lost
           // transport: refusals that pass with time (the hub starting, a connection burst) close the transport.
           if (code === CloseCode.HubUnavailable || code === CloseCode.RateLimited) {

@@ -12,7 +12,7 @@
  * `global:system` (system messages: every socket, from the start).
  */
 import type { Socket } from 'socket.io';
-import { ErrorCode } from '../protocol/errors.ts';
+import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import { STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
 import { AuthError } from './authenticator.ts';
 import { CommandError, siteArg } from './commands.ts';
@@ -198,7 +198,7 @@ export class SocketIoSession {
   #strike(): void {
     if (++this.#badFrames < this.#face.ctx.config.maxBadFrames) return;
     this.#face.log.info({ clientId: this.#socket.id, badFrames: this.#badFrames }, 'closing a socket.io connection that keeps sending bad frames');
-    this.#face.ctx.metrics.refusals.inc({ reason: 'protocol_violation' });
+    this.#face.ctx.metrics.countRefusal(CloseCode.ProtocolViolation);
     this.#socket.disconnect(true);
   }
 
@@ -301,8 +301,8 @@ export class SocketIoSession {
     const expiresAt = this.#grant.expiresAt;
     if (expiresAt === undefined || this.#gone) return;
     if (expiresAt <= now) {
-      this.#face.ctx.metrics.refusals.inc({ reason: 'token_expired' });
-      this.#error(4402, 'token expired', 'auth');
+      this.#face.ctx.metrics.countRefusal(CloseCode.TokenExpired);
+      this.#error(CloseCode.TokenExpired, 'token expired', 'auth');
       // A server-side disconnect: socket.io-client does not retry with the expired token by itself.
       this.#socket.disconnect(true);
       return;

@@ -8,22 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { io } from 'socket.io-client';
 import type { HubPublisher } from '../protocol/publisher.ts';
 import { Recorder } from './support/recorder.ts';
-import { SeedSocket } from './support/seed-socket.ts';
+import { refusal, SeedSocket } from './support/seed-socket.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
-function refusal(url: string, options: Parameters<typeof io>[1]): Promise<Error & { data?: { code?: number } }> {
-  const socket = io(url, { reconnection: false, ...options });
-  return new Promise((resolve, reject) => {
-    socket.once('connect_error', (e) => {
-      socket.close();
-      resolve(e);
-    });
-    socket.once('connect', () => {
-      socket.close();
-      reject(new Error('connected where a refusal was expected'));
-    });
-  });
-}
 
 describe('socket.io face: limits and tokens', () => {
   let t: TestHub;

@@ -11,7 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { io } from 'socket.io-client';
 import type { HubPublisher } from '../protocol/publisher.ts';
 import { Recorder } from './support/recorder.ts';
-import { SeedSocket } from './support/seed-socket.ts';
+import { refusal, SeedSocket } from './support/seed-socket.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
 /** The seed's URL shape: `io('ws://host:port/ws', …)`. */
@@ -27,19 +27,6 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
   }
 }
 
-function connectError(url: string, options: Parameters<typeof io>[1]): Promise<Error & { data?: { code?: number } }> {
-  const socket = io(url, { reconnection: false, ...options });
-  return new Promise((resolve, reject) => {
-    socket.once('connect_error', (e) => {
-      socket.close();
-      resolve(e);
-    });
-    socket.once('connect', () => {
-      socket.close();
-      reject(new Error('connected where a refusal was expected'));
-    });
-  });
-}
 
 describe('socket.io face', () => {
   let t: TestHub;
@@ -231,15 +218,15 @@ describe('socket.io face', () => {
   });
 
   it('a refused token is a connect_error that says why, with the close code in data.code', async () => {
-    const none = await connectError(seedUrl(t), {});
+    const none = await refusal(seedUrl(t), {});
     assert.equal(none.message, 'no token');
     assert.equal(none.data?.code, 4401);
-    const bad = await connectError(seedUrl(t), { auth: { token: 'not-a-jwt' } });
+    const bad = await refusal(seedUrl(t), { auth: { token: 'not-a-jwt' } });
     assert.equal(bad.message, 'malformed token');
-    const expired = await connectError(seedUrl(t), { auth: { token: await t.token({ sub: 'old', expiresIn: Math.floor(Date.now() / 1000) - 10 }) } });
+    const expired = await refusal(seedUrl(t), { auth: { token: await t.token({ sub: 'old', expiresIn: Math.floor(Date.now() / 1000) - 10 }) } });
     assert.equal(expired.message, 'token expired');
     assert.equal(expired.data?.code, 4401);
-    const wrongNamespace = await connectError(t.httpUrl, { auth: { token: await t.token({ sub: 'ns' }) } });
+    const wrongNamespace = await refusal(t.httpUrl, { auth: { token: await t.token({ sub: 'ns' }) } });
     assert.match(wrongNamespace.message, /namespace \/ws/);
   });
 
