@@ -6,10 +6,9 @@
  * embedded database the process that owns it does the work (asked over NATS).
  * `npm run projections -- status`: checkpoints, lag and dead letters.
  */
-import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { type Logger, pino } from 'pino';
+import { CommandLine, connectForCommand, runCommand } from '../cli/index.ts';
 import { streamName } from '../protocol/subjects.ts';
 import { loadProjectionsConfig, type ProjectionsConfig, ProjectionsConfigError } from './config.ts';
 import { DatabaseInUseError, openDatabase } from './database.ts';
@@ -17,8 +16,29 @@ import { migrateToLatest } from './migrations/index.ts';
 import { allProjections, ProjectionRunner, rebuildSubject } from './projection-runner.ts';
 import { rebuildProjection, type RebuildResult } from './rebuild.ts';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { force: { type: 'boolean', default: false } } });
-const [command = 'run', name] = positionals;
+const known = allProjections().map((p) => p.name);
+const cli = new CommandLine({
+  name: 'npm run projections',
+  usage: `usage: npm run projections [-- run | rebuild <${known.join('|')}> [--force] | status]`,
+  details: `  run                 the projection workers alone, until SIGINT or SIGTERM (default); for hubs
+                      started with HUB_PROJECTIONS=off, beside them on DATABASE_URL
+  rebuild <name>      replays the site log into fresh tables and swaps them in while the live
+                      view keeps serving; with the embedded database, the hub that holds it does it
+  --force             rebuild even when the log's oldest events have aged out (from what is left)
+  status              checkpoints, lag and the last dead letters of each projection
+  -h, --help          this text
+
+Configured by the environment as the hub is (NATS_URL, DATABASE_URL, HUB_DATA_DIR,
+HUB_NAMESPACE, PROJECTIONS_*): see docs/projections.md.`,
+  options: { force: { type: 'boolean', default: false } },
+  positionals: true,
+});
+const { positionals, values } = cli.parse();
+const [command = 'run', name, extra] = positionals;
+if (!['run', 'rebuild', 'status'].includes(command)) cli.fail(`unknown command ${JSON.stringify(command)}`);
+if (command === 'rebuild' && (name === undefined || !known.includes(name))) cli.fail(name === undefined ? 'rebuild needs a projection name' : `no projection named ${JSON.stringify(name)}`);
+if ((command === 'rebuild' ? extra : name) !== undefined) cli.fail(`unexpected argument ${JSON.stringify(command === 'rebuild' ? extra : name)}`);
+if (values.force && command !== 'rebuild') cli.fail('--force goes with rebuild');
 
 async function main(): Promise<number> {
   let config: ProjectionsConfig;
@@ -34,25 +54,23 @@ async function main(): Promise<number> {
     case 'run':
       return run(config, log);
     case 'rebuild': {
-      const known = allProjections().map((p) => p.name);
-      if (name === undefined || !known.includes(name)) {
-        console.error(`usage: npm run projections -- rebuild <${known.join('|')}> [--force]`);
-        return 2;
-      }
-      const result = await rebuild(config, log, name, values.force === true);
+      const result = await rebuild(config, log, name!, values.force === true);
       console.log(`rebuilt ${result.projection}: ${result.events} events up to offset ${result.lastSeq} in ${(result.ms / 1000).toFixed(1)} s (${Math.round(result.events / (result.ms / 1000))} events/s), swapped in`);
       return 0;
     }
-    case 'status':
-      return status(config);
     default:
-      console.error('usage: npm run projections [-- run | rebuild <name> [--force] | status]');
-      return 2;
+      return status(config);
   }
 }
 
 async function run(config: ProjectionsConfig, log: Logger): Promise<number> {
-  const runner = await ProjectionRunner.start({ config, log });
+  let runner;
+  try {
+    runner = await ProjectionRunner.start({ config, log });
+  } catch (e) {
+    if (!(e instanceof DatabaseInUseError)) throw e;
+    throw new Error(`process ${e.holder} (a hub started with npm start, or npm run demo) already runs the projection workers on the embedded database ${e.path}; run them apart only beside hubs started with HUB_PROJECTIONS=off, on a shared DATABASE_URL`, { cause: e });
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -63,7 +81,7 @@ async function run(config: ProjectionsConfig, log: Logger): Promise<number> {
 }
 
 async function rebuild(config: ProjectionsConfig, log: Logger, name: string, force: boolean): Promise<RebuildResult> {
-  const nc = await connect({ servers: config.natsUrl, name: 'projections-cli' });
+  const nc = await connectForCommand(config.natsUrl, 'projections-cli');
   try {
     if (config.databaseUrl === undefined) {
       // The embedded database belongs to one process: if a runner has it, it rebuilds.
@@ -90,8 +108,15 @@ async function rebuild(config: ProjectionsConfig, log: Logger, name: string, for
 }
 
 async function status(config: ProjectionsConfig): Promise<number> {
-  const database = await openDatabase(config);
-  const nc = await connect({ servers: config.natsUrl, name: 'projections-cli' });
+  const nc = await connectForCommand(config.natsUrl, 'projections-cli');
+  let database;
+  try {
+    database = await openDatabase(config);
+  } catch (e) {
+    await nc.close();
+    if (!(e instanceof DatabaseInUseError)) throw e;
+    throw new Error(`process ${e.holder} (a hub started with npm start, or npm run demo) holds the embedded database ${e.path}, and only one process can open it: stop that process to read the status, or give both a shared Postgres with DATABASE_URL`, { cause: e });
+  }
   try {
     const info = await (await jetstreamManager(nc)).streams.info(streamName(config.namespace, 'site'));
     const t = database.db.withSchema(config.schema);
@@ -110,10 +135,4 @@ async function status(config: ProjectionsConfig): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    console.error(e instanceof DatabaseInUseError ? `${e.message}` : `projections: ${e.message}`);
-    process.exit(1);
-  },
-);
+runCommand('npm run projections', main);
