@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import type { EventMeta } from '../protocol/codec.ts';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import type { HubPublisher } from '../protocol/publisher.ts';
-import { type Asset, launchChromium, PageServer } from './support/browser.ts';
+import { type Asset, describeWithChromium, launchChromium, PageServer } from './support/browser.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
 const CLIENT_ENTRY = fileURLToPath(new URL('../protocol/client.ts', import.meta.url));
@@ -77,7 +77,7 @@ function received(page: Page): Promise<Received[]> {
   return page.evaluate(() => (window as any).received as Received[]);
 }
 
-describe('HubClient in a browser', () => {
+describeWithChromium('HubClient in a browser', () => {
   let bundle: Bundle;
   let browser: Browser;
   let pages: PageServer;
