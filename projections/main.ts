@@ -4,9 +4,11 @@
  * `npm run projections -- rebuild <name> [--force]`: replays the site stream into
  * fresh tables and swaps them in while the live view keeps serving. With an
  * embedded database the process that owns it does the work (asked over NATS).
- * `npm run projections -- status`: checkpoints, lag and dead letters.
+ * `npm run projections -- status`: checkpoints, lag and dead letters; like a
+ * rebuild, read by the process that holds an embedded database.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { type Logger, pino } from 'pino';
 import { CommandLine, connectForCommand, runCommand } from '../cli/index.ts';
 import { streamName } from '../protocol/subjects.ts';
@@ -14,6 +16,7 @@ import { loadProjectionsConfig, type ProjectionsConfig, ProjectionsConfigError }
 import { DatabaseInUseError, openDatabase } from './database.ts';
 import { migrateToLatest } from './migrations/index.ts';
 import { allProjections, ProjectionRunner, rebuildSubject } from './projection-runner.ts';
+import { type ProjectionStatus, readProjectionStatus, statusSubject } from './projection-status.ts';
 import { rebuildProjection, type RebuildResult } from './rebuild.ts';
 
 const known = allProjections().map((p) => p.name);
@@ -91,7 +94,7 @@ async function rebuild(config: ProjectionsConfig, log: Logger, name: string, for
         if (!answer.ok) throw new Error(answer.error);
         return answer.result!;
       } catch (e) {
-        if (!/no responders|503/i.test(String((e as Error).message) + String((e as { code?: unknown }).code))) throw e;
+        if (!noResponders(e)) throw e;
       }
     }
     const database = await openDatabase(config);
@@ -109,30 +112,53 @@ async function rebuild(config: ProjectionsConfig, log: Logger, name: string, for
 
 async function status(config: ProjectionsConfig): Promise<number> {
   const nc = await connectForCommand(config.natsUrl, 'projections-cli');
-  let database;
   try {
-    database = await openDatabase(config);
-  } catch (e) {
-    await nc.close();
-    if (!(e instanceof DatabaseInUseError)) throw e;
-    throw new Error(`process ${e.holder} (a hub started with npm start, or npm run demo) holds the embedded database ${e.path}, and only one process can open it: stop that process to read the status, or give both a shared Postgres with DATABASE_URL`, { cause: e });
-  }
-  try {
-    const info = await (await jetstreamManager(nc)).streams.info(streamName(config.namespace, 'site'));
-    const t = database.db.withSchema(config.schema);
-    const checkpoints = await t.selectFrom('projection_checkpoints').selectAll().execute();
+    const projections = await readStatus(config, nc);
+    const stream = streamName(config.namespace, 'site');
+    const info = await (await jetstreamManager(nc)).streams.info(stream).catch((e: Error) => {
+      throw /stream not found/i.test(e.message) ? new Error(`no event log ${stream} on NATS at ${config.natsUrl}: has a hub run there with HUB_NAMESPACE=${config.namespace}?`, { cause: e }) : e;
+    });
     console.log(`stream ${info.config.name}: offsets ${info.state.first_seq}..${info.state.last_seq}, created ${info.created}`);
-    for (const p of allProjections()) {
-      const cp = checkpoints.find((c) => c.name === p.name);
-      const letters = await t.selectFrom('projection_dead_letters').select(['seq', 'subject', 'error']).where('projection', '=', p.name).orderBy('seq', 'desc').limit(5).execute();
-      console.log(`${p.name}: folded up to offset ${cp?.last_seq ?? 0} (stream at ${info.state.last_seq}), updated ${cp?.updated_at.toISOString() ?? 'never'}`);
-      for (const l of letters) console.log(`  dead letter at ${l.seq} (${l.subject}): ${l.error}`);
+    for (const p of projections) {
+      console.log(`${p.name}: folded up to offset ${p.lastSeq} (stream at ${info.state.last_seq}), updated ${p.updatedAt ?? 'never'}`);
+      for (const l of p.deadLetters) console.log(`  dead letter at ${l.seq} (${l.subject}): ${l.error}`);
     }
     return 0;
   } finally {
     await nc.close();
+  }
+}
+
+async function readStatus(config: ProjectionsConfig, nc: NatsConnection): Promise<readonly ProjectionStatus[]> {
+  if (config.databaseUrl === undefined) {
+    // The embedded database belongs to one process: if a runner has it, it reads.
+    try {
+      const reply = await nc.request(statusSubject(config.namespace), '', { timeout: 30_000 });
+      const answer = reply.json<{ ok: boolean; projections?: ProjectionStatus[]; error?: string }>();
+      if (!answer.ok) throw new Error(answer.error);
+      return answer.projections!;
+    } catch (e) {
+      if (!noResponders(e)) throw e;
+    }
+  }
+  let database;
+  try {
+    database = await openDatabase(config);
+  } catch (e) {
+    if (!(e instanceof DatabaseInUseError)) throw e;
+    throw new Error(`process ${e.holder} holds the embedded database ${e.path} and did not answer for it (a hub with HUB_PROJECTIONS=off, or one in another namespace?), and only one process can open it: stop that process to read the status, or give both a shared Postgres with DATABASE_URL`, { cause: e });
+  }
+  try {
+    await migrateToLatest(database.db, config.schema);
+    return await readProjectionStatus(database.db, config.schema, known);
+  } finally {
     await database.close();
   }
+}
+
+/** No runner subscribed: nats.js says "no responders" (503). */
+function noResponders(e: unknown): boolean {
+  return /no responders|503/i.test(String((e as Error).message) + String((e as { code?: unknown }).code));
 }
 
 runCommand('npm run projections', main);

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '../hub/config.ts';
+import { startServer } from '../hub/server.ts';
 import { ensureStreams } from '../hub/streams.ts';
 import { HubPublisher } from '../protocol/publisher.ts';
 import { dropNamespace, freePort, NATS_URL, uniqueNamespace } from './support/nats.ts';
@@ -83,6 +84,16 @@ function assertOneLine(r: Run, code: number, ...says: RegExp[]): void {
   assertNoStack(r);
 }
 
+/** A namespace's logs, as a hub creates them when it starts. */
+async function createStreams(ns: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    await ensureStreams(nc, await jetstreamManager(nc), loadConfig({ HUB_NAMESPACE: ns, HUB_JWT_SECRET: SECRET, NATS_URL }));
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Makes the embedded database under `dir` look open in a live process (this one), as a running hub leaves it. */
 function holdEmbeddedDatabase(dir: string): void {
   mkdirSync(join(dir, 'pglite'), { recursive: true });
@@ -122,9 +133,7 @@ describe('the command-line tools', { concurrency: 2 }, () => {
     let offset: number;
 
     before(async () => {
-      const nc = await connect({ servers: NATS_URL });
-      await ensureStreams(nc, await jetstreamManager(nc), loadConfig({ HUB_NAMESPACE: ns, HUB_JWT_SECRET: SECRET, NATS_URL }));
-      await nc.close();
+      await createStreams(ns);
       const pub = await HubPublisher.connect({ servers: NATS_URL, namespace: ns });
       offset = await pub.sendTaskUpdate(1, { id: 'only-task', status: 'loading' });
       await pub.close();
@@ -183,12 +192,36 @@ describe('the command-line tools', { concurrency: 2 }, () => {
       assertOneLine(await cli('projections/main.ts', ['status'], { NATS_URL: unreachable }), 1, new RegExp(`cannot reach NATS at ${unreachable}`), /npm start/);
     });
 
-    it('status while a hub holds the embedded database says which process holds it and what to do, exit 1', async () => {
+    it('status while a hub holds the embedded database reads it through that hub', { timeout: 120_000 }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hub-cli-hub-'));
+      const ns = uniqueNamespace('clistatus');
+      const env = { NATS_URL, HUB_NAMESPACE: ns, HUB_DATA_DIR: dir };
+      const server = await startServer({ env: { ...env, HUB_PORT: '0', HUB_JWT_SECRET: SECRET, HUB_LOG_LEVEL: 'silent' } });
+      try {
+        await server.projections!.ready;
+        const pub = await HubPublisher.connect({ servers: NATS_URL, namespace: ns });
+        const offset = await pub.sendTaskUpdate(1, { id: 'status-task', status: 'loading' });
+        await pub.close();
+        await server.projections!.worker('dashboard')!.waitFor(offset);
+        const r = await cli('projections/main.ts', ['status'], env);
+        assert.equal(r.code, 0, r.stderr);
+        // The dashboard also folds the dashboard:update the hub appends after that event.
+        const folded = /^dashboard: folded up to offset (\d+) \(stream at (\d+)\)/m.exec(r.stdout);
+        assert.ok(folded !== null && Number(folded[1]) >= offset && folded[1] === folded[2], r.stdout);
+        assert.match(r.stdout, /^inventory: folded up to offset \d+/m);
+      } finally {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+        await dropNamespace(ns);
+      }
+    });
+
+    it('status while a process that does not answer holds the embedded database says which and what to do, exit 1', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'hub-cli-held-'));
       try {
         holdEmbeddedDatabase(dir);
-        const r = await cli('projections/main.ts', ['status'], { NATS_URL, HUB_DATA_DIR: dir });
-        assertOneLine(r, 1, new RegExp(`process ${process.pid} .*holds the embedded database`), /DATABASE_URL/);
+        const r = await cli('projections/main.ts', ['status'], { NATS_URL, HUB_NAMESPACE: uniqueNamespace('clistatus'), HUB_DATA_DIR: dir });
+        assertOneLine(r, 1, new RegExp(`process ${process.pid} holds the embedded database .* did not answer`), /stop that process/, /DATABASE_URL/);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
