@@ -8,7 +8,7 @@
  */
 import { once } from 'node:events';
 import { jetstream } from '@nats-io/jetstream';
-import { CommandLine, connectForCommand, runCommand } from '../cli/index.ts';
+import { CommandLine, connectForCommand, runCommand } from '../protocol/cli/index.ts';
 import { idToken, isValidNamespace, streamName } from '../protocol/subjects.ts';
 import { exportSiteEvents, ExportRangeError, parseBound, type RangeBound } from './event-export.ts';
 

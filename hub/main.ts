@@ -2,7 +2,7 @@
  * `npm start`: the hub and its projection workers (hub/server.ts), from the
  * environment, until SIGINT or SIGTERM.
  */
-import { CommandLine } from '../cli/index.ts';
+import { CommandLine } from '../protocol/cli/index.ts';
 import { startServer } from './server.ts';
 import { startFailure } from './start-failure.ts';
 

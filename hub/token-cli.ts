@@ -5,7 +5,7 @@
  * come from your identity provider.
  */
 import { SignJWT } from 'jose';
-import { CommandLine } from '../cli/index.ts';
+import { CommandLine } from '../protocol/cli/index.ts';
 import { loadOrCreateDevSecret } from './dev-secrets.ts';
 
 const cli = new CommandLine({

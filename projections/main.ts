@@ -10,7 +10,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { type Logger, pino } from 'pino';
-import { CommandLine, connectForCommand, runCommand } from '../cli/index.ts';
+import { CommandLine, connectForCommand, runCommand } from '../protocol/cli/index.ts';
 import { streamName } from '../protocol/subjects.ts';
 import { loadProjectionsConfig, type ProjectionsConfig, ProjectionsConfigError } from './config.ts';
 import { DatabaseInUseError, openDatabase } from './database.ts';

@@ -6,7 +6,7 @@
  * DEMO_SITES (default 3) and DEMO_RATE (events per second, default 20) shape it.
  */
 import { SignJWT } from 'jose';
-import { CommandLine } from '../../cli/index.ts';
+import { CommandLine } from '../../protocol/cli/index.ts';
 import { startServer } from '../../hub/server.ts';
 import { HubPublisher } from '../../protocol/publisher.ts';
 import { startFailure } from '../start-failure.ts';
