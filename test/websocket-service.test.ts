@@ -99,6 +99,29 @@ describe('WebSocketService', () => {
     assert.ok((await service.append({ event: 'task:update', siteId: 1, data: { id: 1 } })) > 0, 'append resolves to the offset');
   });
 
+  it('keeps sends sent before any hub created the logs, retrying with backoff, and appends them in order once the logs exist', async () => {
+    const early = uniqueNamespace('wsse');
+    const logger = recordingLogger();
+    const service = await WebSocketService.connect({ servers: NATS_URL, namespace: early, logger, retryBackoff: { initialDelayMs: 10, maxDelayMs: 100, jitter: 0.2 } });
+    services.push(service);
+    try {
+      for (let i = 0; i < 100; i++) for (let s = 1; s <= 3; s++) service.sendOrderUpdate(s, { id: `${s}-${i}`, i });
+      await waitUntil(() => service.stats.retried >= 3, 'appends retried while no stream stores them');
+      assert.equal(service.stats.appended, 0);
+      await createLogs(NATS_URL, early);
+      assert.equal(await service.flush(), true);
+      assert.equal(service.stats.appended, 300);
+      const logged = await readLog(NATS_URL, early, 'site');
+      assert.equal(logged.length, 300, 'each event once');
+      assertInOrderWithoutGaps(sequencesBySite(logged), 100);
+      assert.ok(logger.lines.some((l) => /failed .*retrying with backoff, 300 events waiting/.test(l.message)), JSON.stringify(logger.lines));
+      assert.ok(logger.lines.some((l) => /appends resumed/.test(l.message)));
+    } finally {
+      await service.close();
+      await dropNamespace(early);
+    }
+  });
+
   it('counts appended, retried and dropped events in a prom-client registry', async () => {
     const service = await open({ outboxCapacity: 2 });
     const registry = new Registry();
