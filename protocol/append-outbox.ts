@@ -92,7 +92,10 @@ export class AppendOutbox {
   #probing = false;
   #failures = 0;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** No new events (close() was called); the queue still drains. */
   #closed = false;
+  /** close() is done: nothing more is sent or retried. */
+  #stopped = false;
   #appended = 0;
   #retried = 0;
   readonly #dropped: Record<DropReason, number> = { invalid: 0, outbox_full: 0, refused: 0, shutdown: 0 };
@@ -142,12 +145,17 @@ export class AppendOutbox {
     if (this.#closed) return;
     this.#closed = true;
     await this.flush(timeoutMs);
+    this.#stopped = true;
     clearTimeout(this.#retryTimer);
     const left = this.#entries.slice(this.#head).filter((e) => e.state !== State.Stored && e.state !== State.Refused);
     if (left.length > 0) {
       this.#dropped.shutdown += left.length;
-      this.#o.logger.error(`close(): ${left.length} events not appended within ${timeoutMs} ms (NATS unreachable?); dropped, first: ${left[0]!.append.event} to ${left[0]!.append.subject}`);
-      for (const e of left) e.done?.reject(new Error('not appended before close()'));
+      this.#o.logger.error(`close(): ${left.length} events not confirmed as appended within ${timeoutMs} ms (NATS unreachable?); given up, first: ${left[0]!.append.event} to ${left[0]!.append.subject}`);
+      for (const e of left) {
+        // Settled for good: a late answer of an attempt still in flight changes nothing now.
+        e.state = State.Refused;
+        e.done?.reject(new Error('not appended before close()'));
+      }
     }
     this.#gen++;
     this.#entries = [];
@@ -156,7 +164,7 @@ export class AppendOutbox {
   }
 
   #pump(): void {
-    if (!this.#connected || this.#recovering || this.#retryTimer !== undefined) return;
+    if (!this.#connected || this.#recovering || this.#retryTimer !== undefined || this.#stopped) return;
     const limit = Math.min(this.#entries.length, this.#head + (this.#probing ? 1 : this.#o.maxInFlight));
     while (this.#next < limit) {
       const e = this.#entries[this.#next++]!;
@@ -203,7 +211,8 @@ export class AppendOutbox {
       }
     }
     this.#advance();
-    if (this.#recovering && this.#inFlight === 0 && this.#retryTimer === undefined && !this.#closed) this.#scheduleRetry();
+    // Also while closing: the drain retries like any other moment.
+    if (this.#recovering && this.#inFlight === 0 && this.#retryTimer === undefined && !this.#stopped) this.#scheduleRetry();
     this.#pump();
   }
 
@@ -257,7 +266,7 @@ export class AppendOutbox {
           // Stop writing into a connection nats.js will discard on reconnect.
           this.#connected = false;
           this.#log('retry', `NATS connection lost: ${this.depth} events wait in the outbox (capacity ${this.#o.capacity}); appending resumes on reconnect`);
-        } else if (s.type === 'reconnect') {
+        } else if (s.type === 'reconnect' && !this.#stopped) {
           this.#connected = true;
           clearTimeout(this.#retryTimer);
           this.#retryTimer = undefined;

@@ -142,7 +142,8 @@ export class WebSocketService extends SeedSends<void> {
     this.#closing ??= (async () => {
       clearTimeout(this.#presenceTimer);
       await this.#outbox.close(this.#drainTimeoutMs);
-      await this.#publisher.close().catch(() => {});
+      // The outbox is settled, so there is nothing left to drain; a drain would wait for a NATS that is down, reconnecting forever.
+      await this.#publisher.connection.close().catch(() => {});
     })();
     return this.#closing;
   }

@@ -202,4 +202,19 @@ describe('WebSocketService through a NATS restart', () => {
       await service.close();
     }
   });
+
+  it('gives up on close() after drainTimeoutMs while NATS stays down: counted as shutdown drops, one error line, no rejection', async () => {
+    const logger = recordingLogger();
+    const service = await WebSocketService.connect({ servers: nats.url, namespace: ns, logger, drainTimeoutMs: 300 });
+    await nats.kill();
+    for (let i = 0; i < 10; i++) service.sendAlarmNotification({ id: `down-${i}`, site_id: 9, level: 'high' });
+    const started = Date.now();
+    await service.close();
+    assert.ok(Date.now() - started < 5000, 'close() returned after its drain timeout, not the append timeout');
+    assert.equal(service.stats.dropped.shutdown, 10);
+    assert.equal(service.stats.depth, 0);
+    const errors = logger.lines.filter((l) => l.level === 'error');
+    assert.equal(errors.length, 1, JSON.stringify(logger.lines));
+    assert.match(errors[0]!.message, /close\(\): 10 events not confirmed as appended within 300 ms/);
+  });
 });
