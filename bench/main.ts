@@ -2,10 +2,12 @@
  * `npm run bench -- <scenario> [options]`: runs a scenario against the hub, the
  * Socket.IO baseline or bare uWebSockets.js (or all three with --compare), prints
  * the figures and writes them as JSON. `npm run bench -- chart <json>…` draws them.
+ * `npm run bench -- append` measures WebSocketService's outbox against bare JetStream (bench/append.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uwsRuntime } from '../hub/uws.ts';
+import { runAppendBench } from './append.ts';
 import { raiseFileLimit } from './child-server.ts';
 import { type BenchOptions, HELP, OptionError, parseCommand } from './options.ts';
 import { busyPercent, machineTicks } from './proc-stats.ts';
@@ -17,6 +19,8 @@ import type { RunResult } from './run-result.ts';
 import { scenarios } from './scenarios/index.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
+  // Producer-side, no WebSocket clients or targets: its own small command line.
+  if (argv[0] === 'append') return runAppendBench(argv.slice(1));
   let command;
   try {
     command = parseCommand(argv, process.env);
