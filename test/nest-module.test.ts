@@ -13,7 +13,9 @@ import { NestFactory } from '@nestjs/core';
 import { HubModule, WebSocketService } from '../protocol/nest-module.ts';
 import { readLog } from './support/event-log.ts';
 import { Recorder } from './support/recorder.ts';
+import { SeedSocket } from './support/seed-socket.ts';
 import type * as SeedServices from './support/seed-services.ts';
+import { OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 import { importCompiledByTsc } from './support/tsc-compiled.ts';
 
@@ -62,8 +64,11 @@ describe('HubModule (NestJS)', () => {
   it("delivers the seed's AlarmsService, ProductionService and InventoryService sends, unawaited, in the JSON shape of their Prisma rows", async () => {
     const app = await boot([HubModule.forRoot({ servers: t.natsUrl, namespace: t.ns }), seed.PlantModule], [ShiftService]);
     const r = await Recorder.connect(t.wsUrl, await t.token({ sub: 'operator', sites: [1] }));
+    // And a front-end as the seed writes it, on the hub's Socket.IO face.
+    const s = await SeedSocket.connect(t.wsUrl, await t.token({ sub: 'seed-front-end', sites: [1] }));
     try {
       await r.client.subscribeSite(1);
+      await s.request('subscribe:site', { siteId: 1 }, 'subscribed');
       const alarm = await app.get(seed.AlarmsService).create({ site_id: 1, title: 'Mixer overload', message: 'Mixer 2 current above 120%', level: 'critical' });
       const batch = await app.get(seed.ProductionService).startBatch(77);
       const stock = await app.get(seed.InventoryService).stockIn({ siteId: 1, materialId: 3, quantity: 8 });
@@ -77,6 +82,8 @@ describe('HubModule (NestJS)', () => {
       ];
       await r.waitFor((rs) => [...expected.map(([name]) => name), 'system:message'].every((name) => rs.some((e) => e.name === name)));
       assertReceivedExactly(expected, (name) => r.of(name).map((e) => e.data));
+      await s.waitFor((rs) => [...expected.map(([name]) => name), 'system:message'].every((name) => rs.some((e) => e.name === name)));
+      assertReceivedExactly(expected, (name) => s.of(name).map((e) => e.data));
       assert.equal(r.of('production:update')[0]!.data.batch.volume, '8.5', 'a Decimal arrives as its string, as Socket.IO sent it');
       assert.equal(typeof r.of('alarm:new')[0]!.data.created_at, 'string');
       assert.deepEqual(r.of('system:message').map((e) => [e.data.message, e.data.level]), [['Shift change at 18:00', 'warning']]);
@@ -86,7 +93,38 @@ describe('HubModule (NestJS)', () => {
       assert.equal(typeof service.getSiteOnlineUsersCount(1), 'number');
     } finally {
       r.close();
+      s.close();
       await app.close();
+    }
+  });
+
+  it('loses nothing and never exits while NATS restarts under the services; the front-end gets every alarm once, in order', async () => {
+    const nats = await OwnNatsServer.start();
+    const ns = uniqueNamespace();
+    const hub = await startTestHub({ NATS_URL: nats.url, HUB_NAMESPACE: ns });
+    const app = await boot([HubModule.forRoot({ servers: nats.url, namespace: ns }), seed.PlantModule]);
+    const s = await SeedSocket.connect(hub.wsUrl, await hub.token({ sub: 'through-restart', sites: [9] }));
+    try {
+      await s.request('subscribe:site', { siteId: 9 }, 'subscribed');
+      const alarms = app.get(seed.AlarmsService);
+      const created: unknown[] = [];
+      const raise = async (from: number, to: number) => {
+        for (let i = from; i < to; i++) created.push(await alarms.create({ site_id: 9, title: `alarm ${i}`, message: 'm', level: 'high' }));
+      };
+      await raise(0, 20);
+      await s.waitFor((rs) => rs.filter((e) => e.name === 'alarm:new').length === 20, 20_000);
+      await nats.kill();
+      await raise(20, 40); // unawaited sends while NATS is down: they wait in the outbox
+      await nats.restart();
+      await raise(40, 60);
+      await s.waitFor((rs) => rs.filter((e) => e.name === 'alarm:new').length >= 60, 60_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(s.of('alarm:new').map((e) => e.data), created.map(socketIoShape), 'every alarm once, in the order raised');
+    } finally {
+      s.close();
+      await app.close();
+      await hub.stop();
+      await nats.stop();
     }
   });
 
