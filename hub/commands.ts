@@ -214,10 +214,16 @@ export class Commands {
       throw new CommandError(ErrorCode.BadArguments, 'expected {stream: "site"|"user"|"global", offset: integer ≥ 0, epoch: string}');
     }
     const stream = a.stream as StreamKey;
-    session.ack(stream, a.offset as number);
+    // Only what this connection was sent can be acked: a forged ack beyond it would move the user's durable
+    // cursor and silence their offline notifications and unacked alarms on every device. The part beyond is
+    // dropped, not refused: an honest client may flush, on a new connection, acks of what the last one got,
+    // and those events come back from the cursor and are acked again.
+    const offset = Math.min(a.offset as number, session.sentUpTo(stream));
+    session.ack(stream, offset);
     const backend = this.#backend();
-    if (backend !== undefined && session.acks) backend.cursors.advance(session.grant.userKey, stream, { epoch: a.epoch, offset: a.offset as number });
-    return ['acked', { stream, offset: a.offset }];
+    const current = backend?.replayer.position(stream).epoch;
+    if (backend !== undefined && session.acks && a.epoch === current && offset > 0) backend.cursors.advance(session.grant.userKey, stream, { epoch: a.epoch, offset });
+    return ['acked', { stream, offset }];
   }
 
   /** An operator acknowledges an alarm: authorised by role and site, appended as `alarm:update`. */
@@ -268,14 +274,17 @@ export class Commands {
     session.expiryWarned = false;
     const dropped: string[] = [];
     for (const state of states) {
-      if (!state.live && session.subscriptions.has(state.sub.key)) continue; // still replaying: keeps running
+      const replaying = !state.live && session.subscriptions.has(state.sub.key);
       const site = state.sub.key.startsWith('site:') ? state.sub.key.slice(5) : undefined;
       if (site !== undefined && !grantsSite(grant, site)) {
+        // A replay of a revoked site stops here, before it could hand over to live.
+        if (replaying) session.leave(state);
         dropped.push(site);
         this.#presence.leftSite(site, grant.userKey);
         session.send(['unsubscribed', { siteId: site, message: `site ${site} is no longer in your token`, revoked: true }]);
         continue;
       }
+      if (replaying) continue; // keeps running; it joins live under the new grant
       const fresh: SubscriptionState = { sub: state.sub, live: false, cancelled: false };
       session.subscriptions.set(state.sub.key, fresh);
       session.joinLive(fresh);

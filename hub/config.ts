@@ -2,6 +2,7 @@
  * The hub's configuration: read from the environment once at start, validated,
  * frozen. A bad value fails fast naming the variable.
  */
+import { EVENT_NAMES, isEventName } from '../protocol/catalogue.ts';
 import { isValidNamespace } from '../protocol/subjects.ts';
 
 export interface HubConfig {
@@ -59,6 +60,8 @@ export interface HubConfig {
   readonly maxIngestBytes: number;
   /** On SIGTERM, how long sessions get to close before the process exits anyway. */
   readonly drainTimeoutMs: number;
+  /** Events only some roles receive (event name → roles); events not named reach every role. */
+  readonly eventRoles: ReadonlyMap<string, readonly string[]>;
   /** Serve Socket.IO clients (path `/socket.io/`, namespace `/ws`) beside the native protocol. */
   readonly socketIo: boolean;
   /** How long a disconnected Socket.IO client can recover its session (subscriptions and missed events). */
@@ -117,6 +120,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
   };
   if (auth.secret !== undefined && auth.secret.length < 32) throw new ConfigError('HUB_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)');
   if (auth.jwksUrl !== undefined && auth.publicKey !== undefined) throw new ConfigError('set HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY, not both');
+  if (auth.userClaims.length === 0) throw new ConfigError('HUB_JWT_USER_CLAIM must name at least one claim');
   const config: HubConfig = {
     port: int(env, 'HUB_PORT', 3000, 0, 65535),
     host: env.HUB_HOST ?? '0.0.0.0',
@@ -147,6 +151,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     maxIngestBytes: int(env, 'HUB_MAX_INGEST_BYTES', 1_048_576, 1024, 64 * 1024 * 1024),
     drainTimeoutMs: int(env, 'HUB_DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     eventMetrics: onOff(env, 'HUB_EVENT_METRICS', true),
+    eventRoles: eventRoles(env, 'HUB_EVENT_ROLES'),
     socketIo: onOff(env, 'HUB_SOCKETIO', true),
     socketIoRecoveryMs: int(env, 'HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),
     ...overrides,
@@ -185,6 +190,23 @@ function onOff(env: Env, name: string, fallback: boolean): boolean {
   if (raw === 'on') return true;
   if (raw === 'off') return false;
   throw new ConfigError(`${name}=${JSON.stringify(raw)} must be on or off`);
+}
+
+/** `event=role,role;event=role`: which roles receive an event. */
+function eventRoles(env: Env, name: string): ReadonlyMap<string, readonly string[]> {
+  const raw = nonEmpty(env, name);
+  const rules = new Map<string, readonly string[]>();
+  if (raw === undefined) return rules;
+  for (const rule of raw.split(';').map((r) => r.trim()).filter((r) => r.length > 0)) {
+    const eq = rule.indexOf('=');
+    const event = eq < 0 ? rule : rule.slice(0, eq).trim();
+    const roles = eq < 0 ? [] : rule.slice(eq + 1).split(',').map((r) => r.trim()).filter((r) => r.length > 0);
+    if (!isEventName(event)) throw new ConfigError(`${name}: ${JSON.stringify(event)} is not an event name (one of ${EVENT_NAMES.join(', ')})`);
+    if (roles.length === 0) throw new ConfigError(`${name}: ${event} needs at least one role (event=role,role;…)`);
+    if (rules.has(event)) throw new ConfigError(`${name}: ${event} is named twice`);
+    rules.set(event, roles);
+  }
+  return rules;
 }
 
 function list(env: Env, name: string): string[] | undefined {

@@ -14,6 +14,7 @@ import { LiveEvent } from './live-event.ts';
 import type { Logger } from './logger.ts';
 import { RecentEvents } from './recent-events.ts';
 import type { Session } from './session.ts';
+import type { SubscriberRegistry } from './subscriber-registry.ts';
 import { topicFor } from './session.ts';
 import type { SessionContext } from './session-context.ts';
 import type { Epochs } from './streams.ts';
@@ -114,12 +115,28 @@ export class FanOut {
     }
     recent.push(event);
     if (this.#ctx.config.eventMetrics) this.#ctx.metrics.countEvent(event.spec.name, event.spec.priority, event.meta.ts);
-    for (const face of this.#faces) face.deliver(event);
+    this.#deliverNative(event);
+    for (const face of this.#faces) {
+      // One protocol failing an event (say, a payload it cannot decode) must not cost the other one the event.
+      try {
+        face.deliver(event);
+      } catch (e) {
+        this.#log.error({ stream, offset: event.seq, event: event.spec.name, err: (e as Error).message }, 'event not delivered to Socket.IO clients');
+      }
+    }
+  }
+
+  #deliverNative(event: LiveEvent): void {
+    const { permissions } = this.#ctx;
+    const name = event.spec.name;
     if (event.spec.priority === 'critical') {
-      this.#ctx.registry.forEach(criticalKeys(event), deliverTo(event));
+      // Restricted events go to their own keys and topics, which only sessions whose roles allow them joined.
+      const keys = permissions.restricted(name) ? criticalKeys(event).map((k) => permissions.topic(k, name)) : criticalKeys(event);
+      const failure = deliverToAll(this.#ctx.registry, keys, event);
+      if (failure !== undefined) this.#log.error({ offset: event.seq, event: name, err: failure.message }, 'critical event not delivered to some sessions');
       return;
     }
-    const topic = event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner);
+    const topic = permissions.topic(event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner), name);
     // Encode only for topics someone listens to; the same bytes go to every subscriber.
     if (this.#app.numSubscribers(topic) > 0) this.#app.publish(topic, event.frame('msgpack'), true);
     const jsonTopic = topicFor('json', topic);
@@ -134,9 +151,19 @@ function criticalKeys(event: LiveEvent): string[] {
   return [event.spec.tail === 'system' ? topics.globalSystem : topics.globalNotifications];
 }
 
-/** One closure per critical event (rare), not per recipient. */
-function deliverTo(event: LiveEvent): (s: Session) => void {
-  return (s) => {
-    s.deliver(event);
-  };
+/**
+ * Sends a critical event to every session on `keys`. A session that cannot take it (its frame
+ * fails to encode) does not stop the others; the first failure is returned to be logged once.
+ * One closure per critical event (rare), not per recipient.
+ */
+function deliverToAll(registry: SubscriberRegistry, keys: readonly string[], event: LiveEvent): Error | undefined {
+  let failure: Error | undefined;
+  registry.forEach(keys, (s: Session) => {
+    try {
+      s.deliver(event);
+    } catch (e) {
+      failure ??= e as Error;
+    }
+  });
+  return failure;
 }

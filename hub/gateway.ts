@@ -14,19 +14,8 @@ import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { Session, type SocketData } from './session.ts';
 import type { SessionContext } from './session-context.ts';
+import { originAllowed } from './cors.ts';
 import { RateLimiter } from './rate-limiter.ts';
-
-/** Metric labels of the close codes a connection can be refused or closed with. */
-const CLOSE_LABELS: Readonly<Record<number, string>> = {
-  [CloseCode.Unauthorized]: 'unauthorized',
-  [CloseCode.ForbiddenOrigin]: 'origin',
-  [CloseCode.TooManyConnections]: 'too_many_connections',
-  [CloseCode.RateLimited]: 'rate_limited',
-  [CloseCode.HubUnavailable]: 'not_ready',
-  [CloseCode.IdleTimeout]: 'idle_timeout',
-  [CloseCode.TokenExpired]: 'token_expired',
-  [CloseCode.ProtocolViolation]: 'protocol_violation',
-};
 
 export class Gateway {
   readonly #config: HubConfig;
@@ -120,7 +109,7 @@ export class Gateway {
       // Without NATS a session could not resume: the client retries, here or at another hub.
       return finish({ format, acks, refusal: { code: CloseCode.HubUnavailable, reason: 'hub not ready: reconnect' } });
     }
-    if (this.#config.allowedOrigins.length > 0 && origin !== '' && !this.#config.allowedOrigins.includes(origin)) {
+    if (!originAllowed(this.#config.allowedOrigins, origin)) {
       this.#log.info({ origin }, 'connection refused: origin not allowed');
       return finish({ format, acks, refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });
     }
@@ -142,7 +131,7 @@ export class Gateway {
     }
     if (data.grant === undefined || data.refusal !== undefined) {
       data.refusal ??= { code: CloseCode.Unauthorized, reason: 'unauthorized' };
-      this.#ctx.metrics.refusals.inc({ reason: CLOSE_LABELS[data.refusal.code] ?? String(data.refusal.code) });
+      this.#ctx.metrics.countRefusal(data.refusal.code);
       ws.end(data.refusal.code, data.refusal.reason);
       return;
     }
@@ -201,7 +190,7 @@ export class Gateway {
   }
 
   #closeFor(session: Session, code: number, reason: string): void {
-    this.#ctx.metrics.refusals.inc({ reason: CLOSE_LABELS[code] ?? String(code) });
+    this.#ctx.metrics.countRefusal(code);
     session.end(code, reason);
   }
 

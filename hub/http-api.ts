@@ -1,6 +1,7 @@
 /**
  * HTTP routes beside the socket: health, online counts, and event ingest for
  * producers that are not Node (`POST /api/events` with the service token).
+ * Every route, the views' too, answers CORS preflights (cors.ts).
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
@@ -9,7 +10,8 @@ import { InvalidEventError } from '../protocol/errors.ts';
 import { type AppendRequest, buildAppend } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
 import type { HubConfig } from './config.ts';
-import { BodyTooLargeError, readBody, sendJson, watchAborted } from './http-io.ts';
+import { mountPreflight } from './cors.ts';
+import { beginExchange, BodyTooLargeError, type Exchange, readBody, sendJson, writeHead } from './http-io.ts';
 import type { Logger } from './logger.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
@@ -30,46 +32,48 @@ export interface HttpApiDeps {
 
 export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
   const serviceTokenHash = deps.config.serviceToken === undefined ? undefined : sha256(deps.config.serviceToken);
+  const { allowedOrigins } = deps.config;
+  mountPreflight(app, allowedOrigins);
 
-  app.get('/healthz', (res) => {
-    const state = watchAborted(res);
+  app.get('/healthz', (res, req) => {
+    const state = beginExchange(res, req, allowedOrigins);
     void (async () => {
       const nats = deps.natsConnected();
       const jetstream = nats && (await deps.jetStreamReachable());
       const ok = nats && jetstream;
-      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', nats: { connected: nats }, jetstream: { reachable: jetstream }, uws: deps.uws, namespace: deps.config.namespace }, state.aborted);
+      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', nats: { connected: nats }, jetstream: { reachable: jetstream }, uws: deps.uws, namespace: deps.config.namespace }, state);
     })();
   });
 
-  app.get('/api/stats/online', (res) => {
-    const state = watchAborted(res);
-    void deps.presence.clusterStats().then((stats) => sendJson(res, 200, stats, state.aborted));
+  app.get('/api/stats/online', (res, req) => {
+    const state = beginExchange(res, req, allowedOrigins);
+    void deps.presence.clusterStats().then((stats) => sendJson(res, 200, stats, state));
   });
 
-  app.get('/metrics', (res) => {
-    const state = watchAborted(res);
+  app.get('/metrics', (res, req) => {
+    const state = beginExchange(res, req, allowedOrigins);
     void deps
       .collectMetrics()
       .catch((e: Error) => deps.log.warn({ err: e.message }, 'metrics collection incomplete'))
       .then(() => deps.metrics.registry.metrics())
       .then((text) => {
       if (state.aborted) return;
-      res.cork(() => res.writeHeader('content-type', deps.metrics.registry.contentType).end(text));
+      res.cork(() => writeHead(res, 200, deps.metrics.registry.contentType, state).end(text));
     });
   });
 
   app.post('/api/events', (res, req) => {
     const authorization = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
-    const state = watchAborted(res);
+    const state = beginExchange(res, req, allowedOrigins);
     void ingest(res, authorization, contentType, state, deps, serviceTokenHash);
   });
 
-  app.any('/*', (res) => sendJson(res, 404, { error: 'not found' }));
+  app.any('/*', (res, req) => sendJson(res, 404, { error: 'not found' }, beginExchange(res, req, allowedOrigins)));
 }
 
-async function ingest(res: HttpResponse, authorization: string, contentType: string, state: { aborted: boolean }, deps: HttpApiDeps, serviceTokenHash: Buffer | undefined): Promise<void> {
-  const reply = (status: number, body: unknown) => sendJson(res, status, body, state.aborted);
+async function ingest(res: HttpResponse, authorization: string, contentType: string, state: Exchange, deps: HttpApiDeps, serviceTokenHash: Buffer | undefined): Promise<void> {
+  const reply = (status: number, body: unknown) => sendJson(res, status, body, state);
   if (serviceTokenHash === undefined) return reply(503, { error: 'ingest is disabled: set HUB_SERVICE_TOKEN' });
   const presented = authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '';
   // Compare digests in constant time so the token cannot be guessed byte by byte.

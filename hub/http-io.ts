@@ -1,5 +1,6 @@
-/** Small helpers for uWS HTTP responses: bounded body reads and JSON answers. */
-import type { HttpResponse } from 'uWebSockets.js';
+/** Small helpers for uWS HTTP responses: bounded body reads, and answers with the headers every route's carry. */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { corsOrigin, writeCorsHeaders } from './cors.ts';
 
 export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
@@ -42,19 +43,35 @@ const STATUS_TEXT: Record<number, string> = {
   503: '503 Service Unavailable',
 };
 
-/** Watches for the client going away; check `.aborted` before answering after an await. */
-export function watchAborted(res: HttpResponse): { aborted: boolean } {
-  const state = { aborted: false };
-  res.onAborted(() => {
-    state.aborted = true;
-  });
-  return state;
+/** What a route keeps of its request past the first await (uWS invalidates `req`). */
+export interface Exchange {
+  /** The client went away: check before answering after an await. */
+  aborted: boolean;
+  /** The origin the answer's CORS header names, if any (see cors.ts). */
+  readonly allowOrigin: string | undefined;
+  /** Called when the client goes away (e.g. to wake a write waiting for drain). */
+  onAbort?: () => void;
 }
 
-/** Answers with a JSON body, unless the client went away (`aborted`). */
-export function sendJson(res: HttpResponse, status: number, body: unknown, aborted = false): void {
-  if (aborted) return;
-  res.cork(() => {
-    res.writeStatus(STATUS_TEXT[status] ?? String(status)).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(JSON.stringify(body));
+/** Starts answering a request: copies its origin and watches for the client going away. Call before any await. */
+export function beginExchange(res: HttpResponse, req: HttpRequest, allowedOrigins: readonly string[]): Exchange {
+  const exchange: Exchange = { aborted: false, allowOrigin: corsOrigin(allowedOrigins, req.getHeader('origin')) };
+  res.onAborted(() => {
+    exchange.aborted = true;
+    exchange.onAbort?.();
   });
+  return exchange;
+}
+
+/** Writes the status line and the headers every answer carries (type, no caching, CORS); the body follows. Inside a cork. */
+export function writeHead(res: HttpResponse, status: number, contentType: string, exchange: Exchange): HttpResponse {
+  res.writeStatus(STATUS_TEXT[status] ?? String(status)).writeHeader('content-type', contentType).writeHeader('cache-control', 'no-store');
+  writeCorsHeaders(res, exchange.allowOrigin);
+  return res;
+}
+
+/** Answers with a JSON body, unless the client went away. */
+export function sendJson(res: HttpResponse, status: number, body: unknown, exchange: Exchange): void {
+  if (exchange.aborted) return;
+  res.cork(() => writeHead(res, status, 'application/json', exchange).end(JSON.stringify(body)));
 }

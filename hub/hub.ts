@@ -11,6 +11,7 @@ import { Authenticator } from './authenticator.ts';
 import { type CommandBackend, Commands } from './commands.ts';
 import { CursorStore } from './cursor-store.ts';
 import type { HubConfig } from './config.ts';
+import { EventPermissions } from './event-permissions.ts';
 import { FanOut } from './fan-out.ts';
 import { Gateway } from './gateway.ts';
 import { mountHttpApi } from './http-api.ts';
@@ -64,7 +65,7 @@ export class Hub {
     this.log = log;
     this.#app = uws.App();
     this.#presence = new PresenceTracker(this.id, log);
-    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry() };
+    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles) };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);

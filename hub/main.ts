@@ -2,21 +2,30 @@
  * `npm start`: the hub and its projection workers (hub/server.ts), from the
  * environment, until SIGINT or SIGTERM.
  */
-import { ProjectionsConfigError } from '../projections/config.ts';
-import { DatabaseInUseError } from '../projections/database.ts';
-import { ConfigError } from './config.ts';
+import { CommandLine } from '../protocol/cli/index.ts';
 import { startServer } from './server.ts';
+import { startFailure } from './start-failure.ts';
+
+new CommandLine({
+  name: 'npm start',
+  usage: 'usage: npm start',
+  details: `Starts the hub (HTTP and WebSocket on HUB_PORT, default 3000) with its projection
+workers, until Ctrl-C or SIGTERM. Takes no options: it is configured by the
+environment (README, Configuration). With nothing set it launches nats-server on
+127.0.0.1:4223, keeps the views in an embedded database under data/, signs with a
+development secret (mint tokens with npm run token) and, so, listens on
+127.0.0.1 only unless HUB_HOST is set.`,
+  options: {},
+}).parse();
 
 async function main(): Promise<void> {
   let server;
   try {
     server = await startServer();
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof ProjectionsConfigError || e instanceof DatabaseInUseError) {
-      console.error(`configuration error: ${e.message}`);
-      process.exit(2);
-    }
-    throw e;
+    const failure = startFailure(e, (held) => `process ${held.holder} (another hub, or npm run demo) holds the embedded database ${held.path}: stop it, or give this hub its own HUB_DATA_DIR, HUB_PORT and HUB_EMBEDDED_NATS_PORT, or set DATABASE_URL to share a real Postgres`);
+    console.error(failure.message);
+    process.exit(failure.exitCode);
   }
   const { log, config } = server;
   let stopping = false;
@@ -33,7 +42,4 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-main().catch((e: Error) => {
-  console.error(`hub failed to start: ${e.message}`);
-  process.exit(1);
-});
+void main();

@@ -5,6 +5,19 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Priority } from '../protocol/catalogue.ts';
+import { CloseCode } from '../protocol/errors.ts';
+
+/** Metric labels of the close codes a connection can be refused or closed with. */
+const CLOSE_LABELS: Readonly<Record<number, string>> = {
+  [CloseCode.Unauthorized]: 'unauthorized',
+  [CloseCode.ForbiddenOrigin]: 'origin',
+  [CloseCode.TooManyConnections]: 'too_many_connections',
+  [CloseCode.RateLimited]: 'rate_limited',
+  [CloseCode.HubUnavailable]: 'not_ready',
+  [CloseCode.IdleTimeout]: 'idle_timeout',
+  [CloseCode.TokenExpired]: 'token_expired',
+  [CloseCode.ProtocolViolation]: 'protocol_violation',
+};
 
 export class HubMetrics {
   readonly registry = new Registry();
@@ -29,6 +42,11 @@ export class HubMetrics {
   readonly natsConnected = new Gauge({ name: 'hub_nats_connected', help: '1 while the hub is connected to NATS', registers: [this.registry] });
   readonly consumerLag = new Gauge({ name: 'hub_consumer_lag_events', help: "Events in a log the hub's live consumer has not delivered yet", labelNames: ['stream'], registers: [this.registry] });
   readonly #eventChildren = new Map<string, Counter.Internal>();
+
+  /** Counts a connection refused or closed with a close code, under its label (both protocols). */
+  countRefusal(code: number): void {
+    this.refusals.inc({ reason: CLOSE_LABELS[code] ?? String(code) });
+  }
 
   /** Counts one delivered event (bound label child: no label lookup per event). */
   countEvent(name: string, priority: Priority, appendedAtMs: number): void {

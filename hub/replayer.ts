@@ -93,7 +93,7 @@ export class Replayer {
       if (cursor + 1 >= recent.start) {
         // The window holds the rest: finish and join in this same tick.
         for (const e of recent.since(cursor)) {
-          if (state.sub.matches(e, session.grant) && session.deliver(e)) replayed++;
+          if (session.receives(state, e) && session.deliver(e)) replayed++;
         }
         session.joinLive(state);
         this.#metrics.resumes.inc({ recovered: String(recovered) });
@@ -112,7 +112,7 @@ export class Replayer {
     let sent = 0;
     await this.readRange(state.sub.stream, state.sub.filter(this.#ns), after, target, {
       each: (event) => {
-        if (state.sub.matches(event, session.grant) && session.deliver(event)) sent++;
+        if (session.receives(state, event) && session.deliver(event)) sent++;
       },
       // Backpressure: a full socket pauses its own replay, never anyone's live traffic.
       pause: () => (session.bufferedAmount > 0 ? session.drained() : undefined),

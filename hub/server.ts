@@ -1,7 +1,8 @@
 /**
  * What `npm start` runs: a hub and, in the same process, the projection workers
  * that feed its views. Without NATS_URL it launches an embedded nats-server;
- * without a token key it uses a dev secret (see `npm run token`); without
+ * without a token key it uses a dev secret (see `npm run token`) and then
+ * listens on 127.0.0.1 unless HUB_HOST says otherwise; without
  * DATABASE_URL the views live in an embedded PGlite under the data folder.
  * `HUB_PROJECTIONS=off` runs the hub alone (workers then run with `npm run
  * projections`; the hub still serves the views when DATABASE_URL is set).
@@ -43,6 +44,11 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   if (auth.secret === undefined && auth.jwksUrl === undefined && auth.publicKey === undefined) {
     const secret = loadOrCreateDevSecret(config.dataDir);
     log.warn({ file: devSecretPath(config.dataDir) }, 'no HUB_JWT_SECRET, HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY: using a development secret; mint tokens with `npm run token`');
+    // A secret in a file on a developer's machine is no key for a network: loopback only, unless asked.
+    if ((env.HUB_HOST ?? '').trim() === '') {
+      env = { ...env, HUB_HOST: '127.0.0.1' };
+      log.warn({ host: '127.0.0.1' }, 'development secret: listening on 127.0.0.1 only; set HUB_HOST=0.0.0.0 to accept other machines (better: configure a real key)');
+    }
     env = { ...env, HUB_JWT_SECRET: secret };
     config = loadConfig(env);
   }

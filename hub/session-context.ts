@@ -1,5 +1,6 @@
 /** What every session shares: configuration, metrics and the per-socket registries. */
 import type { HubConfig } from './config.ts';
+import type { EventPermissions } from './event-permissions.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { SubscriberRegistry } from './subscriber-registry.ts';
 
@@ -10,4 +11,6 @@ export interface SessionContext {
   readonly registry: SubscriberRegistry;
   /** Normal and latest-value traffic of slow sessions: uWS topic → sessions. */
   readonly slowRegistry: SubscriberRegistry;
+  /** Which roles receive which events (HUB_EVENT_ROLES). */
+  readonly permissions: EventPermissions;
 }

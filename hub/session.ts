@@ -8,7 +8,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import { decodePayload, encodeFrame, type Frame, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode } from '../protocol/errors.ts';
 import type { StreamKey } from '../protocol/subjects.ts';
-import type { Grant } from './grant.ts';
+import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
 import { TokenBucket } from './rate-limiter.ts';
@@ -64,6 +64,8 @@ export class Session {
   slow = false;
   readonly #shedLatest = new Map<string, LiveEvent>();
   readonly #unacked: Record<StreamKey, Unacked[]> = { site: [], user: [], global: [] };
+  /** Highest offset of a critical event sent on this connection, per log: the most an ack may cover. */
+  readonly #sentUpTo: Record<StreamKey, number> = { site: 0, user: 0, global: 0 };
   #drainWaiters: Array<() => void> = [];
 
   constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
@@ -116,7 +118,10 @@ export class Session {
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
       return false;
     }
-    if (event.spec.priority === 'critical') this.#trackCritical(event);
+    if (event.spec.priority === 'critical') {
+      if (event.seq > this.#sentUpTo[event.stream]) this.#sentUpTo[event.stream] = event.seq;
+      this.#trackCritical(event);
+    }
     return true;
   }
 
@@ -133,9 +138,11 @@ export class Session {
   /** The hand-over point of a resume: from now on live traffic of `state` reaches this socket. */
   joinLive(state: SubscriptionState): void {
     if (this.closed || state.cancelled) return;
+    // Grants are checked where events join a session, whatever happened while it replayed.
+    if (state.sub.key.startsWith('site:') && !grantsSite(this.grant, state.sub.key.slice(5))) return;
     state.live = true;
-    for (const key of state.sub.criticalKeys(this.grant)) this.#ctx.registry.add(key, this);
-    for (const topic of state.sub.topics) this.#joinTopic(topic);
+    for (const key of this.#criticalKeysOf(state)) this.#ctx.registry.add(key, this);
+    for (const topic of this.#topicsOf(state)) this.#joinTopic(topic);
   }
 
   leave(state: SubscriptionState): void {
@@ -143,8 +150,8 @@ export class Session {
     this.subscriptions.delete(state.sub.key);
     if (!state.live) return;
     state.live = false;
-    for (const key of state.sub.criticalKeys(this.grant)) this.#ctx.registry.remove(key, this);
-    for (const topic of state.sub.topics) this.#leaveTopic(topic);
+    for (const key of this.#criticalKeysOf(state)) this.#ctx.registry.remove(key, this);
+    for (const topic of this.#topicsOf(state)) this.#leaveTopic(topic);
   }
 
   /** Leaves everything (socket closed). */
@@ -152,6 +159,11 @@ export class Session {
     this.closed = true;
     for (const state of [...this.subscriptions.values()]) this.leave(state);
     this.#wakeDrainWaiters();
+  }
+
+  /** The highest offset of `stream` this connection was sent a critical event at. */
+  sentUpTo(stream: StreamKey): number {
+    return this.#sentUpTo[stream];
   }
 
   /** Cumulative ack: every critical event of `stream` up to `offset` was handled. */
@@ -196,7 +208,7 @@ export class Session {
     this.#ctx.metrics.slowSockets.inc();
     for (const state of this.subscriptions.values()) {
       if (!state.live) continue;
-      for (const topic of state.sub.topics) {
+      for (const topic of this.#topicsOf(state)) {
         this.#ws.unsubscribe(topicFor(this.format, topic));
         this.#ctx.slowRegistry.add(topic, this);
       }
@@ -217,12 +229,28 @@ export class Session {
       }
       for (const state of this.subscriptions.values()) {
         if (!state.live) continue;
-        for (const topic of state.sub.topics) {
+        for (const topic of this.#topicsOf(state)) {
           this.#ctx.slowRegistry.remove(topic, this);
           this.#ws.subscribe(topicFor(this.format, topic));
         }
       }
     });
+  }
+
+  /** Whether a replayed event of `state` is for this session: its subscription covers it and its roles allow it. */
+  receives(state: SubscriptionState, event: LiveEvent): boolean {
+    // The grant is checked per replayed event as well: a refresh may have revoked the site since the replay began.
+    if (event.stream === 'site' && !grantsSite(this.grant, event.owner)) return false;
+    return state.sub.matches(event, this.grant) && this.#ctx.permissions.allows(this.grant, event.spec.name);
+  }
+
+  /** uWS topics of a subscription under this grant, with the restricted events' own topics its roles allow. */
+  #topicsOf(state: SubscriptionState): string[] {
+    return state.sub.topics.flatMap((t) => this.#ctx.permissions.topicsFor(t, this.grant));
+  }
+
+  #criticalKeysOf(state: SubscriptionState): string[] {
+    return state.sub.criticalKeys(this.grant).flatMap((k) => this.#ctx.permissions.topicsFor(k, this.grant));
   }
 
   #joinTopic(topic: string): void {

@@ -19,6 +19,7 @@ import type { Grant } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
+import { originAllowed } from './cors.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import type { RecoverySessions } from './recovery-sessions.ts';
 import { formatPosition } from './recovery-position.ts';
@@ -56,14 +57,6 @@ const SWEEP_MS = 250;
 /** How long a connection waits for a starting hub to reach NATS before its transport is closed (the client then retries). */
 const READY_WAIT_MS = 5000;
 
-/** Close codes as `connect_error` data, with the metric label of each. */
-const REFUSAL_LABELS: Readonly<Record<number, string>> = {
-  [CloseCode.Unauthorized]: 'unauthorized',
-  [CloseCode.ForbiddenOrigin]: 'origin',
-  [CloseCode.TooManyConnections]: 'too_many_connections',
-  [CloseCode.RateLimited]: 'rate_limited',
-  [CloseCode.HubUnavailable]: 'not_ready',
-};
 
 export class SocketIoFace {
   readonly #io: Server;
@@ -128,7 +121,7 @@ export class SocketIoFace {
         () => next(),
         (e: Error & { data?: { code: number } }) => {
           const code = e.data?.code ?? 0;
-          ctx.metrics.refusals.inc({ reason: REFUSAL_LABELS[code] ?? 'unauthorized' });
+          ctx.metrics.countRefusal(code);
           // socket.io-client never retries after a connect_error from the server, but does after a lost
           // transport: refusals that pass with time (the hub starting, a connection burst) close the transport.
           if (code === CloseCode.HubUnavailable || code === CloseCode.RateLimited) {
@@ -160,6 +153,9 @@ export class SocketIoFace {
     if (event.stream === 'site') targets = event.isAlarm ? [`site:${o}`, `alarms:${o}`, 'alarms:*'] : [`site:${o}`];
     else if (event.stream === 'user') targets = [`user:${o}`];
     else targets = [event.spec.tail === 'system' ? 'global:system' : 'global:notification'];
+    const { permissions } = this.#face.ctx;
+    // A restricted event goes to its own rooms, which only sockets whose roles allow it joined.
+    if (permissions.restricted(event.spec.name)) targets = targets.map((r) => permissions.topic(r, event.spec.name));
     targets = targets.filter((r) => rooms.has(r));
     if (targets.length === 0) return;
     // One encode for all recipients (adapter); the offset rides as the last argument, as Socket.IO's recovery does it.
@@ -210,7 +206,7 @@ export class SocketIoFace {
     if (!this.#ready()) throw refusal(CloseCode.HubUnavailable, 'hub not ready: reconnect');
     if (!this.#perIp.take(hs.address)) throw refusal(CloseCode.RateLimited, 'too many connections from your address: retry later');
     const origin = hs.headers.origin;
-    if (config.allowedOrigins.length > 0 && typeof origin === 'string' && origin !== '' && !config.allowedOrigins.includes(origin)) {
+    if (!originAllowed(config.allowedOrigins, typeof origin === 'string' ? origin : '')) {
       this.#face.log.info({ origin }, 'socket.io connection refused: origin not allowed');
       throw refusal(CloseCode.ForbiddenOrigin, 'origin not allowed');
     }

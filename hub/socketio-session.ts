@@ -12,7 +12,7 @@
  * `global:system` (system messages: every socket, from the start).
  */
 import type { Socket } from 'socket.io';
-import { ErrorCode } from '../protocol/errors.ts';
+import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import { STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
 import { AuthError } from './authenticator.ts';
 import { CommandError, siteArg } from './commands.ts';
@@ -99,15 +99,31 @@ export class SocketIoSession {
   }
 
   #joinBase(): void {
-    void this.#socket.join('global:system');
+    this.#join('global:system');
   }
 
-  /** Rooms a subscription stands for, under the current grant. */
+  /** Rooms a subscription stands for, under the current grant (before HUB_EVENT_ROLES adds the restricted events' rooms). */
   #roomsOf(subscription: string): string[] {
     if (subscription === 'notifications') return [`user:${this.#userKey}`, 'global:notification'];
     if (subscription !== 'alarms') return [subscription];
     const sites = this.#grant.sites;
     return sites === '*' ? ['alarms:*'] : [...sites].map((s) => `alarms:${s}`);
+  }
+
+  /** Every room this socket is in, under the current grant. */
+  #allRooms(): string[] {
+    return ['global:system', ...[...this.#subscriptions].flatMap((key) => this.#roomsOf(key))];
+  }
+
+  /** Joins rooms, with the rooms of the restricted events the socket's roles allow. */
+  #join(rooms: string | string[]): void {
+    const { permissions } = this.#face.ctx;
+    void this.#socket.join((typeof rooms === 'string' ? [rooms] : rooms).flatMap((r) => permissions.topicsFor(r, this.#grant)));
+  }
+
+  #leave(rooms: string | string[]): void {
+    const { permissions } = this.#face.ctx;
+    for (const room of (typeof rooms === 'string' ? [rooms] : rooms).flatMap((r) => permissions.topicsFor(r, this.#grant))) void this.#socket.leave(room);
   }
 
   #onPacket([event, ...args]: unknown[]): void {
@@ -182,7 +198,7 @@ export class SocketIoSession {
   #strike(): void {
     if (++this.#badFrames < this.#face.ctx.config.maxBadFrames) return;
     this.#face.log.info({ clientId: this.#socket.id, badFrames: this.#badFrames }, 'closing a socket.io connection that keeps sending bad frames');
-    this.#face.ctx.metrics.refusals.inc({ reason: 'protocol_violation' });
+    this.#face.ctx.metrics.countRefusal(CloseCode.ProtocolViolation);
     this.#socket.disconnect(true);
   }
 
@@ -201,7 +217,7 @@ export class SocketIoSession {
       this.#checkRoomFor(key);
       this.#subscriptions.add(key);
       this.#face.presence.joinedSite(siteId, this.#userKey);
-      void this.#socket.join(key);
+      this.#join(key);
       this.#persist();
     }
     return ['subscribed', { siteId: (args as { siteId: unknown }).siteId, message: `subscribed to site ${siteId}` }, true];
@@ -212,7 +228,7 @@ export class SocketIoSession {
     const key = `site:${siteId}`;
     if (this.#subscriptions.delete(key)) {
       this.#face.presence.leftSite(siteId, this.#userKey);
-      void this.#socket.leave(key);
+      this.#leave(key);
       this.#persist();
     }
     return ['unsubscribed', { siteId: (args as { siteId: unknown }).siteId, message: `unsubscribed from site ${siteId}` }];
@@ -222,7 +238,7 @@ export class SocketIoSession {
     if (!this.#subscriptions.has('alarms')) {
       this.#checkRoomFor('alarms');
       this.#subscriptions.add('alarms');
-      void this.#socket.join(this.#roomsOf('alarms'));
+      this.#join(this.#roomsOf('alarms'));
       this.#persist();
     }
     return ['subscribed', { channel: 'alarms', message: 'subscribed to alarms' }, true];
@@ -232,7 +248,7 @@ export class SocketIoSession {
     if (!this.#subscriptions.has('notifications')) {
       this.#checkRoomFor('notifications');
       this.#subscriptions.add('notifications');
-      void this.#socket.join(this.#roomsOf('notifications'));
+      this.#join(this.#roomsOf('notifications'));
       this.#persist();
     }
     return ['subscribed', { channel: 'notifications', message: 'subscribed to notifications' }, true];
@@ -254,11 +270,12 @@ export class SocketIoSession {
       throw new CommandError(ErrorCode.BadToken, e instanceof AuthError ? e.message : 'token check failed');
     }
     if (grant.userKey !== this.#grant.userKey) throw new CommandError(ErrorCode.BadToken, 'a refreshed token must be for the same user');
-    const alarms = this.#subscriptions.has('alarms');
-    if (alarms) for (const room of this.#roomsOf('alarms')) void this.#socket.leave(room);
+    // Out of every room under the old grant, into every room under the new one, in one tick: the alarm
+    // feed follows the new sites, restricted events the new roles, and revoked sites are left.
+    this.#leave(this.#allRooms());
     this.#grant = grant;
     const revokedSites = this.#dropRevoked();
-    if (alarms) void this.#socket.join(this.#roomsOf('alarms'));
+    this.#join(this.#allRooms());
     this.#expiryWarned = false;
     this.#persist();
     return ['auth:refreshed', { expiresAt: grant.expiresAt ?? null, revokedSites }];
@@ -271,7 +288,7 @@ export class SocketIoSession {
       if (!key.startsWith('site:') || grantsSite(this.#grant, key.slice(5))) continue;
       const site = key.slice(5);
       this.#subscriptions.delete(key);
-      void this.#socket.leave(key);
+      this.#leave(key);
       this.#face.presence.leftSite(site, this.#userKey);
       dropped.push(site);
       this.#emit('unsubscribed', { siteId: site, message: `site ${site} is no longer in your token`, revoked: true }, false);
@@ -284,8 +301,8 @@ export class SocketIoSession {
     const expiresAt = this.#grant.expiresAt;
     if (expiresAt === undefined || this.#gone) return;
     if (expiresAt <= now) {
-      this.#face.ctx.metrics.refusals.inc({ reason: 'token_expired' });
-      this.#error(4402, 'token expired', 'auth');
+      this.#face.ctx.metrics.countRefusal(CloseCode.TokenExpired);
+      this.#error(CloseCode.TokenExpired, 'token expired', 'auth');
       // A server-side disconnect: socket.io-client does not retry with the expired token by itself.
       this.#socket.disconnect(true);
       return;
@@ -373,8 +390,7 @@ export class SocketIoSession {
         if (paused === undefined) break;
         await paused;
       }
-      this.#joinBase();
-      for (const key of this.#subscriptions) void this.#socket.join(this.#roomsOf(key));
+      this.#join(this.#allRooms());
       this.#persist();
       ctx.metrics.resumes.inc({ recovered: 'true' });
       ctx.metrics.replayed.inc(replayed);
@@ -399,6 +415,7 @@ export class SocketIoSession {
   }
 
   #matches(e: LiveEvent): boolean {
+    if (!this.#face.ctx.permissions.allows(this.#grant, e.spec.name)) return false;
     if (e.stream === 'user') return e.owner === this.#userKey;
     if (e.stream === 'global') return e.spec.tail === 'system' || this.#subscriptions.has('notifications');
     if (this.#subscriptions.has(`site:${e.owner}`)) return true;

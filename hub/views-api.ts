@@ -8,14 +8,14 @@
  *   with backpressure (the log is read no faster than the client takes it).
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { idToken } from '../protocol/subjects.ts';
 import type { ViewReader } from '../projections/view-reader.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
 import { exportSiteEvents, ExportRangeError, parseBound } from './event-export.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { HubConfig } from './config.ts';
-import { sendJson } from './http-io.ts';
+import { beginExchange, type Exchange, sendJson, writeHead } from './http-io.ts';
 import type { Logger } from './logger.ts';
 
 /** What the hub serves beside its socket: the views (when a database is reachable) and extra routes (the demo page). */
@@ -38,51 +38,48 @@ export interface ViewsApiDeps {
 /** Lines are gathered up to this many bytes per write: fewer syscalls, same backpressure. */
 const CHUNK_BYTES = 64 * 1024;
 
-interface Request {
+interface Request extends Exchange {
   /** The `:id` as given, or undefined on routes without one. */
   readonly rawSite: string | undefined;
   /** The site id, or undefined when `rawSite` is not one. */
   readonly site: string | undefined;
   readonly authorization: string;
   readonly query: string;
-  aborted: boolean;
-  /** Called when the client went away, or when a blocked write drained. */
-  wake?: () => void;
 }
 
 export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
   deps.views.mount?.(app);
 
   app.get('/api/sites', (res, req) => {
-    const r = request(res, req, undefined);
+    const r = request(res, req, undefined, deps);
     void guard(res, r, deps, async (grant) => {
       const reader = deps.views.reader;
-      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r.aborted);
+      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r);
       const sites = (await reader.sites()).filter((s) => grantsSite(grant, s));
-      sendJson(res, 200, { sites }, r.aborted);
+      sendJson(res, 200, { sites }, r);
     });
   });
 
   app.get('/api/sites/:id/dashboard', (res, req) => {
-    const r = request(res, req, req.getParameter(0));
+    const r = request(res, req, req.getParameter(0), deps);
     void guard(res, r, deps, async () => {
       const reader = deps.views.reader;
-      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r.aborted);
-      sendJson(res, 200, { ...(await reader.dashboard(r.site!)), stream: 'site', epoch: deps.siteEpoch() ?? null }, r.aborted);
+      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r);
+      sendJson(res, 200, { ...(await reader.dashboard(r.site!)), stream: 'site', epoch: deps.siteEpoch() ?? null }, r);
     });
   });
 
   app.get('/api/sites/:id/inventory', (res, req) => {
-    const r = request(res, req, req.getParameter(0));
+    const r = request(res, req, req.getParameter(0), deps);
     void guard(res, r, deps, async () => {
       const reader = deps.views.reader;
-      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r.aborted);
-      sendJson(res, 200, { ...(await reader.inventory(r.site!)), stream: 'site', epoch: deps.siteEpoch() ?? null }, r.aborted);
+      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r);
+      sendJson(res, 200, { ...(await reader.inventory(r.site!)), stream: 'site', epoch: deps.siteEpoch() ?? null }, r);
     });
   });
 
   app.get('/api/sites/:id/events', (res, req) => {
-    const r = request(res, req, req.getParameter(0));
+    const r = request(res, req, req.getParameter(0), deps);
     void guard(res, r, deps, async () => {
       const params = new URLSearchParams(r.query);
       let from;
@@ -91,11 +88,11 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
         from = parseBound(params.get('from'), 'from');
         to = parseBound(params.get('to'), 'to');
       } catch (e) {
-        if (e instanceof ExportRangeError) return sendJson(res, 400, { error: e.message }, r.aborted);
+        if (e instanceof ExportRangeError) return sendJson(res, 400, { error: e.message }, r);
         throw e;
       }
       const js = deps.js();
-      if (js === undefined) return sendJson(res, 503, { error: 'NATS is not connected yet; retry' }, r.aborted);
+      if (js === undefined) return sendJson(res, 503, { error: 'NATS is not connected yet; retry' }, r);
       await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to }));
     });
   });
@@ -104,13 +101,9 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
 const unavailable = 'views are not served by this hub: run it with the projections (npm start) or set DATABASE_URL';
 
 /** Copies what is needed from the request before any await (uWS invalidates it). */
-function request(res: HttpResponse, req: { getHeader(h: string): string; getQuery(): string | undefined }, rawSite: string | undefined): Request {
-  const r: Request = { rawSite, site: rawSite === undefined ? undefined : idToken(rawSite), authorization: req.getHeader('authorization'), query: req.getQuery() ?? '', aborted: false };
-  res.onAborted(() => {
-    r.aborted = true;
-    r.wake?.();
-  });
-  return r;
+function request(res: HttpResponse, req: HttpRequest, rawSite: string | undefined, deps: ViewsApiDeps): Request {
+  const exchange = beginExchange(res, req, deps.config.allowedOrigins);
+  return Object.assign(exchange, { rawSite, site: rawSite === undefined ? undefined : idToken(rawSite), authorization: req.getHeader('authorization'), query: req.getQuery() ?? '' });
 }
 
 /** Authenticates, checks the site against the token, runs the handler; errors become JSON answers. */
@@ -121,17 +114,17 @@ async function guard(res: HttpResponse, r: Request, deps: ViewsApiDeps, handler:
     grant = await deps.auth.verify(token);
   } catch (e) {
     const reason = e instanceof AuthError ? e.message : 'token check failed';
-    return sendJson(res, 401, { error: `unauthorized: ${reason}` }, r.aborted);
+    return sendJson(res, 401, { error: `unauthorized: ${reason}` }, r);
   }
   if (r.rawSite !== undefined) {
-    if (r.site === undefined) return sendJson(res, 400, { error: 'site id must be a non-negative integer or [A-Za-z0-9_-]{1,64}' }, r.aborted);
-    if (!grantsSite(grant, r.site)) return sendJson(res, 403, { error: `site ${r.site} is not in your token` }, r.aborted);
+    if (r.site === undefined) return sendJson(res, 400, { error: 'site id must be a non-negative integer or [A-Za-z0-9_-]{1,64}' }, r);
+    if (!grantsSite(grant, r.site)) return sendJson(res, 403, { error: `site ${r.site} is not in your token` }, r);
   }
   try {
     await handler(grant);
   } catch (e) {
     deps.log.warn({ err: (e as Error).message, site: r.site }, 'views request failed');
-    sendJson(res, 503, { error: `views unavailable: ${(e as Error).message}` }, r.aborted);
+    sendJson(res, 503, { error: `views unavailable: ${(e as Error).message}` }, r);
   }
 }
 
@@ -149,7 +142,7 @@ async function streamNdjson(res: HttpResponse, r: Request, events: AsyncGenerato
     let ok = true;
     res.cork(() => {
       if (!started) {
-        res.writeStatus('200 OK').writeHeader('content-type', 'application/x-ndjson').writeHeader('cache-control', 'no-store');
+        writeHead(res, 200, 'application/x-ndjson', r);
         started = true;
       }
       ok = res.write(text);
@@ -157,13 +150,13 @@ async function streamNdjson(res: HttpResponse, r: Request, events: AsyncGenerato
     if (!ok && !r.aborted) {
       // Backpressure: wait until uWS has sent what it holds (or the client left).
       await new Promise<void>((resolve) => {
-        r.wake = resolve;
+        r.onAbort = resolve;
         res.onWritable(() => {
           resolve();
           return true;
         });
       });
-      r.wake = undefined;
+      r.onAbort = undefined;
     }
   };
   try {
@@ -183,7 +176,7 @@ async function streamNdjson(res: HttpResponse, r: Request, events: AsyncGenerato
   }
   if (r.aborted) return;
   res.cork(() => {
-    if (!started) res.writeStatus('200 OK').writeHeader('content-type', 'application/x-ndjson').writeHeader('cache-control', 'no-store');
+    if (!started) writeHead(res, 200, 'application/x-ndjson', r);
     res.end();
   });
 }

@@ -25,6 +25,16 @@ export interface ProjectionDatabase {
 /** The embedded database is in use by another process (PGlite is single-process). */
 export class DatabaseInUseError extends Error {
   override readonly name = 'DatabaseInUseError';
+  /** The database's folder. */
+  readonly path: string;
+  /** The process that has it open: a hub (`npm start`), the demo or `npm run projections`. */
+  readonly holder: number;
+
+  constructor(path: string, holder: number) {
+    super(`the embedded database ${path} is open in process ${holder}; stop it, or set DATABASE_URL to share a real Postgres`);
+    this.path = path;
+    this.holder = holder;
+  }
 }
 
 const INT8_OID = 20;
@@ -56,7 +66,7 @@ export async function openPglite(dir: string): Promise<ProjectionDatabase> {
   const lockFile = join(path, 'hub-process.pid');
   const holder = existsSync(lockFile) ? Number(readFileSync(lockFile, 'utf8')) : undefined;
   if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-    throw new DatabaseInUseError(`the embedded database ${path} is open in process ${holder}; stop it, or set DATABASE_URL to share a real Postgres`);
+    throw new DatabaseInUseError(path, holder);
   }
   writeFileSync(lockFile, String(process.pid));
   const pglite = await PGlite.create(path, { parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) } });

@@ -9,6 +9,7 @@ export { DatabaseInUseError, openDatabase, openPglite, openPostgres, type Projec
 export { InventoryProjection } from './inventory-projection.ts';
 export { migrateToLatest } from './migrations/index.ts';
 export type { FoldContext, Projection } from './projection.ts';
+export { type ProjectionStatus, readProjectionStatus, statusSubject } from './projection-status.ts';
 export { allProjections, rebuildSubject, ProjectionRunner, type ProjectionRunnerOptions } from './projection-runner.ts';
 export { ProjectionWorker, SimulatedCrash, type WorkerFaults } from './projection-worker.ts';
 export { rebuildProjection, RebuildError, type RebuildResult } from './rebuild.ts';

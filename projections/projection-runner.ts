@@ -1,8 +1,8 @@
 /**
  * Runs every projection of a namespace: migrates the database, connects to NATS,
  * starts one worker per projection and the dashboard pusher, and answers rebuild
- * requests (`<ns>.projections.rebuild`) so the CLI can rebuild inside the process
- * that owns an embedded database. Start returns at once; Postgres or NATS being
+ * and status requests (`<ns>.projections.rebuild`, `.status`) so the CLI can
+ * rebuild or read inside the process that owns an embedded database. Start returns at once; Postgres or NATS being
  * down only delays `ready` (each is retried with backoff and logged).
  */
 import { jetstream } from '@nats-io/jetstream';
@@ -18,6 +18,7 @@ import { InventoryProjection } from './inventory-projection.ts';
 import { migrateToLatest } from './migrations/index.ts';
 import { connectNats } from './nats-connection.ts';
 import type { Projection } from './projection.ts';
+import { readProjectionStatus, statusSubject } from './projection-status.ts';
 import { ProjectionWorker, type WorkerFaults } from './projection-worker.ts';
 import { rebuildProjection, type RebuildResult } from './rebuild.ts';
 import { ViewReader } from './view-reader.ts';
@@ -54,6 +55,7 @@ export class ProjectionRunner {
   #nc: NatsConnection | undefined;
   #pusher: DashboardPusher | undefined;
   #admin: Subscription | undefined;
+  #status: Subscription | undefined;
 
   private constructor(options: ProjectionRunnerOptions, database: ProjectionDatabase, ownsDatabase: boolean) {
     this.config = options.config;
@@ -99,6 +101,7 @@ export class ProjectionRunner {
     await this.ready.catch(() => {});
     this.#pusher?.stop();
     await this.#admin?.drain().catch(() => {});
+    await this.#status?.drain().catch(() => {});
     await Promise.all([...this.#workers.values()].map((w) => w.stop()));
     await this.#nc?.drain().catch(() => {});
     if (this.#ownsDatabase) await this.database.close();
@@ -152,6 +155,15 @@ export class ProjectionRunner {
         }
         this.rebuild(String(request.projection), { force: request.force === true }).then(
           (result) => msg.respond(JSON.stringify({ ok: true, result })),
+          (e: Error) => msg.respond(JSON.stringify({ ok: false, error: e.message })),
+        );
+      },
+    });
+    this.#status = nc.subscribe(statusSubject(config.namespace), {
+      queue: 'projections',
+      callback: (_err, msg) => {
+        readProjectionStatus(this.database.db, config.schema, [...this.#workers.keys()]).then(
+          (projections) => msg.respond(JSON.stringify({ ok: true, projections })),
           (e: Error) => msg.respond(JSON.stringify({ ok: false, error: e.message })),
         );
       },

@@ -217,6 +217,8 @@ export class ProjectionWorker {
     const end = () => void batches.close();
     lock.lost.addEventListener('abort', end);
     this.#stop.signal.addEventListener('abort', end);
+    // A stop (or lock loss) while activating came before these listeners, which would then never hear it.
+    if (lock.lost.aborted || this.#stop.signal.aborted) end();
     void (async () => {
       for await (const s of batches.messages.status()) {
         if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found') {

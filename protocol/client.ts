@@ -47,6 +47,8 @@ export interface HubClientOptions {
   readonly ackDelayMs?: number;
 }
 
+const NO_WEBSOCKET = 'HubClient: no WebSocket implementation (this runtime has no global WebSocket); on Node 20 pass one: `import { WebSocket } from \'ws\'; new HubClient({ url, token, WebSocket })`';
+
 export type Listener = (data: any, meta?: EventMeta) => void;
 
 /** Why a connection ended: the WebSocket close code and reason (see docs/protocol.md). */
@@ -135,9 +137,14 @@ export class HubClient {
     return this.#ws?.readyState === OPEN && this.#clientId !== undefined;
   }
 
-  /** Opens the connection; resolves with the `connected` payload, rejects with a HubError if the hub refuses. */
+  /**
+   * Opens the connection; resolves with the `connected` payload, rejects with a HubError if the hub refuses,
+   * and at once with a TypeError when there is no WebSocket to open (Node 20 without the `WebSocket` option).
+   */
   connect(): Promise<{ message: string; clientId: string }> {
     if (this.#ws !== undefined) return Promise.reject(new Error('HubClient: already connected or connecting'));
+    // Nothing would ever retry this: fail now rather than wait for a socket that cannot exist.
+    if (this.#webSocketClass() === undefined) return Promise.reject(new TypeError(NO_WEBSOCKET));
     this.#closedByUser = false;
     return new Promise((resolve, reject) => {
       const onConnected: Listener = (data) => {
@@ -239,12 +246,13 @@ export class HubClient {
     this.#ws?.close(1000, 'client closed');
   }
 
+  #webSocketClass(): WebSocketConstructor | undefined {
+    return this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  }
+
   async #open(): Promise<void> {
-    const Impl = this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (Impl === undefined) {
-      this.#emit('disconnect', { code: 1006, reason: 'no WebSocket implementation; on Node 20 pass { WebSocket } from the "ws" package' });
-      return;
-    }
+    // connect() made sure there is one; globalThis.WebSocket does not go away.
+    const Impl = this.#webSocketClass()!;
     if (this.#refreshTokenNext && this.#options.getToken !== undefined) {
       this.#refreshTokenNext = false;
       try {

@@ -123,9 +123,21 @@ function optionalText(v: unknown, what: string): string | undefined {
   return v.length > MAX_TEXT ? v.slice(0, MAX_TEXT) : v;
 }
 
+/**
+ * Prisma's Decimal columns reach the log as their JSON form, a decimal string
+ * ("8.5", "1e-7"): what subscribers get stays that string, and the fold reads it
+ * as the number it is. Only plain decimal notation counts: not '', ' ', '0x10' or
+ * 'Infinity', which Number() would also turn into numbers.
+ */
+const DECIMAL_STRING = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 function number(v: unknown, what: string): number {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
-  throw new InvalidEventError(`${what} must be a finite number`);
+  if (typeof v === 'string' && v.length <= MAX_WORD && DECIMAL_STRING.test(v)) {
+    const n = Number(v);
+    if (Number.isFinite(n)) return n;
+  }
+  throw new InvalidEventError(`${what} must be a finite number (or a decimal string such as a Decimal's "8.5")`);
 }
 
 function material(v: unknown, what: string): MaterialRef {

@@ -7,15 +7,17 @@ import { type EventName, isEventName, isSiteEvent, siteEventSpec, SYSTEM_LEVELS 
 import { decodePayload, encodePayload } from './codec.ts';
 import { checkDomainEvent } from './domain-events.ts';
 import { InvalidEventError } from './errors.ts';
+import { toJsonValue } from './json-value.ts';
 import { globalSubject, idToken, type StreamKey, siteSubject, userSubject, userToken } from './subjects.ts';
 
 /** What a producer asks to append. */
 export interface AppendRequest {
   readonly event: EventName;
   /** Site of a site event. Alarms may carry it in `data.siteId` / `data.site_id` instead. */
-  readonly siteId?: string | number;
-  /** Recipient of a private `notification:new`; without it the notification is a broadcast. */
-  readonly userId?: string | number;
+  readonly siteId?: string | number | bigint;
+  /** Recipient of a private `notification:new` (any id of 1–128 characters, see `userToken`); without it the notification is a broadcast. */
+  readonly userId?: string | number | bigint;
+  /** Sent as `JSON.stringify` would send it (see `toJsonValue`): Dates as ISO strings, Decimals as their strings. */
   readonly data: unknown;
 }
 
@@ -31,8 +33,15 @@ export const MAX_PAYLOAD_BYTES = 1_000_000;
 
 export function buildAppend(ns: string, request: AppendRequest): Append {
   if (request === null || typeof request !== 'object') throw new InvalidEventError('an append is an object {event, siteId?, userId?, data}');
-  const { event, data } = request;
+  const { event } = request;
   if (!isEventName(event)) throw new InvalidEventError(`unknown event ${JSON.stringify(event)}`);
+  // Validated and stored in the JSON shape subscribers get, exactly what the seed's Socket.IO gateway emitted.
+  let data: unknown;
+  try {
+    data = toJsonValue(request.data);
+  } catch (e) {
+    throw new InvalidEventError(`${event}: ${(e as Error).message}`, { cause: e });
+  }
   if (data === undefined) throw new InvalidEventError(`${event}: data is required`);
 
   let stream: StreamKey;
@@ -40,7 +49,8 @@ export function buildAppend(ns: string, request: AppendRequest): Append {
   if (isSiteEvent(event)) {
     const spec = siteEventSpec(event);
     const rawSite = request.siteId ?? (spec.tail.startsWith('alarm.') ? siteOfAlarm(event, data) : undefined);
-    const site = idToken(rawSite);
+    // Prisma gives BigInt columns as bigint: a site id all the same.
+    const site = idToken(typeof rawSite === 'bigint' ? rawSite.toString() : rawSite);
     if (site === undefined) throw new InvalidEventError(`${event}: siteId ${describe(rawSite)} is not a site id (a non-negative integer or [A-Za-z0-9_-]{1,64})`);
     if (spec.tail.startsWith('alarm.') && (typeof data !== 'object' || data === null)) throw new InvalidEventError(`${event}: an alarm is an object`);
     checkDomainEvent(event, data);
@@ -52,7 +62,7 @@ export function buildAppend(ns: string, request: AppendRequest): Append {
       subject = globalSubject(ns, 'notification');
     } else {
       const user = userToken(request.userId);
-      if (user === undefined) throw new InvalidEventError(`${event}: userId ${describe(request.userId)} is not a user id`);
+      if (user === undefined) throw new InvalidEventError(`${event}: userId ${describe(request.userId)} is not a user id (a non-negative integer or a string of 1 to 128 characters)`);
       stream = 'user';
       subject = userSubject(ns, user, 'notification');
     }
@@ -99,5 +109,7 @@ function checkSystemMessage(data: unknown): void {
 }
 
 function describe(v: unknown): string {
-  return v === undefined ? 'missing' : JSON.stringify(v) ?? String(v);
+  if (v === undefined) return 'missing';
+  if (typeof v === 'bigint') return `${v}n`;
+  return JSON.stringify(v) ?? String(v);
 }

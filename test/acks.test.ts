@@ -195,6 +195,24 @@ describe('acks', () => {
     });
   });
 
+  it('an ack beyond what the connection was sent moves no cursor: the user still gets what they missed, on any device', async () => {
+    const forger = track(await rawWithAcks(t, { sub: 'forged' }));
+    await liveRaw(forger);
+    const seen = await pub.sendUserNotification('forged', { title: 'seen' });
+    const frame = await forger.next((f) => f[0] === 'notification:new' && (f[2] as EventMeta).offset === seen);
+    const { epoch } = frame[2] as EventMeta;
+    const reply = await request(forger, 'ack', { stream: 'user', offset: seen + 1_000_000, epoch });
+    assert.deepEqual(reply.slice(0, 2), ['acked', { stream: 'user', offset: seen }], 'the ack is cut to what was sent');
+    forger.close();
+    await forger.closed;
+    const missed = await pub.sendUserNotification('forged', { title: 'sent while offline' });
+    const laptop = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'forged' })));
+    await laptop.client.subscribeNotifications();
+    await laptop.waitFor((r) => r.some((e) => e.meta?.offset === missed));
+    assert.deepEqual(laptop.of('notification:new').map((e) => e.data.title), ['sent while offline']);
+    laptop.close();
+  });
+
   it('a user on a new device gets the notifications they never acked, and not the acked ones', async () => {
     const phone = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'nomad' })));
     await liveClient(phone);

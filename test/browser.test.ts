@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import type { EventMeta } from '../protocol/codec.ts';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import type { HubPublisher } from '../protocol/publisher.ts';
-import { type Asset, launchChromium, PageServer } from './support/browser.ts';
+import { type Asset, describeWithChromium, launchChromium, PageServer } from './support/browser.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
 const CLIENT_ENTRY = fileURLToPath(new URL('../protocol/client.ts', import.meta.url));
@@ -77,7 +77,7 @@ function received(page: Page): Promise<Received[]> {
   return page.evaluate(() => (window as any).received as Received[]);
 }
 
-describe('HubClient in a browser', () => {
+describeWithChromium('HubClient in a browser', () => {
   let bundle: Bundle;
   let browser: Browser;
   let pages: PageServer;
@@ -104,7 +104,8 @@ describe('HubClient in a browser', () => {
 
   it('bundles for the browser without node: imports or server code', () => {
     assert.doesNotMatch(bundle.code, /["']node:[\w/]+["']/);
-    const outside = bundle.inputs.filter((file) => !file.startsWith('protocol/') && !file.startsWith('node_modules/@msgpack/'));
+    // esbuild names packages by their real path: `../main/node_modules/…` where node_modules is a symlink (a git worktree).
+    const outside = bundle.inputs.filter((file) => !file.startsWith('protocol/') && !/^(\.\.\/[^/]+\/)?node_modules\/@msgpack\//.test(file));
     assert.deepEqual(outside, [], 'the browser entry pulls in only protocol/ and @msgpack/msgpack');
     assert.ok(!bundle.inputs.includes('protocol/publisher.ts'), 'HubPublisher stays out of the browser bundle');
   });

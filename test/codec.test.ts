@@ -1,5 +1,6 @@
 /** Units of the shared contract: the frame codec, event appends (subjects per catalogue event), and hub configuration. */
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
@@ -185,6 +186,8 @@ describe('buildAppend', () => {
   it('puts a user notification on <ns>.user.<userId>.notification, a broadcast and a system message on <ns>.global', () => {
     assert.deepEqual(pick(buildAppend(ns, { event: 'notification:new', userId: 'alice', data: { t: 1 } })), { stream: 'user', subject: 'plant.user.alice.notification' });
     assert.deepEqual(pick(buildAppend(ns, { event: 'notification:new', userId: 12, data: { t: 1 } })), { stream: 'user', subject: 'plant.user.12.notification' });
+    // Any other id of up to 128 characters is one subject token ('=' + base64url): no dot or wildcard reaches the subject.
+    assert.deepEqual(pick(buildAppend(ns, { event: 'notification:new', userId: 'alice.*', data: { t: 1 } })), { stream: 'user', subject: `plant.user.=${Buffer.from('alice.*').toString('base64url')}.notification` });
     assert.deepEqual(pick(buildAppend(ns, { event: 'notification:new', data: { t: 1 } })), { stream: 'global', subject: 'plant.global.notification' });
     assert.deepEqual(pick(buildAppend(ns, { event: 'system:message', data: { message: 'hi', level: 'info', timestamp: 'now' } })), { stream: 'global', subject: 'plant.global.system' });
   });
@@ -230,17 +233,18 @@ describe('buildAppend', () => {
       [{ event: 'alarm:new', data: { title: 'x' } }, /no siteId or site_id/],
       [{ event: 'alarm:new', data: 'fire' }, /an alarm is an object/],
       [{ event: 'alarm:new', siteId: 1, data: 'fire' }, /an alarm is an object/],
-      [{ event: 'notification:new', userId: 'a b', data: {} }, /userId "a b" is not a user id/],
+      [{ event: 'notification:new', userId: 'a\tb', data: {} }, /userId "a\\tb" is not a user id/],
       [{ event: 'system:message', data: { message: '', level: 'info' } }, /non-empty string/],
       [{ event: 'system:message', data: { message: 'x', level: 'panic' } }, /level "panic" is not one of info, success, warning, error, critical/],
       [{ event: 'dashboard:update', siteId: 1, data: { blob: 'x'.repeat(1_000_001) } }, /over the 1000000 limit/],
-      [{ event: 'task:update', siteId: 1, data: { f: () => 1 } }, /cannot be encoded/],
+      // Sent as JSON.stringify would (functions dropped, so `{f}` is `{}`); a cycle cannot be.
+      [{ event: 'task:update', siteId: 1, data: (() => { const c: Record<string, unknown> = {}; c.self = c; return c; })() }, /data\.self refers back .*circular/],
       // Encodable, but no reader's bounded decoder would take it back: it would poison the log.
       [{ event: 'task:update', siteId: 1, data: JSON.parse('{"__proto__": {"admin": true}}') }, /cannot be read back: .*__proto__/],
       [{ event: 'task:update', siteId: 1, data: { list: new Array(70_000).fill(0) } }, /cannot be read back: .*array length/],
     ];
     for (const [request, reason] of cases) {
-      assert.throws(() => buildAppend(ns, request as never), (e: unknown) => e instanceof InvalidEventError && reason.test(e.message), JSON.stringify(request)?.slice(0, 80));
+      assert.throws(() => buildAppend(ns, request as never), (e: unknown) => e instanceof InvalidEventError && reason.test(e.message), inspect(request, { depth: 2 }).slice(0, 80));
     }
   });
 });

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { buildDashboardPage, mountDashboardPage } from '../hub/demo/dashboard-page.ts';
 import { type Server, startServer } from '../hub/server.ts';
 import { HubPublisher } from '../protocol/publisher.ts';
-import { launchChromium } from './support/browser.ts';
+import { describeWithChromium, launchChromium } from './support/browser.ts';
 import { dropNamespace, NATS_URL, uniqueNamespace } from './support/nats.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { signToken, TEST_SECRET } from './support/test-hub.ts';
@@ -21,7 +21,7 @@ import { signToken, TEST_SECRET } from './support/test-hub.ts';
 const HOSTILE_TITLE = '<img src=x onerror="window.__xss=1"><b>Mixer 2</b> overload';
 const HOSTILE_MATERIAL = '<script>window.__xss=2</script>Cement';
 
-describe('demo dashboard page', () => {
+describeWithChromium('demo dashboard page', () => {
   let db: TestDatabase;
   let server: Server;
   let browser: Browser;

@@ -28,6 +28,16 @@ describe('domain events', () => {
     assert.deepEqual(parseDomainEvent('alarm:update', { id: 'a', status: 'resolved', level: 'low' }), { type: 'alarm_cleared', id: 'a', level: 'low', title: undefined });
   });
 
+  it('reads Decimal columns (sent as their JSON strings, "8.5") as the numbers they are, and leaves the payload a string', () => {
+    assert.deepEqual(parseDomainEvent('production:update', { type: 'batch_completed', batch: { id: 1, volume: '8.5' } }), { type: 'batch_completed', batchId: '1', volume: 8.5 });
+    assert.deepEqual(parseDomainEvent('inventory:update', { type: 'stock_out', material: { id: 2, min_stock: '12.25' }, quantity: '1e-1' }), { type: 'stock_out', material: { id: '2', threshold: 12.25 }, quantity: 0.1 });
+    assert.deepEqual(parseDomainEvent('inventory:update', { type: 'adjustment', material: { id: 2 }, quantity: '-3.50' }), { type: 'adjustment', material: { id: '2' }, quantity: -3.5 });
+    for (const notANumber of ['', ' ', '0x10', 'Infinity', '1,5', '8.5 t', '1e999']) {
+      assert.throws(() => parseDomainEvent('inventory:update', { type: 'stock_in', material: { id: 1 }, quantity: notANumber }), InvalidEventError, JSON.stringify(notANumber));
+    }
+    assert.equal(buildAppend('plant', { event: 'production:update', siteId: 1, data: { type: 'batch_started', batch: { id: 1, volume: '8.5' } } }).subject, 'plant.site.1.production.updated');
+  });
+
   it('passes plain seed updates through, unfolded', () => {
     assert.equal(parseDomainEvent('production:update', { line: 2, output: 40 }), undefined);
     assert.equal(parseDomainEvent('task:update', { id: 1, note: 'no status' }), undefined);

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { HubPublisher } from '../protocol/publisher.ts';
-import { bundleForBrowser, launchChromium, modulePage, PageServer } from './support/browser.ts';
+import { bundleForBrowser, describeWithChromium, launchChromium, modulePage, PageServer } from './support/browser.ts';
 import type { HookAppProps } from './support/hook-apps/mount.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
@@ -26,7 +26,7 @@ async function until(predicate: () => boolean, timeoutMs: number, what: string):
   }
 }
 
-describe('useWebSocket hooks in a browser', () => {
+describeWithChromium('useWebSocket hooks in a browser', () => {
   let t: TestHub;
   let pub: HubPublisher;
   let browser: Browser;

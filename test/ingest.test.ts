@@ -106,7 +106,7 @@ describe('POST /api/events', () => {
       [{ event: 'task:update', siteId: '1.>', data: {} }, /siteId/],
       [{ event: 'task:update', siteId: 1 }, /data is required/],
       [{ event: 'system:message', data: { message: 'x', level: 'fatal' } }, /level/],
-      [{ event: 'notification:new', userId: 'a b', data: {} }, /userId/],
+      [{ event: 'notification:new', userId: 'x'.repeat(129), data: {} }, /userId/], // any id of 1–128 characters is a user (userToken)
       [{ event: 'task:update', siteId: 1, data: {}, msgId: 42 }, /msgId/],
       [null, /an append is an object/],
       [[1, 2], /unknown event/],

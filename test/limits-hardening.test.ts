@@ -185,7 +185,7 @@ describe('HTTP ingest under abuse (HUB_MAX_INGEST_BYTES=4096)', () => {
       { event: 'task:update', siteId: { $ne: 0 }, data: {} },
       { event: 'task:update', siteId: 'x'.repeat(65), data: {} },
       { event: 'task:update', siteId: -3, data: {} },
-      { event: 'notification:new', userId: '../admin', data: {} },
+      { event: 'notification:new', userId: 'u'.repeat(129), data: {} },
       { event: 'alarm:new', data: 'not an object' },
       { event: 'production:update', siteId: 1, data: { type: 'batch_completed', batch: { volume: 2 } } },
       { event: 'inventory:update', siteId: 1, data: { type: 'stock_in', material: { id: 'c' }, quantity: 'ten' } },

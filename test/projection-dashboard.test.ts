@@ -58,6 +58,14 @@ describe('dashboard projection', () => {
     assert.deepEqual(view.production, { batches: 2, volume: 7.5, byStatus: { in_progress: { batches: 1, volume: 6 }, completed: { batches: 1, volume: 7.5 } } });
   });
 
+  it('adds a Decimal volume, as Prisma rows send it ("8.5"), as the number it is', async () => {
+    const s = scenario();
+    await s.given([{ event: 'production:update', data: { type: 'batch_started', batch: { id: 'd1', volume: '8.5' } } }]);
+    await s.when([{ event: 'production:update', data: { type: 'batch_completed', batch: { id: 'd1', volume: '8.25' } } }]);
+    const view = await s.then();
+    assert.deepEqual(view.production, { batches: 1, volume: 8.25, byStatus: { completed: { batches: 1, volume: 8.25 } } });
+  });
+
   it('ignores a repeated start and a repeated completion', async () => {
     const s = scenario();
     await s.given([batchStarted(1, 8), batchCompleted(1, 8)]);

@@ -25,7 +25,7 @@ describe('inventory projection', () => {
   after(() => h.stop());
 
   const cement = { id: 'cement', name: 'Cement P.O 42.5', unit: 't', threshold: 20 };
-  const move = (type: 'stock_in' | 'stock_out' | 'adjustment', quantity: number, material: object = cement) => ({ type, material, quantity });
+  const move = (type: 'stock_in' | 'stock_out' | 'adjustment', quantity: number | string, material: object = cement) => ({ type, material, quantity });
 
   async function moves(site: string, ...movements: ReturnType<typeof move>[]): Promise<number> {
     let last = 0;
@@ -82,6 +82,13 @@ describe('inventory projection', () => {
       ],
     );
     assert.deepEqual((await reader.inventory(b)).items.map((i) => [i.materialId, i.onHand, i.low]), [['sand', 7, false]]);
+  });
+
+  it('folds Decimal quantities and min_stock, as Prisma rows send them ("12.25"), as numbers', async () => {
+    const site = `i${++sites}`;
+    const sand = { id: 7, name: 'Sand', unit: 't', min_stock: '12.25' };
+    await moves(site, move('stock_in', '20.5', sand), move('stock_out', '9', sand));
+    assert.deepEqual((await reader.inventory(site)).items.map((i) => [i.materialId, i.onHand, i.threshold, i.low, i.lastMovement.quantity]), [['7', 11.5, 12.25, true, 9]]);
   });
 
   it('raises one low-stock alarm when a material crosses below its threshold, none while it stays low, and clears it when restocked', async () => {

@@ -100,7 +100,10 @@ describe('HubPublisher', () => {
       await assert.rejects(pub.sendTaskUpdate(site, { id: 1 }), (e: unknown) => e instanceof InvalidEventError && /siteId/.test(e.message), `site ${String(site)}`);
     }
     await assert.rejects(pub.sendAlarmNotification({ siteId: 'a.b' }), InvalidEventError);
-    await assert.rejects(pub.sendUserNotification('alice.*', { title: 'x' }), (e: unknown) => e instanceof InvalidEventError && /userId/.test(e.message));
+    // Any user id of 1–128 characters is a user (an e-mail, a UUID: see userToken); none, or a longer one, is not.
+    for (const user of ['', 'x'.repeat(129), -1, 'tab\there']) {
+      await assert.rejects(pub.sendUserNotification(user, { title: 'x' }), (e: unknown) => e instanceof InvalidEventError && /userId/.test(e.message), `user ${String(user)}`);
+    }
     await assert.rejects(pub.sendTaskUpdate(1, undefined), (e: unknown) => e instanceof InvalidEventError && /data is required/.test(e.message));
   });
 

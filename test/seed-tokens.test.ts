@@ -224,6 +224,13 @@ describe('token claim configuration', () => {
     assert.deepEqual(loadConfig({ HUB_ALL_SITES_ROLES: 'none' }).auth.allSitesRoles, []);
   });
 
+  it('refuses a HUB_JWT_USER_CLAIM that names no claim', () => {
+    assert.throws(
+      () => loadConfig({ HUB_JWT_USER_CLAIM: ' , ' }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes('HUB_JWT_USER_CLAIM'),
+    );
+  });
+
   for (const name of ['HUB_JWT_SITES_CLAIM', 'HUB_JWT_SITE_CLAIM']) {
     it(`refuses a list in ${name}, naming it`, () => {
       assert.throws(

@@ -8,22 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { io } from 'socket.io-client';
 import type { HubPublisher } from '../protocol/publisher.ts';
 import { Recorder } from './support/recorder.ts';
-import { SeedSocket } from './support/seed-socket.ts';
+import { refusal, SeedSocket } from './support/seed-socket.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
-function refusal(url: string, options: Parameters<typeof io>[1]): Promise<Error & { data?: { code?: number } }> {
-  const socket = io(url, { reconnection: false, ...options });
-  return new Promise((resolve, reject) => {
-    socket.once('connect_error', (e) => {
-      socket.close();
-      resolve(e);
-    });
-    socket.once('connect', () => {
-      socket.close();
-      reject(new Error('connected where a refusal was expected'));
-    });
-  });
-}
 
 describe('socket.io face: limits and tokens', () => {
   let t: TestHub;
@@ -105,5 +92,20 @@ describe('socket.io face: limits and tokens', () => {
     assert.deepEqual(s.of('task:update').map((e) => e.data.id), ['kept']);
     const wrongUser = await s.request('auth:refresh', { token: await t.token({ sub: 'someone-else', sites: [61] }) }, 'exception');
     assert.equal(wrongUser.data.code, 201);
+  });
+});
+
+describe('socket.io face switched off (HUB_SOCKETIO=off)', () => {
+  it('serves no /socket.io/ route; the native protocol works as before', async () => {
+    const t = await startTestHub({ HUB_SOCKETIO: 'off' });
+    try {
+      const res = await fetch(`${t.httpUrl}/socket.io/?EIO=4&transport=polling`);
+      assert.equal(res.status, 404);
+      const r = await Recorder.connect(t.wsUrl, await t.token({ sub: 'native-only', sites: [1] }));
+      await r.client.subscribeSite(1);
+      r.close();
+    } finally {
+      await t.stop();
+    }
   });
 });

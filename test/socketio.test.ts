@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { io } from 'socket.io-client';
 import type { HubPublisher } from '../protocol/publisher.ts';
 import { Recorder } from './support/recorder.ts';
-import { SeedSocket } from './support/seed-socket.ts';
+import { refusal, SeedSocket } from './support/seed-socket.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
 /** The seed's URL shape: `io('ws://host:port/ws', …)`. */
@@ -25,19 +27,6 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
   }
 }
 
-function connectError(url: string, options: Parameters<typeof io>[1]): Promise<Error & { data?: { code?: number } }> {
-  const socket = io(url, { reconnection: false, ...options });
-  return new Promise((resolve, reject) => {
-    socket.once('connect_error', (e) => {
-      socket.close();
-      resolve(e);
-    });
-    socket.once('connect', () => {
-      socket.close();
-      reject(new Error('connected where a refusal was expected'));
-    });
-  });
-}
 
 describe('socket.io face', () => {
   let t: TestHub;
@@ -196,6 +185,30 @@ describe('socket.io face', () => {
     native.close();
   });
 
+  it('an event stored with a payload no one can decode costs no client the events after it', async () => {
+    const token = await t.token({ sub: 'garbled', sites: [71] });
+    const native = await Recorder.connect(t.wsUrl, token);
+    const json = await Recorder.connect(t.wsUrl, token, { format: 'json' });
+    for (const r of [native, json]) {
+      await r.client.subscribeSite(71);
+      await r.client.subscribeAlarms();
+    }
+    const s = await open(token);
+    await s.request('subscribe:site', { siteId: 71 }, 'subscribed');
+    // Appended around the publisher, as a buggy producer would: 0xc1 is never valid msgpack.
+    const nc = await connect({ servers: t.natsUrl });
+    const js = jetstream(nc);
+    await js.publish(`${t.ns}.site.71.alarm.raised`, new Uint8Array([0xc1, 0xc1]));
+    await js.publish(`${t.ns}.site.71.task.updated`, new Uint8Array([0xc1]));
+    await nc.close();
+    await pub.sendAlarmNotification({ id: 'after', siteId: 71 });
+    await pub.sendTaskUpdate(71, { id: 'after' });
+    for (const r of [native, json]) await r.waitFor((rs) => rs.some((e) => e.name === 'task:update' && e.data?.id === 'after') && rs.some((e) => e.name === 'alarm:new' && e.data?.id === 'after'));
+    await s.waitFor(() => s.of('task:update').some((e) => e.data.id === 'after') && s.of('alarm:new').some((e) => e.data.id === 'after'));
+    native.close();
+    json.close();
+  });
+
   it('takes the token from auth.token, query.token or an Authorization header', async () => {
     const token = await t.token({ sub: 'token-places', sites: [1] });
     const fromQuery = await open(undefined, { query: { token } });
@@ -205,15 +218,15 @@ describe('socket.io face', () => {
   });
 
   it('a refused token is a connect_error that says why, with the close code in data.code', async () => {
-    const none = await connectError(seedUrl(t), {});
+    const none = await refusal(seedUrl(t), {});
     assert.equal(none.message, 'no token');
     assert.equal(none.data?.code, 4401);
-    const bad = await connectError(seedUrl(t), { auth: { token: 'not-a-jwt' } });
+    const bad = await refusal(seedUrl(t), { auth: { token: 'not-a-jwt' } });
     assert.equal(bad.message, 'malformed token');
-    const expired = await connectError(seedUrl(t), { auth: { token: await t.token({ sub: 'old', expiresIn: Math.floor(Date.now() / 1000) - 10 }) } });
+    const expired = await refusal(seedUrl(t), { auth: { token: await t.token({ sub: 'old', expiresIn: Math.floor(Date.now() / 1000) - 10 }) } });
     assert.equal(expired.message, 'token expired');
     assert.equal(expired.data?.code, 4401);
-    const wrongNamespace = await connectError(t.httpUrl, { auth: { token: await t.token({ sub: 'ns' }) } });
+    const wrongNamespace = await refusal(t.httpUrl, { auth: { token: await t.token({ sub: 'ns' }) } });
     assert.match(wrongNamespace.message, /namespace \/ws/);
   });
 

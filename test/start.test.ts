@@ -93,6 +93,7 @@ describe('npm start on a fresh machine (embedded nats-server, development secret
     assert.ok(await answers(natsPort), 'the embedded nats-server listens on HUB_EMBEDDED_NATS_PORT');
     assert.ok(existsSync(join(dataDir, 'nats')), 'its store is under HUB_DATA_DIR');
     assert.ok(existsSync(join(dataDir, 'dev-jwt-secret')), 'a development secret was made under HUB_DATA_DIR');
+    assert.match(output, /development secret: listening on 127\.0\.0\.1 only/, 'it says why it is on loopback only');
   });
 
   it('delivers an event from HubPublisher to a HubClient of that site, with a token from the token CLI, and not to another site', async () => {

@@ -10,6 +10,7 @@ import { decodeJwt } from 'jose';
 import { WebSocket } from 'ws';
 import { CloseCode, ErrorCode, HubError } from '../protocol/errors.ts';
 import type { HubPublisher } from '../protocol/publisher.ts';
+import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
@@ -234,5 +235,41 @@ describe('reconnecting with a fresh token (no expiry warning: HUB_TOKEN_WARNING_
     assert.equal(sockets.length, 3);
     assert.ok(c.client.connected);
     c.close();
+  });
+});
+
+describe('a refresh during a replay', () => {
+  let t: TestHub;
+  let pub: HubPublisher;
+  before(async () => {
+    // A small recent window puts a resume's replay on the log; a small budget makes it wait for the socket.
+    t = await startTestHub({ HUB_RECENT_EVENTS: '16', HUB_SOCKET_BUDGET_BYTES: '8192' });
+    pub = await t.publisher();
+  });
+  after(() => t.stop());
+
+  it('revokes a site whose subscription is still replaying: it never joins live, and nothing of it arrives after the refresh', async () => {
+    const filler = 'x'.repeat(2000);
+    for (let from = 0; from < 3000; from += 200) await Promise.all(Array.from({ length: 200 }, (_, i) => pub.sendTaskUpdate(2, { id: `old-${from + i}`, filler })));
+    const raw = track(await RawSocket.connect(t.wsUrl, { token: await t.token({ sub: 'mid-replay', sites: [1, 2] }) }));
+    const epoch = ((await raw.exchange(['subscribe:site', { siteId: 1 }, 1]))[1] as { epoch: string }).epoch;
+    // The client stops reading: the replay of site 2 fills the socket and waits for it to drain.
+    const tcp = (raw.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    tcp.pause();
+    raw.sendFrame(['subscribe:site', { siteId: 2, offset: 0, epoch }, 2]);
+    raw.sendFrame(['auth:refresh', { token: await t.token({ sub: 'mid-replay', sites: [1] }) }, 3]);
+    // The hub has taken the refresh once site 2 has no subscriber left.
+    const site2Users = async () => ((await (await fetch(`${t.httpUrl}/api/stats/online`)).json()) as { sites: Record<string, { users: number } | undefined> }).sites['2']?.users ?? 0;
+    for (let i = 0; i < 200 && (await site2Users()) !== 0; i++) await sleep(25);
+    tcp.resume();
+    const reply = await raw.next((f) => f[0] === 'auth:refreshed', { timeoutMs: 20_000 });
+    assert.deepEqual((reply[1] as { revokedSites: string[] }).revokedSites, ['2']);
+    const afterReply = raw.frames.length;
+    await pub.sendTaskUpdate(2, { id: 'after-revocation' });
+    await pub.sendTaskUpdate(1, { id: 'fence' });
+    await raw.next((f) => f[0] === 'task:update' && (f[1] as { id: string }).id === 'fence', { from: afterReply, timeoutMs: 20_000 });
+    await sleep(300);
+    const later = raw.frames.slice(afterReply).filter((f) => f[0] === 'task:update').map((f) => (f[1] as { id: string }).id);
+    assert.deepEqual(later, ['fence'], 'nothing of the revoked site after the refresh: neither replayed nor live');
   });
 });

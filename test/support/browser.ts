@@ -1,11 +1,13 @@
 /**
  * Browser end-to-end support: bundles an entry for browsers with esbuild, serves
  * pages on 127.0.0.1, and launches the machine's headless Chromium through
- * playwright-core. Chromium is required (apt-get install chromium, or CHROMIUM_PATH).
+ * playwright-core. Chromium is required (apt-get install chromium, or CHROMIUM_PATH):
+ * without it each browser suite fails with one line saying so (describeWithChromium).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { describe, it } from 'node:test';
 import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 
@@ -13,8 +15,33 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Headless, sandbox-free (containers), and quiet: no first-run, update or sync traffic. */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+/** Why the browser suites cannot run on this machine, or undefined when they can. */
+export function chromiumMissing(): string | undefined {
+  return existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM}: the browser tests need it; install it (Debian: apt-get install chromium; or bash .ci/run) or set CHROMIUM_PATH to a Chromium or Chrome binary`;
+}
+
+/**
+ * A browser suite: `body` runs as a describe() when Chromium is installed. Without it, the suite is one
+ * failing test whose report is that single line: no hub or database started, nothing left to time out.
+ */
+export function describeWithChromium(name: string, body: () => void): void {
+  const missing = chromiumMissing();
+  if (missing === undefined) {
+    describe(name, body);
+    return;
+  }
+  describe(name, () => {
+    it('needs Chromium', () => {
+      const e = new Error(missing);
+      e.stack = missing; // the line says what to do; where it was thrown from is no help
+      throw e;
+    });
+  });
+}
+
 export async function launchChromium(): Promise<Browser> {
-  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: the browser tests need it (apt-get install chromium, or set CHROMIUM_PATH)`);
+  const missing = chromiumMissing();
+  assert.ok(missing === undefined, missing);
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
 

@@ -88,3 +88,18 @@ export class SeedSocket {
     for (const w of [...this.#waiters]) w();
   }
 }
+
+/** Connects without retrying and resolves with the `connect_error` the hub answers (rejects if it connects). */
+export function refusal(url: string, options: Partial<ManagerOptions & SocketOptions>): Promise<Error & { data?: { code?: number } }> {
+  const socket = io(url, { reconnection: false, ...options });
+  return new Promise((resolve, reject) => {
+    socket.once('connect_error', (e) => {
+      socket.close();
+      resolve(e);
+    });
+    socket.once('connect', () => {
+      socket.close();
+      reject(new Error('connected where a refusal was expected'));
+    });
+  });
+}
