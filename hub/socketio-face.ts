@@ -54,6 +54,9 @@ export interface FaceContext {
 /** How often sockets are checked against the hard limit: the memory a stalled socket can take is its share of this long's traffic. */
 const SWEEP_MS = 250;
 
+/** How long the logs' first offsets are reused by recoveries (one at the retention boundary may miss what aged out meanwhile). */
+const LOGS_CACHE_MS = 1000;
+
 /** How long a connection waits for a starting hub to reach NATS before its transport is closed (the client then retries). */
 const READY_WAIT_MS = 5000;
 
@@ -67,6 +70,7 @@ export class SocketIoFace {
   readonly #sessions = new Set<SocketIoSession>();
   readonly #drainWaiters = new Map<object, Array<() => void>>();
   readonly #readyWaiters: Array<() => void> = [];
+  #logsCache: { readonly at: number; readonly value: Promise<{ epochs: Record<string, string>; first: Record<string, number> } | undefined> } | undefined;
   readonly #sweepTimer: ReturnType<typeof setInterval>;
   #position = '';
   #positionStale = true;
@@ -94,11 +98,7 @@ export class SocketIoFace {
         logs: async () => {
           // Recovery is decided before the middleware runs: on a hub still reaching NATS, wait as #admit does.
           await this.#whenReady();
-          const b = backend();
-          if (b === undefined) return undefined;
-          const first: Record<string, number> = {};
-          for (const key of STREAM_KEYS) first[key] = await b.replayer.firstOffset(key);
-          return { epochs: { ...b.fanOut.epochs }, first };
+          return this.#logs();
         },
         record: async (pid) => backend()?.sessions.get(pid),
       }),
@@ -188,6 +188,27 @@ export class SocketIoFace {
   /** Wakes connections waiting for the hub to reach NATS (see #admit). */
   ready(): void {
     for (const w of this.#readyWaiters.splice(0)) w();
+  }
+
+  /**
+   * Epochs and first offsets of the logs, shared by the recoveries of one second: a reconnect storm
+   * of a thousand clients asks JetStream three times a second, not three thousand times.
+   */
+  #logs(): Promise<{ epochs: Record<string, string>; first: Record<string, number> } | undefined> {
+    const now = Date.now();
+    if (this.#logsCache !== undefined && now - this.#logsCache.at < LOGS_CACHE_MS) return this.#logsCache.value;
+    const b = this.#face.backend();
+    if (b === undefined) return Promise.resolve(undefined);
+    const value = Promise.all(STREAM_KEYS.map((key) => b.replayer.firstOffset(key))).then((offsets) => ({
+      epochs: { ...b.fanOut.epochs } as Record<string, string>,
+      first: Object.fromEntries(STREAM_KEYS.map((key, i) => [key, offsets[i]!])),
+    }));
+    this.#logsCache = { at: now, value };
+    // A failed read is not shared: the next recovery asks again.
+    value.catch(() => {
+      if (this.#logsCache?.value === value) this.#logsCache = undefined;
+    });
+    return value;
   }
 
   /** A hub that has just started listens before it reaches NATS: connections wait a moment rather than fail. */
