@@ -6,7 +6,8 @@
 import { decodeFrame, encodeFrame, SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX } from '../../protocol/codec.ts';
 import { monotonicUs } from '../clock.ts';
 import { SequenceCheck, Verdict } from '../sequence-check.ts';
-import { type BenchClient, type ClientContext, MAX_RECONNECTS, type Outage } from './bench-client.ts';
+import type { BenchClient, ClientContext } from './bench-client.ts';
+import { Reconnects } from './reconnects.ts';
 import { EventFrameReader } from './event-frame-reader.ts';
 import { RawWebSocket } from './raw-web-socket.ts';
 import type { ClientSpec } from './worker-protocol.ts';
@@ -29,8 +30,7 @@ export class HubProtocolClient implements BenchClient {
   #waiter: Waiter | undefined;
   #nextRef = 1;
   #epoch: string | undefined;
-  #outage: Outage | undefined;
-  #reconnects = 0;
+  readonly #retry = new Reconnects();
   #paused = false;
   #closing = false;
 
@@ -56,27 +56,27 @@ export class HubProtocolClient implements BenchClient {
     if (this.#paused) this.#ws.pause();
     await connected;
     // Any gap from here on was opened by the outage (replayed events may arrive before the reply).
-    if (this.#outage !== undefined) this.check.markReconnect();
+    if (this.#retry.outage !== undefined) this.check.markReconnect();
     // RESUME PLUG-IN (issue 3): after an outage the subscription carries the last
     // offset and epoch seen, and the hub replays what was missed before going live.
     // A hub without resume ignores the extra fields, so the loss of a plain
     // reconnect is what this measures until then.
-    const resuming = this.#outage !== undefined && ctx.resume && this.check.lastOffset > 0;
+    const resuming = this.#retry.outage !== undefined && ctx.resume && this.check.lastOffset > 0;
     const args = resuming ? { siteId: this.spec.site, offset: this.check.lastOffset, epoch: this.#epoch } : { siteId: this.spec.site };
     const reply = await this.#request('subscribe:site', args);
     if (reply[0] !== 'subscribed') throw new Error(`subscribe:site answered ${JSON.stringify(reply).slice(0, 200)}`);
-    if (this.#outage !== undefined) {
-      ctx.outages.subscribed(this.#outage, monotonicUs(), resuming ? (reply[1] as { recovered?: unknown } | undefined)?.recovered : undefined);
+    if (this.#retry.outage !== undefined) {
+      ctx.outages.subscribed(this.#retry.outage, monotonicUs(), resuming ? (reply[1] as { recovered?: unknown } | undefined)?.recovered : undefined);
     }
   }
 
   drop(afterMs: number): void {
     if (this.#ws === undefined || this.#ws.closed) return;
-    this.#outage = this.#ctx.outages.begin(monotonicUs());
+    this.#retry.outage = this.#ctx.outages.begin(monotonicUs());
     this.#closing = true;
     this.#ws.destroy();
     this.#closing = false;
-    this.#scheduleReconnect(afterMs);
+    this.#retry.schedule(this.#ctx, this.spec.id, () => this.connect(), afterMs);
   }
 
   pause(): void {
@@ -117,10 +117,10 @@ export class HubProtocolClient implements BenchClient {
       }
       // ACK PLUG-IN (issue 3): critical events (reader.kind === EventKind.Alarm) will be
       // acked here once the hub's ack frame is specified; until then nothing is sent.
-      const o = this.#outage;
+      const o = this.#retry.outage;
       if (o !== undefined && o.subscribedAtUs >= 0 && reader.sentAt >= o.subscribedAtUs && check.openGaps === 0) {
         this.#ctx.outages.caughtUp(o, receivedAtUs);
-        this.#outage = undefined;
+        this.#retry.outage = undefined;
       }
       return;
     }
@@ -149,26 +149,11 @@ export class HubProtocolClient implements BenchClient {
     // The server ended the connection (slow consumer, shutdown …): count it, then come back as a user would.
     this.#ctx.serverClosed(code, reason);
     if (w === undefined) {
-      this.#outage ??= this.#ctx.outages.begin(monotonicUs());
-      this.#scheduleReconnect(50);
+      this.#retry.outage ??= this.#ctx.outages.begin(monotonicUs());
+      this.#retry.schedule(this.#ctx, this.spec.id, () => this.connect(), 50);
     }
   }
 
-  #scheduleReconnect(afterMs: number): void {
-    const outage = this.#outage!;
-    if (++this.#reconnects > MAX_RECONNECTS) {
-      this.#ctx.outages.gaveUp(outage);
-      this.#outage = undefined;
-      return;
-    }
-    setTimeout(() => {
-      if (!this.#ctx.running) return;
-      this.connect().catch((e: Error) => {
-        this.#ctx.error(`reconnect of client ${this.spec.id}: ${e.message}`);
-        if (this.#outage === outage) this.#scheduleReconnect(200 * this.#reconnects);
-      });
-    }, afterMs);
-  }
 
   #wait(ref: number | 'connected'): Promise<readonly unknown[]> {
     return new Promise((resolve, reject) => {

@@ -13,7 +13,8 @@
  */
 import { monotonicUs } from '../clock.ts';
 import { SequenceCheck, Verdict } from '../sequence-check.ts';
-import { type BenchClient, type ClientContext, MAX_RECONNECTS, type Outage } from './bench-client.ts';
+import type { BenchClient, ClientContext } from './bench-client.ts';
+import { Reconnects } from './reconnects.ts';
 import { RawWebSocket } from './raw-web-socket.ts';
 import type { ClientSpec } from './worker-protocol.ts';
 
@@ -59,8 +60,7 @@ export class LeanSocketIoClient implements BenchClient {
   #recovered: boolean | undefined;
   /** Engine.IO's open packet came (often in the same read as the 101 answer, before `connect` has the socket). */
   #opened = false;
-  #outage: Outage | undefined;
-  #reconnects = 0;
+  readonly #retry = new Reconnects();
   #paused = false;
   #closing = false;
 
@@ -90,16 +90,16 @@ export class LeanSocketIoClient implements BenchClient {
     } finally {
       clearTimeout(timer);
     }
-    if (this.#outage !== undefined) ctx.outages.subscribed(this.#outage, monotonicUs(), this.#recovered);
+    if (this.#retry.outage !== undefined) ctx.outages.subscribed(this.#retry.outage, monotonicUs(), this.#recovered);
   }
 
   drop(afterMs: number): void {
     if (this.#ws === undefined || this.#ws.closed) return;
-    this.#outage = this.#ctx.outages.begin(monotonicUs());
+    this.#retry.outage = this.#ctx.outages.begin(monotonicUs());
     this.#closing = true;
     this.#ws.destroy();
     this.#closing = false;
-    this.#scheduleReconnect(afterMs);
+    this.#retry.schedule(this.#ctx, this.spec.id, () => this.connect(), afterMs);
   }
 
   pause(): void {
@@ -136,13 +136,13 @@ export class LeanSocketIoClient implements BenchClient {
       this.#sendConnect();
     } else if (text.startsWith(`40${NSP},`)) {
       const pid = (JSON.parse(text.slice(NSP.length + 3)) as { pid?: string }).pid;
-      this.#recovered = this.#outage !== undefined && this.#ctx.resume ? pid !== undefined && pid === this.#pid : undefined;
+      this.#recovered = this.#retry.outage !== undefined && this.#ctx.resume ? pid !== undefined && pid === this.#pid : undefined;
       this.#pid = pid;
     } else if (text.startsWith(`44${NSP},`)) this.#fail(new Error(`connect_error: ${text.slice(NSP.length + 3, NSP.length + 200)}`));
     else if (text.startsWith(`42${NSP},`)) {
       const [name] = JSON.parse(text.slice(NSP.length + 3)) as [string, ...unknown[]];
       if (name === 'connected') {
-        if (this.#outage !== undefined) this.check.markReconnect();
+        if (this.#retry.outage !== undefined) this.check.markReconnect();
         this.#ws?.send(`42${NSP},${JSON.stringify(['subscribe:site', { siteId: this.spec.site }])}`);
       } else if (name === 'subscribed') {
         const p = this.#pending;
@@ -158,7 +158,7 @@ export class LeanSocketIoClient implements BenchClient {
     const ws = this.#ws;
     if (!this.#opened || ws === undefined || ws.closed) return;
     this.#opened = false;
-    const recover = this.#ctx.resume && this.#outage !== undefined && this.#pid !== undefined;
+    const recover = this.#ctx.resume && this.#retry.outage !== undefined && this.#pid !== undefined;
     const auth = recover ? { token: this.spec.token, pid: this.#pid, offset: this.#lastOffset } : { token: this.spec.token };
     ws.send(`40${NSP},${JSON.stringify(auth)}`);
   }
@@ -184,10 +184,10 @@ export class LeanSocketIoClient implements BenchClient {
       }
     }
     if (verdict !== Verdict.Duplicate) this.#ctx.stats.record(phase, this.spec.group, receivedAtUs - sentAt, receivedAtUs);
-    const o = this.#outage;
+    const o = this.#retry.outage;
     if (o !== undefined && o.subscribedAtUs >= 0 && sentAt >= o.subscribedAtUs && check.openGaps === 0) {
       this.#ctx.outages.caughtUp(o, receivedAtUs);
-      this.#outage = undefined;
+      this.#retry.outage = undefined;
     }
   }
 
@@ -203,23 +203,8 @@ export class LeanSocketIoClient implements BenchClient {
     if (this.#closing || !this.#ctx.running || waiting) return;
     // The server or the transport ended it: count it, then come back as socket.io-client would.
     this.#ctx.serverClosed(code, reason);
-    this.#outage ??= this.#ctx.outages.begin(monotonicUs());
-    this.#scheduleReconnect(50);
+    this.#retry.outage ??= this.#ctx.outages.begin(monotonicUs());
+    this.#retry.schedule(this.#ctx, this.spec.id, () => this.connect(), 50);
   }
 
-  #scheduleReconnect(afterMs: number): void {
-    const outage = this.#outage!;
-    if (++this.#reconnects > MAX_RECONNECTS) {
-      this.#ctx.outages.gaveUp(outage);
-      this.#outage = undefined;
-      return;
-    }
-    setTimeout(() => {
-      if (!this.#ctx.running) return;
-      this.connect().catch((e: Error) => {
-        this.#ctx.error(`reconnect of client ${this.spec.id}: ${e.message}`);
-        if (this.#outage === outage) this.#scheduleReconnect(200 * this.#reconnects);
-      });
-    }, afterMs);
-  }
 }

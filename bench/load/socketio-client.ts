@@ -13,7 +13,8 @@ import { io, type Socket } from 'socket.io-client';
 import type { BenchEvent } from '../bench-event.ts';
 import { monotonicUs } from '../clock.ts';
 import { SequenceCheck, Verdict } from '../sequence-check.ts';
-import { type BenchClient, type ClientContext, MAX_RECONNECTS, type Outage } from './bench-client.ts';
+import type { BenchClient, ClientContext } from './bench-client.ts';
+import { Reconnects } from './reconnects.ts';
 import type { ClientSpec } from './worker-protocol.ts';
 
 /** The TCP socket under engine.io's WebSocket (the `ws` package on Node), for stalls and drops. */
@@ -28,8 +29,7 @@ export class SocketIoClient implements BenchClient {
   readonly check = new SequenceCheck();
   readonly #ctx: ClientContext;
   #socket: Socket | undefined;
-  #outage: Outage | undefined;
-  #reconnects = 0;
+  readonly #retry = new Reconnects();
   #paused = false;
   #closing = false;
 
@@ -42,7 +42,7 @@ export class SocketIoClient implements BenchClient {
     const ctx = this.#ctx;
     // After an outage, the same socket.io-client Socket reconnects: it sends back its pid and last offset
     // (connection state recovery), and `recovered` says whether the server restored the session.
-    const reused = ctx.resume && this.#outage !== undefined ? this.#socket : undefined;
+    const reused = ctx.resume && this.#retry.outage !== undefined ? this.#socket : undefined;
     const recovering = reused !== undefined;
     if (reused?.connected === true) await this.#closed(reused);
     reused?.removeAllListeners();
@@ -66,14 +66,14 @@ export class SocketIoClient implements BenchClient {
       socket.once('connect_error', (e) => fail(e));
       socket.once('connected', () => {
         if (this.#paused) this.#tcp()?.pause();
-        if (this.#outage !== undefined) this.check.markReconnect();
+        if (this.#retry.outage !== undefined) this.check.markReconnect();
         socket.emit('subscribe:site', { siteId: this.spec.site });
       });
       socket.once('subscribed', () => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (this.#outage !== undefined) ctx.outages.subscribed(this.#outage, monotonicUs(), recovering ? socket.recovered : undefined);
+        if (this.#retry.outage !== undefined) ctx.outages.subscribed(this.#retry.outage, monotonicUs(), recovering ? socket.recovered : undefined);
         socket.on('disconnect', (reason) => this.#onDisconnect(reason));
         resolve();
       });
@@ -84,12 +84,12 @@ export class SocketIoClient implements BenchClient {
   drop(afterMs: number): void {
     const tcp = this.#tcp();
     if (tcp === undefined) return;
-    this.#outage = this.#ctx.outages.begin(monotonicUs());
+    this.#retry.outage = this.#ctx.outages.begin(monotonicUs());
     this.#closing = true;
     this.#socket?.removeAllListeners('disconnect');
     tcp.destroy();
     this.#closing = false;
-    this.#scheduleReconnect(afterMs);
+    this.#retry.schedule(this.#ctx, this.spec.id, () => this.connect(), afterMs);
   }
 
   pause(): void {
@@ -120,10 +120,10 @@ export class SocketIoClient implements BenchClient {
       if (site >= 0) this.check.acceptOffset(site);
     }
     if (verdict !== Verdict.Duplicate) this.#ctx.stats.record(e.phase, this.spec.group, now - e.sentAt, now);
-    const o = this.#outage;
+    const o = this.#retry.outage;
     if (o !== undefined && o.subscribedAtUs >= 0 && e.sentAt >= o.subscribedAtUs && this.check.openGaps === 0) {
       this.#ctx.outages.caughtUp(o, now);
-      this.#outage = undefined;
+      this.#retry.outage = undefined;
     }
   }
 
@@ -131,25 +131,10 @@ export class SocketIoClient implements BenchClient {
     if (this.#closing || !this.#ctx.running) return;
     // The server or the transport ended it (e.g. a ping timeout under load): count it, then come back.
     this.#ctx.serverClosed(0, reason);
-    this.#outage ??= this.#ctx.outages.begin(monotonicUs());
-    this.#scheduleReconnect(50);
+    this.#retry.outage ??= this.#ctx.outages.begin(monotonicUs());
+    this.#retry.schedule(this.#ctx, this.spec.id, () => this.connect(), 50);
   }
 
-  #scheduleReconnect(afterMs: number): void {
-    const outage = this.#outage!;
-    if (++this.#reconnects > MAX_RECONNECTS) {
-      this.#ctx.outages.gaveUp(outage);
-      this.#outage = undefined;
-      return;
-    }
-    setTimeout(() => {
-      if (!this.#ctx.running) return;
-      this.connect().catch((e: Error) => {
-        this.#ctx.error(`reconnect of client ${this.spec.id}: ${e.message}`);
-        if (this.#outage === outage) this.#scheduleReconnect(200 * this.#reconnects);
-      });
-    }, afterMs);
-  }
 
   #newSocket(): Socket {
     const ctx = this.#ctx;
