@@ -24,10 +24,16 @@ export interface PendingRestore {
   readonly from: RecoveryPosition;
 }
 
+/** Where the logs stand: their epochs, and the first offset each still holds. */
+export interface LogsState {
+  readonly epochs: Readonly<Record<string, string>>;
+  readonly first: Readonly<Record<string, number>>;
+}
+
 /** The face's side of recovery: where the logs stand, and the stored sessions. */
 export interface RecoverySource {
-  /** Current epochs and first offsets still held, or undefined while the hub is not connected to NATS. */
-  logs(): Promise<{ epochs: Record<string, string>; first: Record<string, number> } | undefined>;
+  /** Where the logs stand, or undefined while the hub is not connected to NATS. */
+  logs(): Promise<LogsState | undefined>;
   record(pid: string): Promise<RecoveryRecord | undefined>;
 }
 

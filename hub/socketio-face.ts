@@ -25,7 +25,7 @@ import type { RecoverySessions } from './recovery-sessions.ts';
 import { formatPosition } from './recovery-position.ts';
 import type { Replayer } from './replayer.ts';
 import type { SessionContext } from './session-context.ts';
-import { hubAdapter } from './socketio-adapter.ts';
+import { hubAdapter, type LogsState } from './socketio-adapter.ts';
 import { SocketIoSession } from './socketio-session.ts';
 
 /** The seed's namespace: `io('ws://host:3000/ws')`. */
@@ -60,7 +60,6 @@ const LOGS_CACHE_MS = 1000;
 /** How long a connection waits for a starting hub to reach NATS before its transport is closed (the client then retries). */
 const READY_WAIT_MS = 5000;
 
-
 export class SocketIoFace {
   readonly #io: Server;
   readonly #nsp: Namespace;
@@ -70,7 +69,7 @@ export class SocketIoFace {
   readonly #sessions = new Set<SocketIoSession>();
   readonly #drainWaiters = new Map<object, Array<() => void>>();
   readonly #readyWaiters: Array<() => void> = [];
-  #logsCache: { readonly at: number; readonly value: Promise<{ epochs: Record<string, string>; first: Record<string, number> } | undefined> } | undefined;
+  #logsCache: { readonly at: number; readonly value: Promise<LogsState | undefined> } | undefined;
   readonly #sweepTimer: ReturnType<typeof setInterval>;
   #position = '';
   #positionStale = true;
@@ -105,7 +104,7 @@ export class SocketIoFace {
     });
     this.#io.attachApp(
       withBehavior(app, {
-        // The hub closes a socket past the hard limit itself (sweep and drain, below), so that no event after
+        // The hub closes a socket past the hard limit itself (the sweep, below), so that no event after
         // a skipped one can reach it: uWS past its own limit skips messages and closes only later, while
         // later ones may still get through. Its limit, far above, is a backstop for a burst between sweeps.
         maxBackpressure: config.socketHardLimitBytes + Math.max(config.socketHardLimitBytes, 16 * 1024 * 1024),
@@ -194,15 +193,14 @@ export class SocketIoFace {
    * Epochs and first offsets of the logs, shared by the recoveries of one second: a reconnect storm
    * of a thousand clients asks JetStream three times a second, not three thousand times.
    */
-  #logs(): Promise<{ epochs: Record<string, string>; first: Record<string, number> } | undefined> {
+  #logs(): Promise<LogsState | undefined> {
     const now = Date.now();
     if (this.#logsCache !== undefined && now - this.#logsCache.at < LOGS_CACHE_MS) return this.#logsCache.value;
     const b = this.#face.backend();
     if (b === undefined) return Promise.resolve(undefined);
-    const value = Promise.all(STREAM_KEYS.map((key) => b.replayer.firstOffset(key))).then((offsets) => ({
-      epochs: { ...b.fanOut.epochs } as Record<string, string>,
-      first: Object.fromEntries(STREAM_KEYS.map((key, i) => [key, offsets[i]!])),
-    }));
+    const value = Promise.all(STREAM_KEYS.map((key) => b.replayer.firstOffset(key))).then(
+      (offsets): LogsState => ({ epochs: b.fanOut.epochs, first: Object.fromEntries(STREAM_KEYS.map((key, i) => [key, offsets[i]!])) }),
+    );
     this.#logsCache = { at: now, value };
     // A failed read is not shared: the next recovery asks again.
     value.catch(() => {

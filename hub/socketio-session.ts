@@ -13,14 +13,14 @@
  */
 import type { Socket } from 'socket.io';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
-import { STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
+import type { StreamKey } from '../protocol/subjects.ts';
 import { AuthError } from './authenticator.ts';
 import { CommandError, siteArg } from './commands.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import { TokenBucket } from './rate-limiter.ts';
-import { type Positions, formatPosition } from './recovery-position.ts';
 import { ResumeCancelled } from './replayer.ts';
+import { replayMissed } from './socketio-replay.ts';
 import type { PendingRestore } from './socketio-adapter.ts';
 import type { FaceContext } from './socketio-face.ts';
 
@@ -37,8 +37,6 @@ const COMMANDS = ['subscribe:site', 'unsubscribe:site', 'subscribe:alarms', 'sub
  */
 const RECOVERY_GRACE_MS = 500;
 
-/** How long a recovering socket waits for this hub's live delivery to reach the client's offset (it may come from a hub further on). */
-const CATCH_UP_MS = 5000;
 
 export class SocketIoSession {
   readonly #socket: Socket;
@@ -331,8 +329,7 @@ export class SocketIoSession {
 
   /**
    * Recovery: the subscriptions come back (those the token still grants), then every
-   * event after the client's offset, log by log, paced by the socket's buffer, and the
-   * rooms are joined in the same tick as the last event from the recent window.
+   * event after the client's offset (socketio-replay.ts), then live.
    */
   async #restore({ record, from }: PendingRestore): Promise<void> {
     const { ctx, log } = this.#face;
@@ -348,49 +345,17 @@ export class SocketIoSession {
     }
     this.#dropRevoked();
     for (const key of this.#subscriptions) if (key.startsWith('site:')) this.#face.presence.joinedSite(key.slice(5), this.#userKey);
-    const cursor: Positions = { ...from.offsets };
-    let replayed = 0;
     try {
       const backend = this.#face.backend();
       if (backend === undefined) throw new Error('hub not connected to NATS');
-      const { fanOut, replayer } = backend;
-      const send = (stream: StreamKey, e: LiveEvent): void => {
-        cursor[stream] = e.seq;
-        if (!this.#matches(e)) return;
-        replayed++;
-        this.#socket.emit(e.spec.name, e.data, formatPosition(cursor, fanOut.epochs));
-      };
-      const deadline = Date.now() + CATCH_UP_MS;
-      for (;;) {
-        if (this.#gone) throw new ResumeCancelled();
-        const behind = STREAM_KEYS.find((s) => this.#filter(s) !== undefined && cursor[s] + 1 < fanOut.recent(s).start);
-        if (behind !== undefined) {
-          // Older than the recent window: from the log, paced by the socket's buffer.
-          const target = fanOut.recent(behind).start - 1;
-          await replayer.readRange(behind, this.#filter(behind)!, cursor[behind], target, { each: (e) => send(behind, e), pause: () => this.#pause(), cancelled: () => this.#gone });
-          cursor[behind] = Math.max(cursor[behind], target);
-          continue;
-        }
-        // This hub may lag the one the client came from: joining before it catches up would repeat events.
-        if (STREAM_KEYS.some((s) => fanOut.recent(s).last < from.offsets[s]) && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 10));
-          continue;
-        }
-        // The recent window, paced too: when the socket must pause, wait and look again (the window moves on).
-        // When the rest goes out without a pause, the rooms are joined in that same tick: no live event slips between.
-        let paused: Promise<void> | undefined;
-        window: for (const s of STREAM_KEYS) {
-          if (this.#filter(s) === undefined) continue;
-          for (const e of fanOut.recent(s).since(cursor[s])) {
-            send(s, e);
-            paused = this.#pause();
-            if (paused !== undefined) break window;
-          }
-        }
-        if (paused === undefined) break;
-        await paused;
-      }
-      this.#join(this.#allRooms());
+      const replayed = await replayMissed(backend, from, {
+        gone: () => this.#gone,
+        filter: (stream) => this.#filter(stream),
+        matches: (e) => this.#matches(e),
+        send: (e, position) => this.#socket.emit(e.spec.name, e.data, position),
+        pause: () => this.#pause(),
+        join: () => this.#join(this.#allRooms()),
+      });
       this.#persist();
       ctx.metrics.resumes.inc({ recovered: 'true' });
       ctx.metrics.replayed.inc(replayed);
