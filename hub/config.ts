@@ -43,6 +43,8 @@ export interface HubConfig {
   readonly maxUnackedCritical: number;
   /** Events per log kept in memory for resumes to hand over to live. */
   readonly recentEvents: number;
+  /** Payload bytes per log the recent window may hold. */
+  readonly recentBytes: number;
   /** Sessions are warned (`auth:expiring`) this long before their token expires. */
   readonly tokenWarningMs: number;
   /** Roles allowed to acknowledge alarms (`alarm:ack`). */
@@ -143,6 +145,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     ackTimeoutMs: int(env, 'HUB_ACK_TIMEOUT_MS', 10_000, 100, DAY_MS),
     maxUnackedCritical: int(env, 'HUB_MAX_UNACKED_CRITICAL', 1000, 1, 1_000_000),
     recentEvents: int(env, 'HUB_RECENT_EVENTS', 10_000, 16, 10_000_000),
+    recentBytes: int(env, 'HUB_RECENT_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     tokenWarningMs: int(env, 'HUB_TOKEN_WARNING_MS', 60_000, 0, DAY_MS),
     alarmAckRoles: list(env, 'HUB_ALARM_ACK_ROLES') ?? ['operator', 'supervisor', 'admin'],
     connectionsPerIpPerSecond: int(env, 'HUB_CONNECTIONS_PER_IP_PER_SECOND', 200, 1, 1_000_000),

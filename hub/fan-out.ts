@@ -58,7 +58,7 @@ export class FanOut {
     for (const key of STREAM_KEYS) {
       const name = streamName(this.#ns, key);
       const last = (await this.#jsm.streams.info(name)).state.last_seq;
-      this.#recent[key] = new RecentEvents(this.#ctx.config.recentEvents, last);
+      this.#recent[key] = new RecentEvents(this.#ctx.config.recentEvents, last, this.#ctx.config.recentBytes);
       // Start exactly after the offset the window claims, so a resume's hand-over has no hole.
       const consumer = await this.#js.consumers.get(name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 });
       // Short pull expiry: after a NATS restart the recreated consumer otherwise sits idle until its

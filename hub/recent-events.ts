@@ -8,6 +8,9 @@ import type { LiveEvent } from './live-event.ts';
 
 export class RecentEvents {
   readonly #capacity: number;
+  /** Payload bytes the window may hold: a few large events must not hold a gigabyte. */
+  readonly #maxBytes: number;
+  #bytes = 0;
   readonly #events: (LiveEvent | undefined)[];
   #head = 0;
   #size = 0;
@@ -15,8 +18,9 @@ export class RecentEvents {
   #last: number;
 
   /** `last`: the log's last offset when the live consumer started after it. */
-  constructor(capacity: number, last: number) {
+  constructor(capacity: number, last: number, maxBytes = Number.POSITIVE_INFINITY) {
     this.#capacity = capacity;
+    this.#maxBytes = maxBytes;
     this.#events = new Array(capacity);
     this.#start = last + 1;
     this.#last = last;
@@ -39,15 +43,12 @@ export class RecentEvents {
 
   push(event: LiveEvent): void {
     if (event.seq <= this.#last) return; // already published (consumer redelivered after a reset)
-    if (this.#size === this.#capacity) {
-      const evicted = this.#events[this.#head]!;
-      this.#events[this.#head] = undefined;
-      this.#head = (this.#head + 1) % this.#capacity;
-      this.#size--;
-      this.#start = evicted.seq + 1;
-    }
+    if (this.#size === this.#capacity) this.#evictOldest();
+    // Bounded by bytes as well as by count; the newest event always stays (the window must reach `last`).
+    while (this.#size > 0 && this.#bytes + event.payload.byteLength > this.#maxBytes) this.#evictOldest();
     this.#events[(this.#head + this.#size) % this.#capacity] = event;
     this.#size++;
+    this.#bytes += event.payload.byteLength;
     this.#last = event.seq;
   }
 
@@ -61,6 +62,15 @@ export class RecentEvents {
       else hi = mid;
     }
     for (let i = lo; i < this.#size; i++) yield this.#at(i);
+  }
+
+  #evictOldest(): void {
+    const evicted = this.#events[this.#head]!;
+    this.#events[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#capacity;
+    this.#size--;
+    this.#bytes -= evicted.payload.byteLength;
+    this.#start = evicted.seq + 1;
   }
 
   #at(i: number): LiveEvent {
