@@ -23,6 +23,7 @@ import { Replayer } from './replayer.ts';
 import type { SessionContext } from './session-context.ts';
 import { ensureStreams } from './streams.ts';
 import { RecoverySessions } from './recovery-sessions.ts';
+import { mountSchemaApi } from './schema-api.ts';
 import { type SocketIoBackend, SocketIoFace } from './socketio-face.ts';
 import { SubscriberRegistry } from './subscriber-registry.ts';
 import { uws, uwsRuntime } from './uws.ts';
@@ -72,6 +73,7 @@ export class Hub {
     this.#gateway.attach(this.#app);
     if (config.socketIo) this.#socketIo = new SocketIoFace(this.#app, this.#ctx, auth, this.#presence, log, () => this.#socketIoBackend, ready);
     mountViewsApi(this.#app, { config, log, auth, views, js: () => this.#js, siteEpoch: () => this.#siteEpoch });
+    mountSchemaApi(this.#app, config);
     mountHttpApi(this.#app, {
       config,
       log,

@@ -8,5 +8,6 @@ export * from './codec.ts';
 export * from './domain-events.ts';
 export * from './errors.ts';
 export * from './event-append.ts';
+export * from './event-schema.ts';
 export * from './presence.ts';
 export * from './subjects.ts';
