@@ -70,6 +70,20 @@ export interface HubConfig {
   readonly socketIoRecoveryMs: number;
   /** Per-event metrics (counts by event, latency); off only to measure what they cost. */
   readonly eventMetrics: boolean;
+  /** Rate limits of the `/api/*` routes (docs/http-api.md). */
+  readonly httpLimits: HttpLimits;
+}
+
+/** Requests per second with bursts; a rate of 0 switches that limit off. */
+export interface HttpLimits {
+  /** Per user (a verified JWT's user key). */
+  readonly perToken: { readonly rate: number; readonly burst: number };
+  /** Per client address (the TCP peer: behind a proxy, the proxy's). */
+  readonly perAddress: { readonly rate: number; readonly burst: number };
+  /** For the service token (ingest), instead of the address limit. */
+  readonly service: { readonly rate: number; readonly burst: number };
+  /** Exports (event streams) one token may run at once; each holds a JetStream consumer. */
+  readonly exportsPerToken: number;
 }
 
 export interface AuthConfig {
@@ -157,11 +171,26 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     eventRoles: eventRoles(env, 'HUB_EVENT_ROLES'),
     socketIo: onOff(env, 'HUB_SOCKETIO', true),
     socketIoRecoveryMs: int(env, 'HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),
+    httpLimits: httpLimits(env),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');
   if (config.serviceToken !== undefined && config.serviceToken.length < 16) throw new ConfigError('HUB_SERVICE_TOKEN must be at least 16 characters');
   return Object.freeze(config);
+}
+
+function httpLimits(env: Env): HttpLimits {
+  const bucket = (name: string, rate: number) => {
+    const r = int(env, `HUB_HTTP_RATE_${name}`, rate, 0, 1_000_000);
+    const burst = int(env, `HUB_HTTP_BURST_${name}`, Math.max(1, r * 2), 1, 10_000_000);
+    return Object.freeze({ rate: r, burst });
+  };
+  return Object.freeze({
+    perToken: bucket('PER_TOKEN', 20),
+    perAddress: bucket('PER_ADDRESS', 100),
+    service: bucket('SERVICE', 1000),
+    exportsPerToken: int(env, 'HUB_HTTP_EXPORTS_PER_TOKEN', 4, 1, 10_000),
+  });
 }
 
 /** pino's levels: an unknown one would only fail later, inside the logger, without the variable's name. */

@@ -60,21 +60,26 @@ export async function* exportSiteEvents(js: JetStreamClient, ns: string, siteId:
     from === undefined ? { deliver_policy: DeliverPolicy.All } : 'offset' in from ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from.offset) } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from.time.toISOString() };
   if (from !== undefined && 'offset' in from && from.offset > end) return;
   const consumer = await js.consumers.get(stream, { filter_subjects: `${ns}.site.${siteId}.>`, ...start });
-  const to = range.to;
-  const past = (seq: number, ts: number) => seq > end || (to !== undefined && ('offset' in to ? seq > to.offset : ts > to.time.getTime()));
-  // An empty selection would leave the first fetch waiting out its expiry.
-  if ((await consumer.info()).num_pending === 0) return;
-  for (;;) {
-    let received = 0;
-    for await (const m of await consumer.fetch({ max_messages: PAGE, expires: 2000 })) {
-      received++;
-      const ts = Math.floor(m.info.timestampNanos / 1e6);
-      if (past(m.seq, ts)) return;
-      const parsed = parseSubject(ns, m.subject);
-      const spec = parsed === undefined ? undefined : specForSubject('site', parsed.tail);
-      if (spec !== undefined) yield { offset: m.seq, ts: new Date(ts).toISOString(), site: siteId, event: spec.name, data: m.data.length === 0 ? null : decodePayload(m.data) };
-      if (m.info.pending === 0 || m.seq >= end) return;
+  try {
+    const to = range.to;
+    const past = (seq: number, ts: number) => seq > end || (to !== undefined && ('offset' in to ? seq > to.offset : ts > to.time.getTime()));
+    // An empty selection would leave the first fetch waiting out its expiry.
+    if ((await consumer.info()).num_pending === 0) return;
+    for (;;) {
+      let received = 0;
+      for await (const m of await consumer.fetch({ max_messages: PAGE, expires: 2000 })) {
+        received++;
+        const ts = Math.floor(m.info.timestampNanos / 1e6);
+        if (past(m.seq, ts)) return;
+        const parsed = parseSubject(ns, m.subject);
+        const spec = parsed === undefined ? undefined : specForSubject('site', parsed.tail);
+        if (spec !== undefined) yield { offset: m.seq, ts: new Date(ts).toISOString(), site: siteId, event: spec.name, data: m.data.length === 0 ? null : decodePayload(m.data) };
+        if (m.info.pending === 0 || m.seq >= end) return;
+      }
+      if (received === 0) return;
     }
-    if (received === 0) return;
+  } finally {
+    // Finished, aborted or failed: the consumer goes now, not after its 5-minute inactivity threshold.
+    await consumer.delete().catch(() => {});
   }
 }

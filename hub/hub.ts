@@ -12,9 +12,11 @@ import { type CommandBackend, Commands } from './commands.ts';
 import { CursorStore } from './cursor-store.ts';
 import type { HubConfig } from './config.ts';
 import { EventPermissions } from './event-permissions.ts';
+import { ExportSlots } from './export-slots.ts';
 import { FanOut } from './fan-out.ts';
 import { Gateway } from './gateway.ts';
 import { mountHttpApi } from './http-api.ts';
+import { HttpRateLimits, rateLimited } from './http-rate-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
 import { connectWithRetry, natsLinkUp } from './nats-link.ts';
@@ -27,6 +29,7 @@ import { mountSchemaApi } from './schema-api.ts';
 import { type SocketIoBackend, SocketIoFace } from './socketio-face.ts';
 import { SubscriberRegistry } from './subscriber-registry.ts';
 import { uws, uwsRuntime } from './uws.ts';
+import { VerifiedTokens } from './verified-tokens.ts';
 import { type HubViews, mountViewsApi } from './views-api.ts';
 
 export class HubStartError extends Error {
@@ -72,9 +75,12 @@ export class Hub {
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);
     this.#gateway.attach(this.#app);
     if (config.socketIo) this.#socketIo = new SocketIoFace(this.#app, this.#ctx, auth, this.#presence, log, () => this.#socketIoBackend, ready);
-    mountViewsApi(this.#app, { config, log, auth, views, js: () => this.#js, siteEpoch: () => this.#siteEpoch });
-    mountSchemaApi(this.#app, config);
-    mountHttpApi(this.#app, {
+    // Every /api/* route is mounted on `api`: rate-limited per address and per token (http-rate-limits.ts).
+    const api = rateLimited(this.#app, new HttpRateLimits(config.httpLimits, config.serviceToken, new VerifiedTokens(auth)), config.allowedOrigins);
+    const exportSlots = new ExportSlots(config.httpLimits.exportsPerToken);
+    mountViewsApi(api, { config, log, auth, views, exportSlots, js: () => this.#js, siteEpoch: () => this.#siteEpoch });
+    mountSchemaApi(api, config);
+    mountHttpApi(api, {
       config,
       log,
       metrics: this.metrics,

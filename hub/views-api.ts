@@ -13,9 +13,11 @@ import { idToken } from '../protocol/subjects.ts';
 import type { ViewReader } from '../projections/view-reader.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
 import { exportSiteEvents, ExportRangeError, parseBound } from './event-export.ts';
+import type { ExportSlots } from './export-slots.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { HubConfig } from './config.ts';
 import { beginExchange, type Exchange, sendJson, writeHead } from './http-io.ts';
+import { sendTooManyRequests } from './http-rate-limits.ts';
 import type { Logger } from './logger.ts';
 
 /** What the hub serves beside its socket: the views (when a database is reachable) and extra routes (the demo page). */
@@ -30,6 +32,8 @@ export interface ViewsApiDeps {
   readonly log: Logger;
   readonly auth: Authenticator;
   readonly views: HubViews;
+  /** Bounds the exports one token runs at once (each holds a JetStream consumer). */
+  readonly exportSlots: ExportSlots;
   js(): JetStreamClient | undefined;
   /** The site stream's epoch, once connected to NATS. */
   siteEpoch(): string | undefined;
@@ -80,7 +84,7 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
 
   app.get('/api/sites/:id/events', (res, req) => {
     const r = request(res, req, req.getParameter(0), deps);
-    void guard(res, r, deps, async () => {
+    void guard(res, r, deps, async (grant) => {
       const params = new URLSearchParams(r.query);
       let from;
       let to;
@@ -93,7 +97,13 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
       }
       const js = deps.js();
       if (js === undefined) return sendJson(res, 503, { error: 'NATS is not connected yet; retry' }, r);
-      await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to }));
+      const release = deps.exportSlots.acquire(grant.userKey);
+      if (release === undefined) return sendTooManyRequests(res, r, { retryAfterMs: 1000, message: `your token already runs ${deps.config.httpLimits.exportsPerToken} exports (HUB_HTTP_EXPORTS_PER_TOKEN)` });
+      try {
+        await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to }));
+      } finally {
+        release();
+      }
     });
   });
 }
