@@ -17,7 +17,7 @@ import { EVENT_NAMES, EVENT_SPECS, type EventName, SYSTEM_LEVELS, specForSubject
 import { decodePayload } from '../protocol/codec.ts';
 import { InvalidEventError } from '../protocol/errors.ts';
 import { buildAppend } from '../protocol/event-append.ts';
-import { eventSchemas, LOG_RECORD, SCHEMA_DIALECT, schemaId } from '../protocol/event-schema.ts';
+import { eventSchemas, LOG_RECORD, SCHEMA_DIALECT, schemaFor, schemaId } from '../protocol/event-schema.ts';
 import { WebSocketService } from '../protocol/publisher.ts';
 import { parseSubject, STREAM_KEYS, type StreamKey, streamName } from '../protocol/subjects.ts';
 import { SchemaCheck } from './support/json-schema-check.ts';
@@ -56,6 +56,9 @@ describe('event schemas', () => {
       assert.ok((s['x-streams'] as Array<{ stream: string; subject: string }>).some((x) => x.stream === spec.stream && x.subject === subject), `${spec.name} on ${spec.stream}: ${subject}`);
     }
     assert.deepEqual(eventSchemas({ namespace: 'plant' })['alarm:new']!['x-streams'], [{ stream: 'site', subject: 'plant.site.{siteId}.alarm.raised' }]);
+    assert.deepEqual(schemaFor('system:message'), schemas['system:message']);
+    assert.deepEqual(schemaFor(LOG_RECORD), schemas[LOG_RECORD]);
+    assert.equal(schemaFor('alarm:nope'), undefined);
   });
 
   it('accepts what the hub appends and refuses what it refuses, payload by payload', () => {

@@ -9,6 +9,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { ConfigError, loadConfig } from '../hub/config.ts';
 import { ExportSlots } from '../hub/export-slots.ts';
 import { RateLimiter } from '../hub/rate-limiter.ts';
 import { ErrorCode } from '../protocol/errors.ts';
@@ -45,6 +46,31 @@ async function assertTooMany(res: Response, message: RegExp): Promise<void> {
   assert.equal(body.retryAfter, Number(retryAfter));
   assert.match(body.error, message);
 }
+
+describe('rate limit settings', () => {
+  it('default to 20/s per token, 100/s per address, 1000/s for the service token, bursts of twice that, 4 exports per token', () => {
+    assert.deepEqual(loadConfig({}).httpLimits, {
+      perToken: { rate: 20, burst: 40 },
+      perAddress: { rate: 100, burst: 200 },
+      service: { rate: 1000, burst: 2000 },
+      exportsPerToken: 4,
+    });
+    const set = loadConfig({ HUB_HTTP_RATE_PER_TOKEN: '0', HUB_HTTP_RATE_PER_ADDRESS: '5', HUB_HTTP_BURST_PER_ADDRESS: '7', HUB_HTTP_EXPORTS_PER_TOKEN: '1' }).httpLimits;
+    assert.deepEqual([set.perToken.rate, set.perAddress, set.exportsPerToken], [0, { rate: 5, burst: 7 }, 1]);
+  });
+
+  it('fails fast on a bad value, naming the variable', () => {
+    for (const [name, value] of [
+      ['HUB_HTTP_RATE_PER_TOKEN', '-1'],
+      ['HUB_HTTP_BURST_PER_TOKEN', '0'],
+      ['HUB_HTTP_RATE_PER_ADDRESS', 'ten'],
+      ['HUB_HTTP_BURST_SERVICE', '1.5'],
+      ['HUB_HTTP_EXPORTS_PER_TOKEN', '0'],
+    ]) {
+      assert.throws(() => loadConfig({ [name!]: value }), (e: Error) => e instanceof ConfigError && e.message.startsWith(`${name}=`), `${name}=${value}`);
+    }
+  });
+});
 
 describe('rate limiter', () => {
   it('lets a burst through, then answers how long until the next token', () => {
