@@ -5,7 +5,9 @@
  *   `offset` they reflect and the site stream's `epoch`, so a client can resume
  *   the site's events from exactly there (`subscribe:site {siteId, offset, epoch}`);
  * - `GET /api/sites/:id/events?from=&to=`: the site's events as NDJSON, streamed
- *   with backpressure (the log is read no faster than the client takes it).
+ *   with backpressure (the log is read no faster than the client takes it); at most
+ *   `HUB_HTTP_EXPORTS_PER_TOKEN` at once per user, since each holds a consumer.
+ * The hub mounts these on its rate-limited app (http-rate-limits.ts).
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
