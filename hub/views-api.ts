@@ -147,6 +147,10 @@ async function guard(res: HttpResponse, r: Request, deps: ViewsApiDeps, handler:
 async function streamNdjson(res: HttpResponse, r: Request, events: AsyncGenerator<unknown>): Promise<void> {
   let started = false;
   let chunk = '';
+  // uWS keeps the first onWritable handler of a response and ignores later ones: a handler registered per
+  // wait would resolve only the first wait and leave the second hanging forever. One handler wakes each wait.
+  let wake: (() => void) | undefined;
+  let watching = false;
   const flush = async (): Promise<void> => {
     if (chunk === '' || r.aborted) return;
     const text = chunk;
@@ -163,10 +167,16 @@ async function streamNdjson(res: HttpResponse, r: Request, events: AsyncGenerato
       // Backpressure: wait until uWS has sent what it holds (or the client left).
       await new Promise<void>((resolve) => {
         r.onAbort = resolve;
-        res.onWritable(() => {
-          resolve();
-          return true;
-        });
+        wake = resolve;
+        if (!watching) {
+          watching = true;
+          res.onWritable(() => {
+            const waiting = wake;
+            wake = undefined;
+            waiting?.();
+            return true;
+          });
+        }
       });
       r.onAbort = undefined;
     }

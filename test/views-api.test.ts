@@ -170,6 +170,18 @@ describe('views API', () => {
     assert.ok(readWhilePaused < last - 1000, `the hub read up to ${readWhilePaused} of ${last} while the client was not reading`);
   });
 
+  it('streams an export of large events through many backpressure waits to the end', { timeout: 60_000 }, async () => {
+    // 300 events of 50 KB: the write side fills several times over (once stalled for good: uWS calls only the first onWritable handler of a response).
+    const site = 8;
+    const payload = 'x'.repeat(50_000);
+    const first = await h.append({ event: 'order:update', siteId: site, data: { id: 0, payload } });
+    await h.appendAll(Array.from({ length: 299 }, (_, i) => ({ event: 'order:update' as const, siteId: site, data: { id: i + 1, payload } })));
+    const res = await fetch(`${base}/api/sites/${site}/events?from=${first}`, { headers: { authorization: `Bearer ${await token([site])}` }, signal: AbortSignal.timeout(30_000) });
+    assert.equal(res.status, 200);
+    const ids = (await res.text()).trim().split('\n').map((l) => JSON.parse(l).data.id);
+    assert.deepEqual(ids, Array.from({ length: 300 }, (_, i) => i));
+  });
+
   /** How far the export's consumer has read the site's events. */
   async function exportPosition(site: number): Promise<number> {
     for await (const c of h.jsm.consumers.list(`${h.ns}_site`)) {
