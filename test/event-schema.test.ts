@@ -255,6 +255,16 @@ describe('event schemas against a running hub', () => {
         }
       }
       assert.equal(validated, offsets.length + 4 + plant.length);
+      // As the hub hands them out: its site export.
+      const jwt = await t.token({ sub: 'analyst', sites: '*' });
+      for (const site of ['1', '2', '3']) {
+        const lines = (await (await fetch(`${t.httpUrl}/api/sites/${site}/events`, { headers: { authorization: `Bearer ${jwt}` } })).text()).trim().split('\n');
+        assert.ok(lines.length > 10, `site ${site}: ${lines.length} events`);
+        for (const line of lines) {
+          const { event, data } = JSON.parse(line) as { event: string; data: unknown };
+          assert.deepEqual(errorsOf(event, data), [], `exported ${line.slice(0, 200)}`);
+        }
+      }
       assert.deepEqual([...seen].sort(), [...EVENT_NAMES].sort(), 'every event name was validated at least once');
     } finally {
       await nc.close();
