@@ -4,15 +4,16 @@
  * - `GET /api/sites/:id/dashboard` and `/inventory`: snapshots that carry the
  *   `offset` they reflect and the site stream's `epoch`, so a client can resume
  *   the site's events from exactly there (`subscribe:site {siteId, offset, epoch}`);
- * - `GET /api/sites/:id/events?from=&to=`: the site's events as NDJSON, streamed
- *   with backpressure (the log is read no faster than the client takes it).
+ * - `GET /api/sites/:id/events?from=&to=&event=`: the site's events (or only one
+ *   event, e.g. `production:update`) as NDJSON, streamed with backpressure (the log
+ *   is read no faster than the client takes it).
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { idToken } from '../protocol/subjects.ts';
 import type { ViewReader } from '../projections/view-reader.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
-import { exportSiteEvents, ExportRangeError, parseBound } from './event-export.ts';
+import { exportSiteEvents, ExportRangeError, parseBound, parseSiteEvent } from './event-export.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { HubConfig } from './config.ts';
 import { beginExchange, type Exchange, sendJson, writeHead } from './http-io.ts';
@@ -84,16 +85,18 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
       const params = new URLSearchParams(r.query);
       let from;
       let to;
+      let event;
       try {
         from = parseBound(params.get('from'), 'from');
         to = parseBound(params.get('to'), 'to');
+        event = parseSiteEvent(params.get('event'), 'event');
       } catch (e) {
         if (e instanceof ExportRangeError) return sendJson(res, 400, { error: e.message }, r);
         throw e;
       }
       const js = deps.js();
       if (js === undefined) return sendJson(res, 503, { error: 'NATS is not connected yet; retry' }, r);
-      await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to }));
+      await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to, event }));
     });
   });
 }
