@@ -87,6 +87,7 @@ function addSites(ids: readonly string[]): Array<Promise<void>> {
     const next = [...sites.keys()].sort(bySiteId).find((other) => bySiteId(other, id) > 0);
     if (next !== undefined) byId('sites').insertBefore(card.element, sites.get(next)!.card.element);
     sites.set(id, { card, hasInventory: false, backfilled: false });
+    production.addSite(id);
   }
   return fresh.map(loadSite);
 }

@@ -98,6 +98,11 @@ export class ProductionChart {
     return true;
   }
 
+  /** Gives `siteId` its line (and colour) now: call in the order the sites are shown. */
+  addSite(siteId: string): void {
+    this.#site(siteId);
+  }
+
   #site(siteId: string): Series {
     let series = this.#series.get(siteId);
     if (series !== undefined) return series;
@@ -122,6 +127,8 @@ export class ProductionChart {
       const data = merge([...this.#series.values()]);
       this.#plot.setData(data);
       this.#root.dataset.points = String(data[0].length);
+      // Each site's own points, in series order: what a test checks for a line per site.
+      this.#root.dataset.seriesPoints = [...this.#series.values()].map((s) => s.xs.length).join(',');
       this.#onDraw();
     });
   }
