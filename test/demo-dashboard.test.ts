@@ -43,6 +43,7 @@ describeWithChromium('npm run demo: the dashboard at 1280×800', () => {
   let page: Page;
   let origin: string;
   let output = '';
+  let csp = '';
   const problems: string[] = [];
   const ns = uniqueNamespace('demoshot');
   const dataDir = mkdtempSync(join(tmpdir(), 'hub-demo-shot-'));
@@ -79,7 +80,7 @@ describeWithChromium('npm run demo: the dashboard at 1280×800', () => {
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
     });
-    await page.goto(`${origin}/`);
+    csp = (await page.goto(`${origin}/`))?.headers()['content-security-policy'] ?? '';
     await page.waitForFunction(() => document.body.dataset.charts === 'ready', undefined, { timeout: 30_000 });
   });
 
@@ -163,11 +164,15 @@ describeWithChromium('npm run demo: the dashboard at 1280×800', () => {
     for (const r of rows.slice(0, firstAcked)) assert.ok(r.opacity === 1 && r.shown === 'Acknowledge', `not muted, with its button: ${JSON.stringify(r)}`);
   });
 
-  it('writes states as words: "In transit", never in_transit; nothing on the console', async () => {
+  it('writes states as words: "In transit", never in_transit; nothing on the console under a strict CSP', async () => {
     const text = await page.locator('body').innerText();
     assert.match(text, /In transit/);
     assert.match(text, /In production/);
     assert.doesNotMatch(text, /\b[a-z]+_[a-z_]+\b/, 'no snake_case code on screen');
+    // Under a policy without inline scripts or styles: a violation would be on the console.
+    assert.match(csp, /script-src 'self';/);
+    assert.match(csp, /style-src 'self';/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
     assert.deepEqual(problems, []);
   });
 
