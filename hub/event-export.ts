@@ -5,7 +5,7 @@
  * slows the read instead of filling memory.
  */
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
-import { specForSubject } from '../protocol/catalogue.ts';
+import { isSiteEvent, type SiteEventName, siteEventSpec, specForSubject } from '../protocol/catalogue.ts';
 import { decodePayload } from '../protocol/codec.ts';
 import { parseSubject, streamName } from '../protocol/subjects.ts';
 
@@ -16,6 +16,8 @@ export interface ExportRange {
   readonly from?: RangeBound;
   /** Default: the stream's end when the export starts. */
   readonly to?: RangeBound;
+  /** Only this event (filtered by NATS on its subject, so other events are never read); default: all. */
+  readonly event?: SiteEventName;
 }
 
 /** One line of the export. */
@@ -47,6 +49,13 @@ export function parseBound(raw: string | null | undefined, name: string): RangeB
   throw new ExportRangeError(`${name} must be an offset (a non-negative integer) or an ISO 8601 time, not ${JSON.stringify(raw.slice(0, 40))}`);
 }
 
+/** Parses an event name as given in a query string (`production:update`): a site event of the catalogue. */
+export function parseSiteEvent(raw: string | null | undefined, name: string): SiteEventName | undefined {
+  if (raw === null || raw === undefined || raw === '') return undefined;
+  if (isSiteEvent(raw)) return raw;
+  throw new ExportRangeError(`${name} must be a site event (alarm:new, production:update, …), not ${JSON.stringify(raw.slice(0, 40))}`);
+}
+
 /**
  * @example
  * for await (const e of exportSiteEvents(js, 'plant', '7', { from: { time: new Date('2024-05-01') } })) console.log(e.offset, e.event);
@@ -59,7 +68,9 @@ export async function* exportSiteEvents(js: JetStreamClient, ns: string, siteId:
   const start =
     from === undefined ? { deliver_policy: DeliverPolicy.All } : 'offset' in from ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from.offset) } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from.time.toISOString() };
   if (from !== undefined && 'offset' in from && from.offset > end) return;
-  const consumer = await js.consumers.get(stream, { filter_subjects: `${ns}.site.${siteId}.>`, ...start });
+  // One subject filter (nats-server 2.9 takes one per consumer): the event's subject, or all of the site's.
+  const subject = `${ns}.site.${siteId}.${range.event === undefined ? '>' : siteEventSpec(range.event).tail}`;
+  const consumer = await js.consumers.get(stream, { filter_subjects: subject, ...start });
   try {
     const to = range.to;
     const past = (seq: number, ts: number) => seq > end || (to !== undefined && ('offset' in to ? seq > to.offset : ts > to.time.getTime()));

@@ -4,8 +4,9 @@
  * - `GET /api/sites/:id/dashboard` and `/inventory`: snapshots that carry the
  *   `offset` they reflect and the site stream's `epoch`, so a client can resume
  *   the site's events from exactly there (`subscribe:site {siteId, offset, epoch}`);
- * - `GET /api/sites/:id/events?from=&to=`: the site's events as NDJSON, streamed
- *   with backpressure (the log is read no faster than the client takes it); at most
+ * - `GET /api/sites/:id/events?from=&to=&event=`: the site's events (or only one
+ *   event, e.g. `production:update`) as NDJSON, streamed with backpressure (the log
+ *   is read no faster than the client takes it); at most
  *   `HUB_HTTP_EXPORTS_PER_TOKEN` at once per user, since each holds a consumer.
  * The hub mounts these on its rate-limited app (http-rate-limits.ts).
  */
@@ -14,7 +15,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { idToken } from '../protocol/subjects.ts';
 import type { ViewReader } from '../projections/view-reader.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
-import { exportSiteEvents, ExportRangeError, parseBound } from './event-export.ts';
+import { exportSiteEvents, ExportRangeError, parseBound, parseSiteEvent } from './event-export.ts';
 import type { ExportSlots } from './export-slots.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { HubConfig } from './config.ts';
@@ -90,9 +91,11 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
       const params = new URLSearchParams(r.query);
       let from;
       let to;
+      let event;
       try {
         from = parseBound(params.get('from'), 'from');
         to = parseBound(params.get('to'), 'to');
+        event = parseSiteEvent(params.get('event'), 'event');
       } catch (e) {
         if (e instanceof ExportRangeError) return sendJson(res, 400, { error: e.message }, r);
         throw e;
@@ -102,7 +105,7 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
       const release = deps.exportSlots.acquire(grant.userKey);
       if (release === undefined) return sendTooManyRequests(res, r, { retryAfterMs: 1000, message: `your token already runs ${deps.config.httpLimits.exportsPerToken} exports (HUB_HTTP_EXPORTS_PER_TOKEN)` });
       try {
-        await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to }));
+        await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to, event }));
       } finally {
         release();
       }

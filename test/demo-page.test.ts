@@ -80,15 +80,26 @@ describeWithChromium('demo dashboard page', () => {
 
   it('connects and shows the site’s numbers, then follows them live', async () => {
     const page = await open();
-    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'connected');
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'ok');
     await page.locator('[data-site="1"] [data-field="volume"]').filter({ hasText: '7.5' }).waitFor({ timeout: 10_000 });
     assert.equal(await text(page, '[data-site="1"] [data-field="batches"]'), '1');
-    assert.equal(await text(page, '[data-site="1"] tr[data-key="in_transit"] td.num'), '1');
+    assert.equal(await text(page, '[data-site="1"] [data-key="in_transit"] .num'), '1');
+    assert.equal(await text(page, '[data-site="1"] [data-key="in_transit"] .name'), 'In transit');
+    await page.waitForFunction(() => document.body.dataset.charts === 'ready', undefined, { timeout: 10_000 });
+    assert.equal(await text(page, '[data-chart="production"] .legend [data-site="1"] .value'), '7.5 m³');
+    // The charts' canvases, marked: a live update must draw on these, not on new charts.
+    const charts = '[data-chart] canvas';
+    const marked = await page.$$eval(charts, (canvases) => canvases.map((c) => ((c as HTMLCanvasElement & { mark?: boolean }).mark = true)).length);
+    assert.equal(marked, 3, 'production, silos, trucks');
     // Live: a second batch completes; the dashboard push moves the numbers.
     await pub.sendBatchCompleted(1, { id: 'b2', volume: 2.5 });
     await pub.sendTaskUpdate(1, { id: 't1', status: 'unloading' });
+    await pub.sendStockMovement(1, 'stock_out', { id: 'cement' }, 5);
     await page.locator('[data-site="1"] [data-field="volume"]').filter({ hasText: '10.0' }).waitFor({ timeout: 10_000 });
-    await page.locator('[data-site="1"] tr[data-key="unloading"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-site="1"] [data-key="unloading"] .num').filter({ hasText: '1' }).waitFor({ timeout: 10_000 });
+    await page.locator('[data-chart="production"] .legend [data-site="1"] .value').filter({ hasText: '10.0 m³' }).waitFor({ timeout: 10_000 });
+    await page.locator('[data-site="1"] [data-material="cement"]').filter({ hasText: '45.0 t' }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(await page.$$eval(charts, (canvases) => canvases.map((c) => (c as HTMLCanvasElement & { mark?: boolean }).mark === true)), [true, true, true]);
     await page.close();
   });
 
@@ -108,9 +119,9 @@ describeWithChromium('demo dashboard page', () => {
   it('an alarm acknowledged on one page updates on another', async () => {
     const first = await open();
     const second = await open();
-    for (const p of [first, second]) await p.locator('[data-alarm="A1"] .status').filter({ hasText: 'open' }).waitFor({ timeout: 10_000 });
+    for (const p of [first, second]) await p.locator('[data-alarm="A1"][data-status="open"] button').waitFor({ timeout: 10_000 });
     await first.locator('[data-alarm="A1"] button').click();
-    await second.locator('[data-alarm="A1"] .status').filter({ hasText: 'acknowledged' }).waitFor({ timeout: 10_000 });
+    await second.locator('[data-alarm="A1"][data-status="acknowledged"] .status').filter({ hasText: 'Acknowledged' }).waitFor({ timeout: 10_000 });
     assert.equal(await second.locator('[data-alarm="A1"] button').count(), 0);
     // The views agree: acknowledged, still open.
     const view = await (await fetch(`${origin}/api/sites/1/dashboard`, { headers: { authorization: `Bearer ${token}` } })).json();

@@ -127,6 +127,25 @@ describe('views API', () => {
     assert.equal((await get('/api/sites/5/events?from=yesterday', jwt)).status, 400);
   });
 
+  it('exports only the event asked for (`event=`), and refuses a name that is not a site event', async () => {
+    const start = new Date(Date.now() - 1000).toISOString();
+    const batches: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await h.append({ event: 'order:update', siteId: 8, data: { id: i, status: 'confirmed' } });
+      batches.push(await h.append({ event: 'production:update', siteId: 8, data: { type: 'batch_completed', batch: { id: `b${i}`, volume: 7 } } }));
+    }
+    const jwt = await token([8]);
+    const lines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l));
+    const only = await get(`/api/sites/8/events?from=${encodeURIComponent(start)}&event=production:update`, jwt);
+    assert.equal(only.status, 200);
+    assert.deepEqual(lines(only.body).map((e) => [e.offset, e.event]), batches.map((o) => [o, 'production:update']));
+    const between = await get(`/api/sites/8/events?from=${batches[0]}&to=${batches[1]}&event=production:update`, jwt);
+    assert.deepEqual(lines(between.body).map((e) => e.offset), batches.slice(0, 2));
+    const bad = await get('/api/sites/8/events?event=notification:new', jwt);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /event must be a site event/);
+  });
+
   it('streams a large export to a slow reader completely and in order, reading the log no faster than the client takes it', async () => {
     const site = 7;
     const payload = 'x'.repeat(10_000);

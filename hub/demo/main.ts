@@ -62,7 +62,7 @@ if (config.auth.secret === undefined) {
 }
 secret = new TextEncoder().encode(config.auth.secret);
 const publisher = await HubPublisher.connect({ servers: config.natsUrl!, namespace: config.namespace, name: 'demo-plant' });
-const simulator = new PlantSimulator(publisher, { sites: Array.from({ length: sites }, (_, i) => String(i + 1)), seed: Date.now() % 100_000 }, log).start(rate);
+const simulator = new PlantSimulator(publisher, { sites: Array.from({ length: sites }, (_, i) => String(i + 1)), seed: Date.now() % 100_000, run: Date.now().toString(36) }, log).start(rate);
 log.info({ url: `http://localhost:${server.hub.port}/`, sites, eventsPerSecond: rate }, `demo running: open http://localhost:${server.hub.port}/`);
 
 let stopping = false;

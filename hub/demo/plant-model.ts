@@ -11,6 +11,12 @@ export interface PlantOptions {
   readonly sites: readonly string[];
   readonly seed?: number;
   readonly trucksPerSite?: number;
+  /**
+   * Names this run in batch and alarm ids (`1-<run>-B7`). A demo restarted on the
+   * same log needs it: the views count a batch or alarm id once, so ids of an
+   * earlier run would make the new run's production and alarms invisible.
+   */
+  readonly run?: string;
 }
 
 export type PlantEvent = AppendRequest & { readonly siteId: string };
@@ -51,11 +57,13 @@ interface Site {
 
 export class PlantModel {
   readonly #sites: Site[];
+  readonly #tag: string;
   #rand: () => number;
   #queue: PlantEvent[] = [];
 
   constructor(options: PlantOptions) {
     this.#rand = mulberry32(options.seed ?? 1);
+    this.#tag = options.run === undefined ? '' : `${options.run}-`;
     const trucks = options.trucksPerSite ?? 6;
     this.#sites = options.sites.map((id) => ({
       id,
@@ -110,7 +118,7 @@ export class PlantModel {
   #startBatch(site: Site): void {
     const order = site.openOrders[Math.floor(this.#rand() * site.openOrders.length)];
     if (order === undefined) return this.#newOrder(site);
-    const batch = { id: `${site.id}-B${site.nextBatch++}`, order, volume: 6 + Math.floor(this.#rand() * 7) };
+    const batch = { id: `${site.id}-${this.#tag}B${site.nextBatch++}`, order, volume: 6 + Math.floor(this.#rand() * 7) };
     site.runningBatches.push(batch);
     this.#queue.push({ event: 'production:update', siteId: site.id, data: { type: 'batch_started', batch: { id: batch.id, orderId: order, volume: batch.volume, grade: 'C30', line: 1 + (site.nextBatch % 2) } } });
     this.#queue.push({ event: 'order:update', siteId: site.id, data: { id: order, status: 'in_production' } });
@@ -186,7 +194,7 @@ export class PlantModel {
       }
       return;
     }
-    const id = `${site.id}-A${site.nextAlarm++}`;
+    const id = `${site.id}-${this.#tag}A${site.nextAlarm++}`;
     const level = ALARM_LEVELS[Math.floor(this.#rand() * ALARM_LEVELS.length)]!;
     const title = ALARMS[Math.floor(this.#rand() * ALARMS.length)]!.replace('{truck}', site.idleTrucks[0] ?? 'T1');
     open.push({ id, acked: false });

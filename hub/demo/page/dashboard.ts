@@ -1,57 +1,40 @@
 /**
- * The live plant dashboard, in the browser, on HubClient. Per site: today's
- * production, tasks, vehicles, orders, inventory; across sites: the alarm feed
- * with acknowledge buttons. Every piece of event data reaches the page as text
- * (text nodes, `textContent`), never as HTML.
+ * The live plant dashboard, in the browser, on HubClient: production over the
+ * day for every site (one chart), a card per site (figures, silo levels against
+ * their minimum, trucks by state, deliveries, orders), and the alarm feed with
+ * acknowledge buttons. Every piece of event data reaches the page as text
+ * (text nodes, `textContent`, canvas text), never as HTML.
  *
  * State: each site's dashboard is the newest snapshot by `offset` (from
  * `GET /api/sites/:id/dashboard`, then `dashboard:update` pushes, a latest-value
  * class); inventory is refetched (throttled) on `inventory:update`; alarms apply
- * live and are reconciled by each snapshot's open-alarm list.
+ * live and are reconciled by each snapshot's open-alarm list. The charts are
+ * built once and updated in place. `<body data-charts="ready">` once every chart
+ * has data (the screenshot test waits on it).
  */
-import { HubClient } from '../../../protocol/client.ts';
+import type { DashboardSnapshot, InventorySnapshot } from '../../../projections/index.ts';
+import { HubClient } from '../../../protocol/index.ts';
+import { AlarmFeed } from './alarm-feed.ts';
+import type { Alarm } from './alarm-order.ts';
+import { ProductionChart } from './production-chart.ts';
+import { productionHistory } from './production-history.ts';
+import { SiteCard } from './site-card.ts';
 
-interface Snapshot {
-  siteId: string;
-  offset: number;
-  day: string;
-  production: { batches: number; volume: number; byStatus: Record<string, { batches: number; volume: number }> };
-  tasks: Record<string, number>;
-  vehicles: Record<string, number>;
-  orders: Record<string, number>;
-  alarms: { open: number; unacknowledged: number; openByLevel: Record<string, number>; recent: Array<{ id: string; level: string; title: string | null; status: string; changedAt: string }> };
+interface Site {
+  readonly card: SiteCard;
+  snapshot?: DashboardSnapshot;
+  hasInventory: boolean;
+  /** The production line's history is read (or could not be). */
+  backfilled: boolean;
+  refetch?: ReturnType<typeof setTimeout>;
 }
 
-interface InventoryLine {
-  materialId: string;
-  name: string | null;
-  unit: string | null;
-  onHand: number;
-  threshold: number | null;
-  low: boolean;
-}
-
-interface Alarm {
-  id: string;
-  siteId: string;
-  level: string;
-  title: string;
-  status: string;
-  at: string;
-}
-
-const sites = new Map<string, { snapshot?: Snapshot; inventory?: InventoryLine[]; card: HTMLElement; refetch?: ReturnType<typeof setTimeout> }>();
-const alarms = new Map<string, Alarm>();
+const sites = new Map<string, Site>();
+const byId = (id: string) => document.getElementById(id)!;
+const production = new ProductionChart(byId('production-chart'), () => markReady());
+const feed = new AlarmFeed(byId('alarms'), byId('alarm-summary'), acknowledge);
 let token = '';
 let client: HubClient;
-
-/** Builds an element; string children become text nodes, so data can never become markup. */
-function el(tag: string, attrs: Record<string, string> = {}, ...children: Array<Node | string | number>): HTMLElement {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  for (const c of children) e.append(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
-  return e;
-}
 
 async function api<T>(path: string): Promise<T> {
   const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
@@ -59,145 +42,129 @@ async function api<T>(path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-function counts(title: string, values: Record<string, number>): HTMLElement {
-  const rows = Object.entries(values).sort(([a], [b]) => a.localeCompare(b));
-  return el('div', { class: 'box' }, el('h3', {}, title), rows.length === 0 ? el('p', { class: 'muted' }, 'none') : el('table', {}, ...rows.map(([k, n]) => el('tr', { 'data-key': k }, el('td', {}, k), el('td', { class: 'num' }, n)))));
-}
-
-function renderSite(id: string): void {
-  const site = sites.get(id)!;
-  const s = site.snapshot;
-  const body: Node[] = [el('h2', {}, `Site ${id}`, el('span', { class: 'offset' }, s === undefined ? '' : ` offset ${s.offset}`))];
-  if (s !== undefined) {
-    const completed = s.production.byStatus.completed?.batches ?? 0;
-    body.push(
-      el(
-        'div',
-        { class: 'box production' },
-        el('h3', {}, `Production ${s.day}`),
-        el('p', {}, el('span', { class: 'big', 'data-field': 'volume' }, s.production.volume.toFixed(1)), ' m³ produced'),
-        el('p', {}, el('span', { 'data-field': 'batches' }, s.production.batches), ' batches, ', el('span', { 'data-field': 'completed' }, completed), ' completed'),
-      ),
-      counts('Delivery tasks', s.tasks),
-      counts('Vehicles', s.vehicles),
-      counts('Orders', s.orders),
-      counts('Open alarms', s.alarms.openByLevel),
-    );
-  }
-  if (site.inventory !== undefined) {
-    body.push(
-      el(
-        'div',
-        { class: 'box inventory' },
-        el('h3', {}, 'Inventory'),
-        el(
-          'table',
-          {},
-          ...site.inventory.map((i) =>
-            el('tr', { class: i.low ? 'low' : '', 'data-material': i.materialId }, el('td', {}, i.name ?? i.materialId), el('td', { class: 'num' }, `${i.onHand.toFixed(1)} ${i.unit ?? ''}`), el('td', { class: 'muted' }, i.threshold === null ? '' : `min ${i.threshold}`), el('td', {}, i.low ? 'LOW' : '')),
-          ),
-        ),
-      ),
-    );
-  }
-  site.card.replaceChildren(...body);
-}
-
-function renderAlarms(): void {
-  const list = [...alarms.values()].filter((a) => a.status !== 'cleared').sort((a, b) => b.at.localeCompare(a.at));
-  const feed = document.getElementById('alarms')!;
-  feed.replaceChildren(
-    ...(list.length === 0
-      ? [el('li', { class: 'muted' }, 'no open alarms')]
-      : list.map((a) => {
-          const item = el('li', { class: `alarm ${a.level} ${a.status}`, 'data-alarm': a.id }, el('span', { class: 'level' }, a.level), el('span', { class: 'where' }, `site ${a.siteId}`), el('span', { class: 'title' }, a.title), el('span', { class: 'status' }, a.status));
-          if (a.status === 'open') {
-            const button = el('button', {}, 'Acknowledge') as HTMLButtonElement;
-            button.addEventListener('click', () => void acknowledge(a, button));
-            item.append(button);
-          }
-          return item;
-        })),
-  );
-}
-
-async function acknowledge(alarm: Alarm, button: HTMLButtonElement): Promise<void> {
-  button.disabled = true;
+async function acknowledge(alarm: Alarm): Promise<void> {
   try {
     // `alarm:ack {alarmId, siteId}`: the hub checks role and site, appends alarm:update, every subscriber sees it.
     await client.acknowledgeAlarm(alarm.id, alarm.siteId);
   } catch (e) {
-    button.disabled = false;
-    status(`acknowledge failed: ${(e as Error).message}`);
+    status(`acknowledge failed: ${(e as Error).message}`, 'error');
+    throw e;
   }
 }
 
-function applySnapshot(s: Snapshot): void {
+function applySnapshot(s: DashboardSnapshot, ts: number): void {
   const site = sites.get(s.siteId);
   if (site === undefined || (site.snapshot !== undefined && site.snapshot.offset > s.offset)) return;
   site.snapshot = s;
-  // The snapshot's open alarms are the truth up to its offset.
-  for (const a of s.alarms.recent) alarms.set(a.id, { id: a.id, siteId: s.siteId, level: a.level, title: a.title ?? a.id, status: a.status, at: a.changedAt });
-  for (const [id, a] of alarms) if (a.siteId === s.siteId && !s.alarms.recent.some((r) => r.id === id) && a.status !== 'open') alarms.delete(id);
-  renderSite(s.siteId);
-  renderAlarms();
+  site.card.showSnapshot(s);
+  production.record(s.siteId, s.day, s.production.volume, s.updatedAt === null ? ts : Date.parse(s.updatedAt));
+  feed.reconcile(s);
+  showTotals(s.day);
+  markReady();
+}
+
+async function loadInventory(id: string): Promise<void> {
+  const site = sites.get(id)!;
+  site.card.showInventory((await api<InventorySnapshot>(`/api/sites/${id}/inventory`)).items);
+  site.hasInventory = true;
+  markReady();
 }
 
 function refetchInventory(id: string): void {
   const site = sites.get(id);
   if (site === undefined || site.refetch !== undefined) return;
-  site.refetch = setTimeout(async () => {
+  site.refetch = setTimeout(() => {
     site.refetch = undefined;
-    site.inventory = (await api<{ items: InventoryLine[] }>(`/api/sites/${id}/inventory`)).items;
-    renderSite(id);
+    loadInventory(id).catch((e: Error) => status(`inventory unavailable: ${e.message}`, 'error'));
   }, 500);
 }
 
-async function addSite(id: string): Promise<void> {
-  if (sites.has(id)) return;
-  const card = el('section', { class: 'site', 'data-site': id });
-  document.getElementById('sites')!.append(card);
-  sites.set(id, { card });
-  await client.subscribeSite(id);
-  applySnapshot(await api<Snapshot>(`/api/sites/${id}/dashboard`));
-  sites.get(id)!.inventory = (await api<{ items: InventoryLine[] }>(`/api/sites/${id}/inventory`)).items;
-  renderSite(id);
+/** A card (and chart series) for each site listed, in id order, at once: the page is ready only when all are loaded. */
+function addSites(ids: readonly string[]): Array<Promise<void>> {
+  const fresh = ids.filter((id) => !sites.has(id)).sort(bySiteId);
+  for (const id of fresh) {
+    const card = new SiteCard(id, byId('sites'));
+    const next = [...sites.keys()].sort(bySiteId).find((other) => bySiteId(other, id) > 0);
+    if (next !== undefined) byId('sites').insertBefore(card.element, sites.get(next)!.card.element);
+    sites.set(id, { card, hasInventory: false, backfilled: false });
+    production.addSite(id);
+  }
+  return fresh.map(loadSite);
 }
 
-function status(text: string): void {
-  document.getElementById('status')!.textContent = text;
+async function loadSite(id: string): Promise<void> {
+  const site = sites.get(id)!;
+  let snapshot: DashboardSnapshot;
+  try {
+    await client.subscribeSite(id);
+    snapshot = await api<DashboardSnapshot>(`/api/sites/${id}/dashboard`);
+  } catch (e) {
+    // Forgotten, so the next poll tries the site again.
+    site.card.element.remove();
+    sites.delete(id);
+    throw e;
+  }
+  applySnapshot(snapshot, Date.now());
+  const history = productionHistory(snapshot, token)
+    .then((points) => production.backfill(id, snapshot.day, points))
+    .catch((e: Error) => status(`production history unavailable: ${e.message}`, 'error'))
+    .finally(() => {
+      site.backfilled = true;
+      markReady();
+    });
+  await loadInventory(id);
+  await history;
+}
+
+/** Site ids as numbers where they are numbers: 2 before 10. */
+function bySiteId(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+function showTotals(day: string): void {
+  byId('day').textContent = day;
+  byId('total').textContent = `${production.total.toFixed(1)} m³ produced today`;
+}
+
+/** Every site has a snapshot, its inventory and its production history, and the production line has a segment. */
+function markReady(): void {
+  const ready = sites.size > 0 && [...sites.values()].every((s) => s.snapshot !== undefined && s.hasInventory && s.backfilled) && Number(byId('production-chart').dataset.points ?? 0) >= 2;
+  if (ready) document.body.dataset.charts = 'ready';
+}
+
+function status(text: string, state: 'ok' | 'waiting' | 'error'): void {
+  const e = byId('status');
+  e.textContent = text;
+  e.dataset.state = state;
 }
 
 async function main(): Promise<void> {
   token = new URLSearchParams(location.hash.slice(1)).get('token') ?? (await (await fetch('/demo/token')).text());
   client = new HubClient({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, token });
-  client.on('dashboard:update', (s: Snapshot) => applySnapshot(s));
+  client.on('dashboard:update', (s: DashboardSnapshot, meta) => applySnapshot(s, meta?.ts ?? Date.now()));
   client.on('inventory:update', (_data, meta) => meta?.site !== undefined && refetchInventory(meta.site));
-  client.on('alarm:new', (a) => {
-    const siteId = String(a.siteId ?? a.site_id);
-    alarms.set(String(a.id), { id: String(a.id), siteId, level: String(a.level ?? 'unknown'), title: String(a.title ?? a.message ?? a.id), status: 'open', at: new Date().toISOString() });
-    renderAlarms();
+  client.on('alarm:new', (a, meta) => {
+    const at = new Date(meta?.ts ?? Date.now()).toISOString();
+    const offset = meta?.offset ?? 0;
+    feed.raised({ id: String(a.id), siteId: String(a.siteId ?? a.site_id ?? meta?.site), level: String(a.level ?? 'unknown'), title: String(a.title ?? a.message ?? a.id), status: 'open', raisedOffset: offset, changedOffset: offset, at });
   });
-  client.on('alarm:update', (a) => {
-    const known = alarms.get(String(a.id));
-    if (known !== undefined && typeof a.status === 'string') {
-      known.status = a.status === 'resolved' || a.status === 'closed' ? 'cleared' : a.status;
-      renderAlarms();
-    }
+  client.on('alarm:update', (a, meta) => {
+    if (typeof a.status === 'string') feed.changed(String(a.id), a.status, new Date(meta?.ts ?? Date.now()).toISOString(), meta?.offset ?? 0);
   });
-  client.on('connected', () => status('connected'));
-  client.on('disconnect', () => status('reconnecting…'));
+  client.on('connected', () => status('live', 'ok'));
+  client.on('disconnect', () => status('reconnecting…', 'waiting'));
   await client.connect();
   await client.subscribeAlarms();
   const poll = async () => {
     try {
-      for (const id of (await api<{ sites: string[] }>('/api/sites')).sites) await addSite(id);
+      await Promise.all(addSites((await api<{ sites: string[] }>('/api/sites')).sites));
+      if (byId('status').dataset.state === 'error') status('live', 'ok');
     } catch (e) {
-      status(`views unavailable: ${(e as Error).message}`);
+      status(`views unavailable: ${(e as Error).message}`, 'error');
     }
   };
   await poll();
   setInterval(poll, 3000);
 }
 
-main().catch((e: Error) => status(`failed: ${e.message}`));
+main().catch((e: Error) => status(`failed: ${e.message}`, 'error'));
