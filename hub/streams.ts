@@ -1,6 +1,9 @@
 /**
  * Creates or updates, idempotently, the streams and KV buckets of a namespace.
  * The site log is the source of truth: kept whole unless the operator bounds it.
+ * Every stream and bucket gets HUB_STREAM_REPLICAS replicas (3 on a 3-node cluster:
+ * an append is acknowledged once a majority stored it, so losing any one node loses
+ * nothing); raising the setting later scales existing ones up on the next start.
  */
 import { DiscardPolicy, JetStreamApiError, type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -25,6 +28,7 @@ export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, c
       max_age: key === 'site' ? 0 : nanos(config.notificationRetentionMs),
       max_bytes: key === 'site' && config.siteStreamMaxBytes > 0 ? config.siteStreamMaxBytes : -1,
       duplicate_window: nanos(120_000),
+      num_replicas: config.streamReplicas,
     };
     let created: string;
     try {
@@ -38,11 +42,19 @@ export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, c
     epochs[key] = epochOf(created);
   }
   const kvm = new Kvm(nc);
-  const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_TTL_MS });
+  const replicas = config.streamReplicas;
+  const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_TTL_MS, replicas });
   // Acked positions outlive the notifications they point into.
-  const cursors = await kvm.create(cursorBucket(config.namespace), { history: 1, ttl: config.notificationRetentionMs * 2 });
-  const recovery = await kvm.create(recoveryBucket(config.namespace), { history: 1, ttl: config.socketIoRecoveryMs });
+  const cursors = await kvm.create(cursorBucket(config.namespace), { history: 1, ttl: config.notificationRetentionMs * 2, replicas });
+  const recovery = await kvm.create(recoveryBucket(config.namespace), { history: 1, ttl: config.socketIoRecoveryMs, replicas });
+  for (const bucket of [presenceBucket(config.namespace), cursorBucket(config.namespace), recoveryBucket(config.namespace)]) await ensureReplicas(jsm, `KV_${bucket}`, replicas);
   return { epochs: Object.freeze(epochs), presence, cursors, recovery };
+}
+
+/** nats.js opens an existing bucket as it is: a bucket made before replicas were raised is scaled here. */
+async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if (info.config.num_replicas !== replicas) await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
 }
 
 /** The epoch is the stream's creation time: recreating a stream changes it. */
