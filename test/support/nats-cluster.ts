@@ -31,6 +31,17 @@ async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T |
   }
 }
 
+/** A node that would not start; `portTaken` when another process got one of its ports first. */
+export class NodeStartError extends Error {
+  override readonly name = 'NodeStartError';
+  constructor(
+    message: string,
+    readonly portTaken: boolean,
+  ) {
+    super(message);
+  }
+}
+
 export class ClusterNode {
   readonly name: string;
   readonly port: number;
@@ -65,12 +76,17 @@ export class ClusterNode {
       stderr = (stderr + d.toString()).slice(-2000);
     });
     this.#child = child;
-    await poll(`node ${this.name} listening`, 15_000, async () => {
-      if (!this.running) throw new Error(`nats-server ${this.name} exited: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      const nc = await connect({ servers: this.url, timeout: 500, reconnect: false });
-      await nc.close();
-      return true;
-    });
+    const exited = new Promise<never>((_, reject) => child.once('exit', () => reject(new NodeStartError(`nats-server ${this.name} exited: ${stderr.trim().split('\n').slice(-2).join(' | ')}`, /address already in use/.test(stderr)))));
+    exited.catch(() => {});
+    await Promise.race([
+      exited,
+      poll(`node ${this.name} listening`, 15_000, async () => {
+        if (!this.running) return undefined;
+        const nc = await connect({ servers: this.url, timeout: 500, reconnect: false });
+        await nc.close();
+        return true;
+      }),
+    ]);
   }
 
   /** SIGKILL: no lame duck, no flush; the store is what the disk holds. */
@@ -122,8 +138,22 @@ export class NatsCluster {
     this.dir = dir;
   }
 
-  /** Starts `size` nodes with routes to each other and waits for a JetStream meta leader. */
+  /**
+   * Starts `size` nodes with routes to each other and waits for a JetStream meta leader. Free ports
+   * are picked before the servers bind them: on a shared machine another process may take one
+   * meanwhile, and then the whole cluster is tried again on new ports.
+   */
   static async start(size = 3): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.#startOnce(size);
+      } catch (e) {
+        if (!(e instanceof NodeStartError && e.portTaken) || attempt === 5) throw e;
+      }
+    }
+  }
+
+  static async #startOnce(size: number): Promise<NatsCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'hub-nats-cluster-'));
     const clusterName = `hc${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     const ports: Array<{ port: number; routePort: number; httpPort: number }> = [];
