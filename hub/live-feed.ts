@@ -11,6 +11,9 @@
  * heartbeat for a few heartbeat intervals means: drop that consumer, make a new one.
  * Starting it at `next()` (the window's last offset + 1) and dropping what an old
  * consumer still hands over keeps the feed gapless and duplicate-free.
+ * Not replaced on every reconnect: a consumer on a surviving node carries on by
+ * itself, and creating one needs the meta leader, often electing right then
+ * (tried in test/cluster.test.ts: no faster, more churn).
  */
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from './logger.ts';
@@ -78,6 +81,9 @@ export class LiveFeed {
   }
 
   async #open(): Promise<void> {
+    // Only a live stream leader answers this. On nats-server 2.9 an ephemeral consumer is placed on
+    // the stream's leader: created while the cluster still names a dead one, it would sit there silent.
+    await this.#js.streams.get(this.#stream);
     const from = this.#next();
     const consumer = await this.#js.consumers.get(this.#stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
     // The handle exists before any message can arrive; its close is filled in once consuming started.

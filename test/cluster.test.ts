@@ -5,30 +5,42 @@
  * WebSocketService (the seed's drop-in, void sends through its outbox) appends
  * all along. Then: the site stream's leader node is SIGKILLed; it comes back and
  * another node is killed; all three are restarted one after the other. Through
- * all of it every client gets every event of its site exactly once, in order, and
- * the outbox stores every send once. Live delivery is back within seconds of a
+ * all of it every client gets every event of its site exactly once, in order, the
+ * outbox stores every send once, and the projection workers (their own runner,
+ * first connected to the third node) fold every event into Postgres. Live delivery is back within seconds of a
  * kill: the time is printed, not asserted (it is the cluster's leader election on
  * a busy machine).
  *
- * CLUSTER_TEST_CLIENTS sets the number of clients (default 1000, as in issue 13).
+ * CLUSTER_TEST_CLIENTS sets the number of clients: 250 in the suite (the run is
+ * mostly leader elections; 1,000 clients take it from ~40 s to 45–85 s on the busy
+ * 2-core machine); issue 13's full scenario is
+ *   CLUSTER_TEST_CLIENTS=1000 node --import tsx --test test/cluster.test.ts
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { loadProjectionsConfig } from '../projections/config.ts';
+import { ProjectionRunner } from '../projections/projection-runner.ts';
 import { WebSocketService } from '../protocol/publisher.ts';
 import { namespaceBuckets, STREAM_KEYS, streamName } from '../protocol/subjects.ts';
 import { readLog } from './support/event-log.ts';
 import { type ClusterNode, NatsCluster } from './support/nats-cluster.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { silentLog } from './support/projection-harness.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
-const CLIENTS = Number(process.env.CLUSTER_TEST_CLIENTS ?? 1000);
+const CLIENTS = Number(process.env.CLUSTER_TEST_CLIENTS ?? 250);
 const SITES = 10;
 const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 500, jitter: 0.5 };
 /** One send every this many ms (50/s): every fault lands between appends, and 1,000 clients in this one process keep up. */
 const SEND_EVERY_MS = 20;
 const quiet = { warn: () => {}, error: (m: string) => process.stderr.write(`outbox: ${m}\n`) };
+
+/** What this test's producer appends; the projection workers add `dashboard:update`s of their own. */
+const PRODUCED = new Set(['task:update', 'alarm:new']);
+const PRODUCED_TAILS = ['.task.updated', '.alarm.raised'];
 
 interface Client {
   readonly r: Recorder;
@@ -38,7 +50,7 @@ interface Client {
 /** Offsets of a client's site events, in arrival order. */
 function siteOffsets(r: Recorder): number[] {
   const out: number[] = [];
-  for (const e of r.received) if (e.meta?.stream === 'site') out.push(e.meta.offset);
+  for (const e of r.received) if (e.meta?.stream === 'site' && PRODUCED.has(e.name)) out.push(e.meta.offset);
   return out;
 }
 
@@ -64,6 +76,8 @@ describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two h
   let producing = false;
   let producer: Promise<void> = Promise.resolve();
   let ns = '';
+  let db: TestDatabase;
+  let projections: ProjectionRunner;
 
   const siteStream = () => streamName(ns, 'site');
 
@@ -117,7 +131,14 @@ describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two h
   async function assertEveryClientHasEverything(label: string): Promise<void> {
     await pause();
     assert.equal(await service.flush(60_000), true, `${label}: the outbox drained`);
-    const log = await readLog(cluster.urls.join(','), ns, 'site');
+    // Right after a kill the meta leader may still be settling, and creating the reader's consumer time out: retry.
+    let all: Awaited<ReturnType<typeof readLog>> | undefined;
+    await until(`${label}: the log can be read`, async () => {
+      all = await readLog(cluster.nodes.filter((n) => n.running).map((n) => n.url).join(','), ns, 'site').catch(() => undefined);
+      return all !== undefined;
+    });
+    all = all!;
+    const log = all.filter((e) => PRODUCED_TAILS.some((t) => e.subject.endsWith(t)));
     const bySite = new Map<number, number[]>();
     for (const e of log) {
       const site = Number(e.subject.split('.')[2]);
@@ -126,7 +147,7 @@ describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two h
     }
     for (const c of clients) {
       const want = bySite.get(c.site)?.length ?? 0;
-      await c.r.waitFor((rs) => rs.reduce((n, e) => n + (e.meta?.stream === 'site' ? 1 : 0), 0) >= want, 60_000).catch(() => {});
+      await c.r.waitFor((rs) => rs.reduce((n, e) => n + (e.meta?.stream === 'site' && PRODUCED.has(e.name) ? 1 : 0), 0) >= want, 60_000).catch(() => {});
     }
     let lost = 0;
     let duplicated = 0;
@@ -154,6 +175,15 @@ describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two h
     const { appended, dropped } = service.stats;
     assert.equal(appended, sent + markers);
     assert.deepEqual(dropped, { invalid: 0, outbox_full: 0, refused: 0, shutdown: 0 });
+    // The projection workers: every event folded (the dashboard's checkpoint passed the last one), the views agree with the log.
+    await projections.worker('dashboard')!.waitFor(log.at(-1)!.seq, 60_000);
+    for (let site = 1; site <= SITES; site++) {
+      const ofSite = log.filter((e) => Number(e.subject.split('.')[2]) === site);
+      const dashboard = await projections.reader.dashboard(String(site));
+      const tasks = ofSite.filter((e) => e.subject.endsWith('.task.updated'));
+      assert.equal(dashboard.alarms.open, ofSite.length - tasks.length, `${label}: open alarms of site ${site}`);
+      assert.equal(Object.values(dashboard.tasks).reduce((a, b) => a + b, 0), tasks.length, `${label}: tasks of site ${site}`);
+    }
     produce();
   }
 
@@ -167,6 +197,14 @@ describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two h
     ns = a.ns;
     const b = await startTestHub({ ...env, NATS_URL: [n1, n2, n0].join(','), HUB_NAMESPACE: ns });
     hubs = [a, b];
+    // The projection workers as their own service would run them, first on the third node.
+    db = await createTestDatabase();
+    projections = await ProjectionRunner.start({
+      config: loadProjectionsConfig({ HUB_NAMESPACE: ns, NATS_URL: [n2, n0, n1].join(','), DATABASE_URL: db.url, PROJECTIONS_PUSH_INTERVAL_MS: '3600000' }),
+      log: silentLog,
+      database: db.database,
+    });
+    await projections.ready;
     service = await WebSocketService.connect({ servers: cluster.urls, namespace: ns, logger: quiet, timeoutMs: 2000, retryBackoff: { initialDelayMs: 50, maxDelayMs: 1000, jitter: 0.3 } });
     const allSites = Array.from({ length: SITES }, (_, i) => i + 1);
     for (const h of hubs) {
@@ -201,6 +239,8 @@ describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two h
     for (const c of clients) c.r.close();
     for (const p of probes) p.close();
     await service?.close();
+    await projections?.stop();
+    await db?.drop();
     for (const h of hubs) await h.hub.stop().catch(() => {});
     await cluster?.stop();
   });
