@@ -5,11 +5,12 @@
  * WebSocketService (the seed's drop-in, void sends through its outbox) appends
  * all along. Then: the site stream's leader node is SIGKILLed; it comes back and
  * another node is killed; all three are restarted one after the other. Through
- * all of it every client gets every event of its site exactly once, in order, the
- * outbox stores every send once, and the projection workers (their own runner,
- * first connected to the third node) fold every event into Postgres. Live delivery is back within seconds of a
- * kill: the time is printed, not asserted (it is the cluster's leader election on
- * a busy machine).
+ * all of it every client gets every event of its site exactly once, in order
+ * (also one that resumes from offset 0 through a third hub during the first
+ * election), the outbox stores every send once, and the projection workers (their
+ * own runner, first on the third node) fold every event into Postgres. Live
+ * delivery is back within seconds of a kill: the time is printed, not asserted
+ * (it is the cluster's leader election on a busy machine).
  *
  * CLUSTER_TEST_CLIENTS sets the number of clients: 100 in the suite (the run is
  * mostly leader elections: ~50 s; 1,000 clients take 60–90 s on the busy
