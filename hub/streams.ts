@@ -16,7 +16,23 @@ export const PRESENCE_TTL_MS = 30_000;
 
 export type Epochs = Readonly<Record<StreamKey, string>>;
 
+/** NATS cannot place the replicas HUB_STREAM_REPLICAS asks for (one server, or fewer nodes than replicas). */
+export class StreamReplicasError extends Error {
+  override readonly name = 'StreamReplicasError';
+}
+
 export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, config: HubConfig): Promise<{ epochs: Epochs; presence: KV; cursors: KV; recovery: KV }> {
+  try {
+    return await ensureAll(nc, jsm, config);
+  } catch (e) {
+    if (config.streamReplicas > 1 && e instanceof JetStreamApiError && /replica|peers|insufficient resources/i.test(e.message)) {
+      throw new StreamReplicasError(`HUB_STREAM_REPLICAS=${config.streamReplicas}: NATS refused (${e.message}); a single nats-server takes 1, ${config.streamReplicas} needs a JetStream cluster of at least ${config.streamReplicas} nodes`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+async function ensureAll(nc: NatsConnection, jsm: JetStreamManager, config: HubConfig): Promise<{ epochs: Epochs; presence: KV; cursors: KV; recovery: KV }> {
   const epochs = {} as Record<StreamKey, string>;
   for (const key of STREAM_KEYS) {
     const wanted: Partial<StreamConfig> & { name: string } = {

@@ -8,6 +8,8 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../hub/config.ts';
 import { loadProjectionsConfig, ProjectionsConfigError } from '../projections/config.ts';
 import { natsServers, NatsServersError } from '../protocol/publisher.ts';
+import { dropNamespace, uniqueNamespace } from './support/nats.ts';
+import { startTestHub } from './support/test-hub.ts';
 
 describe('natsServers', () => {
   it('splits a comma-separated NATS_URL into one entry per node, trimmed', () => {
@@ -48,5 +50,14 @@ describe('cluster settings of the hub and the projection workers', () => {
     assert.throws(() => loadConfig({ ...base, NATS_URL: 'nats://n1:4222,http://n2' }), (e: Error) => e instanceof ConfigError && /NATS_URL/.test(e.message));
     assert.throws(() => loadProjectionsConfig({ NATS_URL: 'nats://n1:4222,http://n2' }), (e: Error) => e instanceof ProjectionsConfigError && /NATS_URL/.test(e.message));
     assert.equal(loadProjectionsConfig({ NATS_URL: 'nats://n1:4222, nats://n2:4222' }).natsUrl, 'nats://n1:4222, nats://n2:4222');
+  });
+
+  it('refuses to start on a single nats-server with HUB_STREAM_REPLICAS=3, saying what it needs', async () => {
+    const ns = uniqueNamespace('hcr');
+    try {
+      await assert.rejects(startTestHub({ HUB_NAMESPACE: ns, HUB_STREAM_REPLICAS: '3' }), (e: Error) => e.name === 'StreamReplicasError' && /HUB_STREAM_REPLICAS=3/.test(e.message) && /cluster of at least 3 nodes/.test(e.message));
+    } finally {
+      await dropNamespace(ns);
+    }
   });
 });
