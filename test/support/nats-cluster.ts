@@ -76,6 +76,10 @@ export class ClusterNode {
       stderr = (stderr + d.toString()).slice(-2000);
     });
     this.#child = child;
+    // A test that times out is not given the chance to stop its cluster: the servers go with the process.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
     const exited = new Promise<never>((_, reject) => child.once('exit', () => reject(new NodeStartError(`nats-server ${this.name} exited: ${stderr.trim().split('\n').slice(-2).join(' | ')}`, /address already in use/.test(stderr)))));
     exited.catch(() => {});
     await Promise.race([
