@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- append [--events 50000] [--window 512] [--sites 10] [--repeat 3] [--nats-url …]`:
+ * `npm run bench -- append [--events 50000] [--window 512] [--sites 10] [--repeat 3] [--replicas 3] [--nats-url …]`:
  * what WebSocketService's outbox costs against bare JetStream. In one run, per
  * repetition and taking turns:
  * - raw: nats.js `js.publish` with a msg id each, `--window` in flight, payloads
@@ -18,7 +18,7 @@ import { loadConfig } from '../hub/config.ts';
 import { ensureStreams } from '../hub/streams.ts';
 import { buildAppend } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
-import { WebSocketService } from '../protocol/publisher.ts';
+import { natsServers, WebSocketService } from '../protocol/publisher.ts';
 import { cursorBucket, presenceBucket, STREAM_KEYS, streamName } from '../protocol/subjects.ts';
 import { formatRatio, median, ratio } from './ratio.ts';
 
@@ -28,7 +28,8 @@ const HELP = `npm run bench -- append [options]
   --sites <n>      sites the events are spread over (default 10)
   --repeat <n>     repetitions; figures are medians (default 1)
   --sends-per-turn <n>  outbox sends per event-loop turn, as requests would make them (default 100; 0: all in one synchronous loop)
-  --nats-url <url> loopback NATS with JetStream (default nats://127.0.0.1:4222)`;
+  --replicas <n>   replicas of the bench's streams, as HUB_STREAM_REPLICAS (default 1; 3 needs a 3-node cluster)
+  --nats-url <url> loopback NATS with JetStream (default nats://127.0.0.1:4222); a cluster's nodes comma-separated`;
 
 /** A task row as Prisma gives it: the outbox turns its Date and Decimal into their JSON forms. */
 function taskRow(i: number, sites: number) {
@@ -38,7 +39,7 @@ function taskRow(i: number, sites: number) {
 export async function runAppendBench(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { events: { type: 'string', default: '50000' }, window: { type: 'string', default: '512' }, sites: { type: 'string', default: '10' }, repeat: { type: 'string', default: '1' }, 'sends-per-turn': { type: 'string', default: '100' }, 'nats-url': { type: 'string', default: 'nats://127.0.0.1:4222' }, help: { type: 'boolean', short: 'h' } },
+    options: { events: { type: 'string', default: '50000' }, window: { type: 'string', default: '512' }, sites: { type: 'string', default: '10' }, repeat: { type: 'string', default: '1' }, 'sends-per-turn': { type: 'string', default: '100' }, replicas: { type: 'string', default: '1' }, 'nats-url': { type: 'string', default: 'nats://127.0.0.1:4222' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help === true) {
@@ -50,17 +51,19 @@ export async function runAppendBench(argv: readonly string[]): Promise<number> {
   const sites = positiveInt(values.sites, '--sites');
   const repeat = positiveInt(values.repeat, '--repeat');
   const sendsPerTurn = values['sends-per-turn'] === '0' ? 0 : positiveInt(values['sends-per-turn'], '--sends-per-turn');
+  const replicas = positiveInt(values.replicas, '--replicas');
   const url = values['nats-url'];
-  if (!/^nats:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(url)) throw new Error(`--nats-url ${url}: the append bench runs against loopback NATS only`);
+  const servers = natsServers(url);
+  for (const s of servers) if (!/^nats:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(s)) throw new Error(`--nats-url ${s}: the append bench runs against loopback NATS only`);
 
   const ns = `benchappend${Date.now().toString(36)}`;
-  const nc = await connect({ servers: url });
+  const nc = await connect({ servers });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const site = streamName(ns, 'site');
   try {
-    await ensureStreams(nc, jsm, loadConfig({ HUB_NAMESPACE: ns, HUB_JWT_SECRET: 'x'.repeat(32), NATS_URL: url }));
-    console.log(`append bench: ${events} task:update events over ${sites} sites, ${window} in flight, outbox sends ${sendsPerTurn === 0 ? 'all in one turn' : `${sendsPerTurn} per turn`}, ${repeat} repetition(s), ${url}, stream ${site}\n`);
+    await ensureStreams(nc, jsm, loadConfig({ HUB_NAMESPACE: ns, HUB_JWT_SECRET: 'x'.repeat(32), NATS_URL: url, HUB_STREAM_REPLICAS: String(replicas) }));
+    console.log(`append bench: ${events} task:update events over ${sites} sites, ${window} in flight, outbox sends ${sendsPerTurn === 0 ? 'all in one turn' : `${sendsPerTurn} per turn`}, ${repeat} repetition(s), ${url}, stream ${site} (R${replicas})\n`);
     // Raw publishes the very bytes the outbox would store, built beforehand.
     const prebuilt = Array.from({ length: Math.min(events, 1000) }, (_, i) => buildAppend(ns, { event: 'task:update', siteId: (i % sites) + 1, data: taskRow(i, sites) }));
     const raw: number[] = [];

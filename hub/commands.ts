@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Frame } from '../protocol/codec.ts';
-import { ErrorCode } from '../protocol/errors.ts';
+import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import { buildAppend } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
 import { idToken, STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
@@ -16,7 +16,7 @@ import type { CursorStore } from './cursor-store.ts';
 import { grantsSite, hasAnyRole } from './grant.ts';
 import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
-import { type Replayer, ResumeCancelled, type ResumeFrom } from './replayer.ts';
+import { LogUnavailable, type Replayer, ResumeCancelled, type ResumeFrom } from './replayer.ts';
 import type { Session, SubscriptionState } from './session.ts';
 import { alarmsSubscription, globalSubscription, siteSubscription, type Subscription, systemSubscription, userSubscription } from './subscription.ts';
 
@@ -75,6 +75,11 @@ export class Commands {
     const handler = this.#handlers.get(op);
     const fail = (e: unknown): boolean => {
       if (e instanceof ResumeCancelled) return true;
+      if (e instanceof LogUnavailable) {
+        this.#log.warn({ clientId: session.id, op, err: e.message }, 'resume failed: the event log did not answer; the client reconnects and resumes');
+        session.end(CloseCode.HubUnavailable, 'event log unavailable: reconnect and resume');
+        return true;
+      }
       if (!(e instanceof CommandError)) {
         const errorId = randomUUID();
         this.#log.error({ errorId, clientId: session.id, op, err: (e as Error).stack }, 'command failed');

@@ -3,14 +3,17 @@
  * frozen. A bad value fails fast naming the variable.
  */
 import { EVENT_NAMES, isEventName } from '../protocol/catalogue.ts';
+import { natsServers } from '../protocol/nats-servers.ts';
 import { isValidNamespace } from '../protocol/subjects.ts';
 
 export interface HubConfig {
   /** Port for HTTP and WebSocket (`/ws`). 0 picks a free port. */
   readonly port: number;
   readonly host: string;
-  /** NATS URL; undefined means "launch an embedded nats-server". */
+  /** NATS URL, or several comma-separated (every node of a cluster); undefined means "launch an embedded nats-server". */
   readonly natsUrl: string | undefined;
+  /** Replicas of every stream and KV bucket the hub creates: 1 on one server, 3 on a 3-node cluster. */
+  readonly streamReplicas: number;
   /** Where the embedded nats-server keeps its store, and dev secrets live. */
   readonly dataDir: string;
   /** Port of the embedded nats-server. */
@@ -140,7 +143,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
   const config: HubConfig = {
     port: int(env, 'HUB_PORT', 3000, 0, 65535),
     host: env.HUB_HOST ?? '0.0.0.0',
-    natsUrl: nonEmpty(env, 'NATS_URL'),
+    natsUrl: natsUrl(env, 'NATS_URL'),
+    streamReplicas: int(env, 'HUB_STREAM_REPLICAS', 1, 1, 5),
     dataDir: env.HUB_DATA_DIR ?? 'data',
     embeddedNatsPort: int(env, 'HUB_EMBEDDED_NATS_PORT', 4223, 1, 65535),
     namespace,
@@ -259,6 +263,18 @@ function roles(env: Env, name: string, fallback: string[]): string[] {
   const raw = list(env, name);
   if (raw === undefined) return fallback;
   return raw.length === 1 && raw[0] === 'none' ? [] : raw;
+}
+
+/** One NATS URL or a comma-separated list; each entry checked here, so a typo fails at start, not on connect. */
+function natsUrl(env: Env, name: string): string | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    natsServers(raw);
+  } catch (e) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)}: ${(e as Error).message}`);
+  }
+  return raw;
 }
 
 function url(env: Env, name: string): string | undefined {

@@ -6,11 +6,12 @@
  * same bytes to every fast subscriber in C++; critical events are sent per
  * socket so each delivery can be tracked until acked.
  */
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { specForSubject } from '../protocol/catalogue.ts';
 import { parseSubject, STREAM_KEYS, type StreamKey, streamName, topics } from '../protocol/subjects.ts';
 import { LiveEvent } from './live-event.ts';
+import { LiveFeed } from './live-feed.ts';
 import type { Logger } from './logger.ts';
 import { RecentEvents } from './recent-events.ts';
 import type { Session } from './session.ts';
@@ -32,10 +33,9 @@ export class FanOut {
   readonly epochs: Epochs;
   readonly #ctx: SessionContext;
   readonly #log: Logger;
-  readonly #stops: Array<() => Promise<unknown>> = [];
+  readonly #feeds: LiveFeed[] = [];
   readonly #recent = {} as Record<StreamKey, RecentEvents>;
   readonly #faces: readonly LiveFace[];
-  #stopped = false;
 
   /** `faces`: other protocols served from the same consumers (the Socket.IO face). */
   constructor(app: TemplatedApp, js: JetStreamClient, jsm: JetStreamManager, ns: string, epochs: Epochs, ctx: SessionContext, log: Logger, faces: readonly LiveFace[] = []) {
@@ -58,15 +58,19 @@ export class FanOut {
     for (const key of STREAM_KEYS) {
       const name = streamName(this.#ns, key);
       const last = (await this.#jsm.streams.info(name)).state.last_seq;
-      this.#recent[key] = new RecentEvents(this.#ctx.config.recentEvents, last, this.#ctx.config.recentBytes);
-      // Start exactly after the offset the window claims, so a resume's hand-over has no hole.
-      const consumer = await this.#js.consumers.get(name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 });
-      // Short pull expiry: after a NATS restart the recreated consumer otherwise sits idle until its
-      // heartbeats are missed (~45 s with the defaults); with 2 s live delivery resumes within seconds.
-      const messages = await consumer.consume({ max_messages: 1024, expires: 2000 });
-      this.#stops.push(() => messages.close());
-      void this.#pump(key, messages);
+      const recent = new RecentEvents(this.#ctx.config.recentEvents, last, this.#ctx.config.recentBytes);
+      this.#recent[key] = recent;
+      // Start exactly after the offset the window claims, so a resume's hand-over has no hole; a
+      // replaced consumer starts there again, so a lost NATS node costs neither a gap nor a duplicate.
+      const feed = new LiveFeed(this.#js, name, () => recent.last + 1, (m) => this.#receive(key, m), this.#log);
+      await feed.start();
+      this.#feeds.push(feed);
     }
+  }
+
+  /** Live consumers replaced since start (a NATS node holding one died, or it went quiet). */
+  get consumersReplaced(): number {
+    return this.#feeds.reduce((n, f) => n + f.replaced, 0);
   }
 
   /** Events appended to each log that live delivery has not reached yet. */
@@ -77,8 +81,7 @@ export class FanOut {
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await Promise.allSettled(this.#stops.map((stop) => stop()));
+    await Promise.allSettled(this.#feeds.map((feed) => feed.stop()));
   }
 
   /** Builds the hub's view of a stored message, or undefined for subjects it does not deliver. */
@@ -89,19 +92,13 @@ export class FanOut {
     return new LiveEvent(m.seq, stream, parsed.owner, spec, m.data, Math.floor(m.info.timestampNanos / 1e6), this.epochs[stream]);
   }
 
-  async #pump(stream: StreamKey, messages: AsyncIterable<JsMsg>): Promise<void> {
+  #receive(stream: StreamKey, m: JsMsg): void {
     try {
-      for await (const m of messages) {
-        try {
-          this.#publish(stream, m);
-        } catch (e) {
-          // One event the hub cannot deliver must not stop the stream for everyone: skip it, say so.
-          this.#recent[stream].skip(m.seq);
-          this.#log.error({ stream, offset: m.seq, subject: m.subject, err: (e as Error).stack }, 'event skipped: delivery failed');
-        }
-      }
+      this.#publish(stream, m);
     } catch (e) {
-      if (!this.#stopped) this.#log.error({ stream, err: (e as Error).message }, 'fan-out consumer failed');
+      // One event the hub cannot deliver must not stop the stream for everyone: skip it, say so.
+      this.#recent[stream].skip(m.seq);
+      this.#log.error({ stream, offset: m.seq, subject: m.subject, err: (e as Error).stack }, 'event skipped: delivery failed');
     }
   }
 

@@ -16,6 +16,7 @@ import { Session, type SocketData } from './session.ts';
 import type { SessionContext } from './session-context.ts';
 import { originAllowed } from './cors.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { LogUnavailable } from './replayer.ts';
 
 export class Gateway {
   readonly #config: HubConfig;
@@ -142,7 +143,12 @@ export class Gateway {
     this.#ctx.metrics.connections.inc();
     this.#presence.connected(data.grant.userKey);
     session.send(['connected', { message: 'connected', clientId: session.id, userId, expiresAt: data.grant.expiresAt ?? null }]);
-    this.#commands.startSession(session).catch((e: Error) => this.#log.error({ clientId: session.id, err: e.stack }, 'session start failed'));
+    this.#commands.startSession(session).catch((e: Error) => {
+      if (!(e instanceof LogUnavailable)) return this.#log.error({ clientId: session.id, err: e.stack }, 'session start failed');
+      // Its offline notifications could not be read: a reconnect resumes them (here or on another hub).
+      this.#log.warn({ clientId: session.id, err: e.message }, 'session start failed: the event log did not answer; the client reconnects');
+      session.end(CloseCode.HubUnavailable, 'event log unavailable: reconnect and resume');
+    });
     this.#log.debug({ clientId: session.id, userId, acks: session.acks }, 'connected');
   }
 

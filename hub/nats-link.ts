@@ -4,15 +4,22 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { natsServers } from '../protocol/nats-servers.ts';
 import type { Logger } from './logger.ts';
 
+/**
+ * `url`: one URL or a comma-separated list. With a cluster's nodes listed, the hub connects to the
+ * first that answers, in the order given (list each hub's nearest node first, and hubs spread over the
+ * nodes), and reconnects go round the list (and the nodes the cluster advertises) forever.
+ */
 export async function connectWithRetry(url: string, name: string, log: Logger, signal?: AbortSignal): Promise<NatsConnection> {
+  const servers = natsServers(url);
   let delay = 250;
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
-      const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 3000, pingInterval: 10_000 });
-      log.info({ url, server: nc.info?.server_id }, 'connected to NATS');
+      const nc = await connect({ servers, noRandomize: true, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 3000, pingInterval: 10_000 });
+      log.info({ url, server: nc.info?.server_name ?? nc.info?.server_id }, 'connected to NATS');
       watchStatus(nc, log);
       return nc;
     } catch (e) {

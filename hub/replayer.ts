@@ -41,6 +41,20 @@ export class ResumeCancelled extends Error {
   override readonly name = 'ResumeCancelled';
 }
 
+/**
+ * The log did not answer while a resume read it (a NATS node lost, a stream leader being elected):
+ * the session is closed with 4503 so the client reconnects and resumes from what it has, here or
+ * on another hub, instead of being left with a subscription that never goes live.
+ */
+export class LogUnavailable extends Error {
+  override readonly name = 'LogUnavailable';
+}
+
+/** A resume's NATS failure, named; a cancellation stays what it is. */
+function unavailable(e: unknown, what: string): Error {
+  return e instanceof ResumeCancelled || e instanceof LogUnavailable ? e : new LogUnavailable(`${what}: ${(e as Error).message}`, { cause: e });
+}
+
 export class Replayer {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
@@ -83,7 +97,9 @@ export class Replayer {
     let cursor = Math.max(0, from.offset);
     let recovered = true;
     let replayed = 0;
-    const first = await this.firstOffset(stream);
+    const first = await this.firstOffset(stream).catch((e: unknown) => {
+      throw unavailable(e, `cannot read where log ${stream} starts`);
+    });
     if (cursor + 1 < first) {
       recovered = false; // aged out of retention: deliver what is left, the client refetches state
       cursor = first - 1;
@@ -101,7 +117,9 @@ export class Replayer {
         return { offset: recent.last, epoch, recovered, replayed };
       }
       const target = recent.start - 1;
-      const sent = await this.#replayFromLog(session, state, cursor, target);
+      const sent = await this.#replayFromLog(session, state, cursor, target).catch((e: unknown) => {
+        throw unavailable(e, `replay of log ${stream} failed`);
+      });
       replayed += sent;
       cursor = target;
     }
@@ -142,17 +160,39 @@ export class Replayer {
       return;
     }
     const consumer = await this.#js.consumers.get(name, info.name);
-    const messages = await consumer.consume({ max_messages: 256 });
+    // Short pulls: the server heartbeats every second while one waits, so a consumer lost with its
+    // node shows as missed heartbeats within seconds (nats.js would otherwise wait for it forever).
+    const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
+    let lost = false;
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (s.type === 'heartbeats_missed' && s.count >= 3) {
+          lost = true;
+          await messages.close().catch(() => {});
+          break;
+        }
+      }
+    })().catch(() => {});
+    // Only these exits mean "read up to target": an iterator that just ends was stopped, and
+    // treating that as done would skip the rest of the range.
+    let complete = false;
     try {
       for await (const m of messages as AsyncIterable<JsMsg>) {
         if (reader.cancelled()) throw new ResumeCancelled();
-        if (m.seq > target) break;
+        if (m.seq > target) {
+          complete = true;
+          break;
+        }
         const event = this.#fanOut.toEvent(stream, m);
         if (event !== undefined) reader.each(event);
-        if (m.info.pending === 0) break;
+        if (m.info.pending === 0 || m.seq === target) {
+          complete = true;
+          break;
+        }
         const paused = reader.pause();
         if (paused !== undefined) await paused;
       }
+      if (!complete) throw new LogUnavailable(lost ? `the replay consumer of ${name} stopped answering (its NATS node gone?)` : `the replay consumer of ${name} ended before offset ${target}`);
     } finally {
       await messages.close().catch(() => {});
       void this.#jsm.consumers.delete(name, info.name).catch((e: Error) => this.#log.debug({ err: e.message }, 'replay consumer cleanup'));

@@ -1,6 +1,9 @@
 /**
  * Creates or updates, idempotently, the streams and KV buckets of a namespace.
  * The site log is the source of truth: kept whole unless the operator bounds it.
+ * Every stream and bucket gets HUB_STREAM_REPLICAS replicas (3 on a 3-node cluster:
+ * an append is acknowledged once a majority stored it, so losing any one node loses
+ * nothing); raising the setting later scales existing ones up on the next start.
  */
 import { DiscardPolicy, JetStreamApiError, type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -13,7 +16,23 @@ export const PRESENCE_TTL_MS = 30_000;
 
 export type Epochs = Readonly<Record<StreamKey, string>>;
 
+/** NATS cannot place the replicas HUB_STREAM_REPLICAS asks for (one server, or fewer nodes than replicas). */
+export class StreamReplicasError extends Error {
+  override readonly name = 'StreamReplicasError';
+}
+
 export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, config: HubConfig): Promise<{ epochs: Epochs; presence: KV; cursors: KV; recovery: KV }> {
+  try {
+    return await ensureAll(nc, jsm, config);
+  } catch (e) {
+    if (config.streamReplicas > 1 && e instanceof JetStreamApiError && /replica|peers|insufficient resources/i.test(e.message)) {
+      throw new StreamReplicasError(`HUB_STREAM_REPLICAS=${config.streamReplicas}: NATS refused (${e.message}); a single nats-server takes 1, ${config.streamReplicas} needs a JetStream cluster of at least ${config.streamReplicas} nodes`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+async function ensureAll(nc: NatsConnection, jsm: JetStreamManager, config: HubConfig): Promise<{ epochs: Epochs; presence: KV; cursors: KV; recovery: KV }> {
   const epochs = {} as Record<StreamKey, string>;
   for (const key of STREAM_KEYS) {
     const wanted: Partial<StreamConfig> & { name: string } = {
@@ -25,6 +44,7 @@ export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, c
       max_age: key === 'site' ? 0 : nanos(config.notificationRetentionMs),
       max_bytes: key === 'site' && config.siteStreamMaxBytes > 0 ? config.siteStreamMaxBytes : -1,
       duplicate_window: nanos(120_000),
+      num_replicas: config.streamReplicas,
     };
     let created: string;
     try {
@@ -38,11 +58,19 @@ export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, c
     epochs[key] = epochOf(created);
   }
   const kvm = new Kvm(nc);
-  const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_TTL_MS });
+  const replicas = config.streamReplicas;
+  const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_TTL_MS, replicas });
   // Acked positions outlive the notifications they point into.
-  const cursors = await kvm.create(cursorBucket(config.namespace), { history: 1, ttl: config.notificationRetentionMs * 2 });
-  const recovery = await kvm.create(recoveryBucket(config.namespace), { history: 1, ttl: config.socketIoRecoveryMs });
+  const cursors = await kvm.create(cursorBucket(config.namespace), { history: 1, ttl: config.notificationRetentionMs * 2, replicas });
+  const recovery = await kvm.create(recoveryBucket(config.namespace), { history: 1, ttl: config.socketIoRecoveryMs, replicas });
+  for (const bucket of [presenceBucket(config.namespace), cursorBucket(config.namespace), recoveryBucket(config.namespace)]) await ensureReplicas(jsm, `KV_${bucket}`, replicas);
   return { epochs: Object.freeze(epochs), presence, cursors, recovery };
+}
+
+/** nats.js opens an existing bucket as it is: a bucket made before replicas were raised is scaled here. */
+async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if (info.config.num_replicas !== replicas) await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
 }
 
 /** The epoch is the stream's creation time: recreating a stream changes it. */

@@ -3,11 +3,12 @@
  * validated, frozen. A bad value fails fast naming the variable. Shares
  * HUB_NAMESPACE, NATS_URL and HUB_DATA_DIR with the hub.
  */
+import { natsServers } from '../protocol/nats-servers.ts';
 import { isValidNamespace } from '../protocol/subjects.ts';
 
 export interface ProjectionsConfig {
   readonly namespace: string;
-  /** NATS_URL, or the hub's embedded server (`nats://127.0.0.1:<HUB_EMBEDDED_NATS_PORT>`). */
+  /** NATS_URL (one URL, or a comma-separated list: every node of a cluster), or the hub's embedded server (`nats://127.0.0.1:<HUB_EMBEDDED_NATS_PORT>`). */
   readonly natsUrl: string;
   /** Real Postgres; undefined means embedded PGlite under `<dataDir>/pglite`. */
   readonly databaseUrl: string | undefined;
@@ -51,7 +52,7 @@ export function loadProjectionsConfig(env: Env = process.env, overrides: Partial
   const embeddedPort = int(env, 'HUB_EMBEDDED_NATS_PORT', 4223, 1, 65535);
   const config: ProjectionsConfig = {
     namespace,
-    natsUrl: nonEmpty(env, 'NATS_URL') ?? `nats://127.0.0.1:${embeddedPort}`,
+    natsUrl: natsUrl(env, 'NATS_URL') ?? `nats://127.0.0.1:${embeddedPort}`,
     databaseUrl: nonEmpty(env, 'DATABASE_URL'),
     dataDir: env.HUB_DATA_DIR ?? 'data',
     schema,
@@ -70,6 +71,18 @@ export function loadProjectionsConfig(env: Env = process.env, overrides: Partial
 function nonEmpty(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+/** One NATS URL or a comma-separated list, each entry checked now rather than on the first connect. */
+function natsUrl(env: Env, name: string): string | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    natsServers(raw);
+  } catch (e) {
+    throw new ProjectionsConfigError(`${name}=${JSON.stringify(raw)}: ${(e as Error).message}`);
+  }
+  return raw;
 }
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -2,17 +2,20 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { natsServers } from '../protocol/nats-servers.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 
+/** `url`: one URL or a comma-separated list (every node of a cluster); reconnects go round it forever. */
 export async function connectNats(url: string, name: string, log: Logger, maxBackoffMs: number, signal?: AbortSignal): Promise<NatsConnection> {
+  const servers = natsServers(url);
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
-      const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 3000, pingInterval: 10_000 });
+      const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 3000, pingInterval: 10_000 });
       void (async () => {
         for await (const s of nc.status()) {
           if (s.type === 'disconnect') log.warn({ url }, 'projections: NATS disconnected; reconnecting (folding pauses, nothing is lost)');
-          else if (s.type === 'reconnect') log.info({ url }, 'projections: NATS reconnected');
+          else if (s.type === 'reconnect') log.info({ url, server: s.server }, 'projections: NATS reconnected');
         }
       })();
       return nc;

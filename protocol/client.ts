@@ -286,7 +286,10 @@ export class HubClient {
     try {
       return await this.#resubscribe(wanted);
     } catch (e) {
-      if (e instanceof HubError) this.#wanted.delete(key); // refused (e.g. site not granted): don't retry it
+      // Refused in a reply (error codes are below 1000, e.g. site not granted): don't retry it. Rejected
+      // because the connection closed while it was in flight (close codes, 1000 and up): a reconnect
+      // subscribes it again from its position, so it stays wanted.
+      if (e instanceof HubError && e.code < 1000) this.#wanted.delete(key);
       throw e;
     }
   }

@@ -10,13 +10,14 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { type Append, type AppendRequest, buildAppend } from './event-append.ts';
 import { appendToLog } from './log-append.ts';
+import { natsServers } from './nats-servers.ts';
 import { mergePresence, type OnlineStats } from './presence.ts';
 import { readHubPresence } from './presence-read.ts';
 import { SeedSends, type SendOptions } from './seed-sends.ts';
 import { isValidNamespace, presenceBucket, streamName } from './subjects.ts';
 
 export interface HubPublisherOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; a cluster's nodes as a list or one comma-separated string (`NATS_URL` as it is). */
   readonly servers: string | string[];
   /** The hub's `HUB_NAMESPACE`. Default `plant`. */
   readonly namespace?: string;
@@ -55,8 +56,8 @@ export class HubPublisher extends SeedSends<Promise<number>> {
 
   static async connect(options: HubPublisherOptions): Promise<HubPublisher> {
     const ns = checkedNamespace(options.namespace);
-    // Reconnects forever: a producer outlives any NATS restart.
-    const nc = await connect({ servers: options.servers, name: options.name ?? 'hub-publisher', maxReconnectAttempts: -1 });
+    // Reconnects forever, round every listed (and advertised) node: a producer outlives any NATS restart.
+    const nc = await connect({ servers: natsServers(options.servers), name: options.name ?? 'hub-publisher', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
     return new HubPublisher(nc, ns, options.timeoutMs ?? 5000);
   }
 

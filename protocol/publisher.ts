@@ -6,6 +6,7 @@
  * - HubPublisher: the same methods, each resolving to its offset.
  */
 export { AppendError, HubPublisher, type HubPublisherOptions } from './hub-publisher.ts';
+export { natsServers, NatsServersError } from './nats-servers.ts';
 export type { Id, SendOptions } from './seed-sends.ts';
 export { WebSocketService, type WebSocketServiceOptions, type ServiceLogger } from './websocket-service.ts';
 export type { DropReason, OutboxStats } from './append-outbox.ts';

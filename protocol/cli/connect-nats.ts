@@ -5,6 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { natsServers } from '../nats-servers.ts';
 
 /** NATS did not answer at the URL a command was given. */
 export class NatsUnreachableError extends Error {
@@ -17,7 +18,7 @@ export class NatsUnreachableError extends Error {
  */
 export async function connectForCommand(url: string, name: string): Promise<NatsConnection> {
   try {
-    return await connect({ servers: url, name, timeout: 5000 });
+    return await connect({ servers: natsServers(url), name, timeout: 5000 });
   } catch (e) {
     throw new NatsUnreachableError(`cannot reach NATS at ${url} (${(e as Error).message}): is the hub running (npm start) or NATS_URL set?`, { cause: e });
   }

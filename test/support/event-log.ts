@@ -4,6 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '../../hub/config.ts';
 import { ensureStreams } from '../../hub/streams.ts';
 import { decodePayload } from '../../protocol/codec.ts';
+import { natsServers } from '../../protocol/nats-servers.ts';
 import { type StreamKey, streamName } from '../../protocol/subjects.ts';
 import { TEST_SECRET } from './test-hub.ts';
 
@@ -24,9 +25,9 @@ export async function createLogs(url: string, ns: string): Promise<void> {
   }
 }
 
-/** Every event of one log, in stream order (an ordered consumer from the start). */
+/** Every event of one log, in stream order (an ordered consumer from the start); `url` may list a cluster's nodes. */
 export async function readLog(url: string, ns: string, stream: StreamKey): Promise<LoggedEvent[]> {
-  const nc = await connect({ servers: url });
+  const nc = await connect({ servers: natsServers(url) });
   try {
     const name = streamName(ns, stream);
     const total = (await (await jetstreamManager(nc)).streams.info(name)).state.messages;
