@@ -5,6 +5,7 @@
 import { DiscardPolicy, JetStreamApiError, type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { epochOf } from '../protocol/stream-epoch.ts';
 import { cursorBucket, presenceBucket, recoveryBucket, STREAM_KEYS, type StreamKey, streamName, streamSubjects } from '../protocol/subjects.ts';
 import type { HubConfig } from './config.ts';
 
@@ -43,9 +44,4 @@ export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, c
   const cursors = await kvm.create(cursorBucket(config.namespace), { history: 1, ttl: config.notificationRetentionMs * 2 });
   const recovery = await kvm.create(recoveryBucket(config.namespace), { history: 1, ttl: config.socketIoRecoveryMs });
   return { epochs: Object.freeze(epochs), presence, cursors, recovery };
-}
-
-/** The epoch is the stream's creation time: recreating a stream changes it. */
-function epochOf(created: string): string {
-  return Date.parse(created).toString(36);
 }
