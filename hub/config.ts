@@ -70,6 +70,10 @@ export interface HubConfig {
   readonly socketIoRecoveryMs: number;
   /** Per-event metrics (counts by event, latency); off only to measure what they cost. */
   readonly eventMetrics: boolean;
+  /** Roles whose tokens may export every log (`GET /api/events/:stream`), every site and user; others get their own. */
+  readonly analystRoles: readonly string[];
+  /** An export whose client takes nothing for this long is cut, and its consumer deleted. */
+  readonly exportStallMs: number;
 }
 
 export interface AuthConfig {
@@ -157,6 +161,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     eventRoles: eventRoles(env, 'HUB_EVENT_ROLES'),
     socketIo: onOff(env, 'HUB_SOCKETIO', true),
     socketIoRecoveryMs: int(env, 'HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),
+    analystRoles: roles(env, 'HUB_ANALYST_ROLES', ['analyst', 'admin']),
+    exportStallMs: int(env, 'HUB_EXPORT_STALL_MS', 60_000, 100, DAY_MS),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');

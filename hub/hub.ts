@@ -14,6 +14,7 @@ import type { HubConfig } from './config.ts';
 import { EventPermissions } from './event-permissions.ts';
 import { FanOut } from './fan-out.ts';
 import { Gateway } from './gateway.ts';
+import { mountEventsApi } from './events-api.ts';
 import { mountHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
@@ -71,7 +72,8 @@ export class Hub {
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);
     this.#gateway.attach(this.#app);
     if (config.socketIo) this.#socketIo = new SocketIoFace(this.#app, this.#ctx, auth, this.#presence, log, () => this.#socketIoBackend, ready);
-    mountViewsApi(this.#app, { config, log, auth, views, js: () => this.#js, siteEpoch: () => this.#siteEpoch });
+    mountViewsApi(this.#app, { config, log, auth, views, permissions: this.#ctx.permissions, nc: () => this.#nc, siteEpoch: () => this.#siteEpoch });
+    mountEventsApi(this.#app, { config, log, auth, permissions: this.#ctx.permissions, nc: () => this.#nc });
     mountHttpApi(this.#app, {
       config,
       log,
