@@ -75,8 +75,10 @@ export class LogReader implements AsyncIterable<LogRecord> {
   #fetch: ConsumerMessages | undefined;
   #fetching = false;
   #received = 0;
+  #receivedBytes = 0;
   #failures = 0;
-  #avgBytes = 256;
+  /** Bytes a record took in the last fetch: sizes the next one. Unknown at first: a small first fetch, however large the events. */
+  #avgBytes: number;
   #queue: LogRecord[] = [];
   #sizes: number[] = [];
   #head = 0;
@@ -103,6 +105,7 @@ export class LogReader implements AsyncIterable<LogRecord> {
     this.#toTime = range.to instanceof Date ? range.to.getTime() : Number.POSITIVE_INFINITY;
     this.#limit = options.limit ?? Number.POSITIVE_INFINITY;
     this.#budget = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+    this.#avgBytes = this.#budget / 32;
     this.#position = { stream: state.stream, epoch: state.epoch, offset: start - 1 };
   }
 
@@ -246,6 +249,7 @@ export class LogReader implements AsyncIterable<LogRecord> {
     if (this.#fetching || this.#finished || this.#consumer === undefined || this.#queuedBytes * 2 > this.#budget) return;
     this.#fetching = true;
     this.#received = 0;
+    this.#receivedBytes = 0;
     const max = Math.max(8, Math.min(1000, Math.floor(this.#budget / 2 / this.#avgBytes)));
     // Following, a fetch waits for new events; its end (every 10 s when idle) checks the stream is the same.
     // nats.js hands a fetch's messages to `callback` as it does a consume's (one PullConsumerMessagesImpl); only its typings leave it out.
@@ -264,6 +268,7 @@ export class LogReader implements AsyncIterable<LogRecord> {
   readonly #onMessage = (m: JsMsg): void => {
     if (this.#finished) return;
     this.#received++;
+    this.#receivedBytes += m.data.length + RECORD_OVERHEAD;
     const info = m.info;
     const seq = info.streamSequence;
     if (seq > this.#end) return this.#finish();
@@ -281,7 +286,6 @@ export class LogReader implements AsyncIterable<LogRecord> {
       this.#queue.push(record);
       this.#sizes.push(size);
       this.#queuedBytes += size;
-      this.#avgBytes += (size - this.#avgBytes) / 16;
     }
     if (seq >= this.#end || (!this.#follow && info.pending === 0)) this.#finish();
     else this.#wake?.();
@@ -319,7 +323,10 @@ export class LogReader implements AsyncIterable<LogRecord> {
       return;
     }
     this.#failures = 0;
-    if (this.#received > 0) return this.#pull();
+    if (this.#received > 0) {
+      this.#avgBytes = this.#receivedBytes / this.#received;
+      return this.#pull();
+    }
     // A fetch that expired empty: the backlog is over (events deleted meanwhile), or, following, a quiet spell.
     if (!this.#follow) return this.#finish();
     void this.#checkStream().then(
