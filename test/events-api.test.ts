@@ -10,11 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { buildAppend } from '../protocol/event-append.ts';
+import { appendToLog } from '../protocol/log-append.ts';
 import type { HubPublisher } from '../protocol/publisher.ts';
 import { type StreamKey, streamName } from '../protocol/subjects.ts';
+import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
 const SERVICE_TOKEN = 'service-token-for-the-events-api';
@@ -113,6 +116,23 @@ describe('events API', () => {
     assert.deepEqual(lines((await get('/api/events/site', nine)).body), []);
     assert.equal((await get('/api/events/site?events=order:update', nine)).status, 403);
     assert.deepEqual(lines((await get('/api/events/site?sites=9', analyst)).body).map((e) => e.offset), [order]);
+  });
+
+  it('marks derived events in the WebSocket meta as in exports, and leaves domain events’ meta as it was', async () => {
+    const r = await Recorder.connect(t.wsUrl, await t.token({ sub: 'ws', sites: [50] }));
+    await r.client.subscribeSite(50);
+    const domain = await pub.sendTaskUpdate(50, { id: 1, status: 'x' });
+    const derived = (await appendToLog(jetstream(nc), buildAppend(t.ns, { event: 'dashboard:update', siteId: 50, data: { offset: domain } }), `dash-${domain}`, { derived: true })).seq;
+    await r.waitFor((x) => x.some((e) => e.meta?.offset === derived));
+    const meta = (offset: number) => r.received.find((e) => e.meta?.offset === offset)!.meta as unknown as Record<string, unknown>;
+    assert.equal(meta(derived).derived, true);
+    assert.equal('derived' in meta(domain), false);
+    r.close();
+    const exported = lines((await get('/api/events/site?sites=50', SERVICE_TOKEN)).body);
+    assert.deepEqual(exported.map((e) => [e.offset, e.derived, e.epoch, e.ts]), [
+      [domain, false, meta(domain).epoch, meta(domain).ts],
+      [derived, true, meta(derived).epoch, meta(derived).ts],
+    ]);
   });
 
   it('writes CSV (RFC 4180) and Parquet with typed columns, which DuckDB reads back', async () => {
