@@ -53,7 +53,6 @@ export async function serveEventsExport(res: HttpResponse, exchange: Exchange, d
   const headers: Record<string, string> = { 'x-log-stream': stream, 'x-log-epoch': reader.epoch };
   if (!encoder.text) headers['content-disposition'] = `attachment; filename="${deps.config.namespace}-${stream}-events.${encoder.extension}"`;
   const sink = new ResponseSink(res, exchange, encoder.contentType, headers, deps.config.exportStallMs, () => void reader.close());
-  if (query.follow) sink.start();
   const pending = new Pending();
   try {
     for (let batch = await reader.nextBatch(BATCH); batch !== undefined && !sink.gone; batch = await reader.nextBatch(BATCH)) {

@@ -48,12 +48,6 @@ export class ResponseSink {
     return this.#stalled;
   }
 
-  /** Sends the status line and headers now (a follower learns the export started before any event). */
-  start(): void {
-    if (this.#started || this.gone) return;
-    this.#res.cork(() => this.#head());
-  }
-
   /** Writes a chunk; resolves once uWS can take more (false if the client is gone). */
   async write(chunk: string | Uint8Array): Promise<boolean> {
     if (typeof chunk !== 'string' && chunk.length > SLICE_BYTES) {

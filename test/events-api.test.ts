@@ -186,6 +186,18 @@ describe('events API', () => {
     assert.equal(await consumers(), baseline + 1);
     close();
     await eventually('the follower’s consumer is deleted', async () => (await consumers()) === baseline);
+
+    // From the end, with nothing to send yet: the answer starts with the first new event (uWS sends headers with a body).
+    const quietStarted = stream(`/api/events/site?sites=30&from=${live + 1}&follow=1`, viewer);
+    await eventually('the quiet follower has its consumer', async () => (await consumers()) === baseline + 1);
+    const next = await pub.sendTaskUpdate(30, { id: 2, status: 'z' });
+    const quiet = await quietStarted;
+    assert.equal(quiet.res.statusCode, 200);
+    assert.equal(quiet.res.headers['x-log-epoch'], got[0].epoch);
+    await eventually('the next live event arrives', async () => quiet.lines.length === 1);
+    assert.equal(quiet.lines[0].offset, next);
+    quiet.close();
+    await eventually('the quiet follower’s consumer is deleted', async () => (await consumers()) === baseline);
   });
 
   it('leaves no consumer behind when a client aborts mid-stream or stops reading (cut after HUB_EXPORT_STALL_MS)', async () => {
