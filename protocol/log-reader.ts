@@ -133,7 +133,12 @@ export class LogReader implements AsyncIterable<LogRecord> {
       const state: StreamState = { name, stream: selection.stream, epoch: epochOf(info.created), first: info.state.first_seq, last: info.state.last_seq };
       const start = await startOffset(range.from, state, js, jsm);
       const reader = new LogReader(nc, options.connection === undefined, js, jsm, ns, state, selection, options, range, start);
-      await reader.#open(start);
+      try {
+        await reader.#open(start);
+      } catch (e) {
+        await reader.close();
+        throw e;
+      }
       return reader;
     } catch (e) {
       if (options.connection === undefined) await nc.close().catch(() => {});
@@ -250,7 +255,8 @@ export class LogReader implements AsyncIterable<LogRecord> {
     this.#fetching = true;
     this.#received = 0;
     this.#receivedBytes = 0;
-    const max = Math.max(8, Math.min(1000, Math.floor(this.#budget / 2 / this.#avgBytes)));
+    // One fetch at a time (an ordered consumer takes no concurrent fetches): large ones for small events save round trips.
+    const max = Math.max(8, Math.min(10_000, Math.floor(this.#budget / 2 / this.#avgBytes)));
     // Following, a fetch waits for new events; its end (every 10 s when idle) checks the stream is the same.
     // nats.js hands a fetch's messages to `callback` as it does a consume's (one PullConsumerMessagesImpl); only its typings leave it out.
     const options = { max_messages: max, expires: this.#follow ? 10_000 : 5_000, callback: this.#onMessage } as FetchOptions;
