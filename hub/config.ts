@@ -75,6 +75,10 @@ export interface HubConfig {
   readonly eventMetrics: boolean;
   /** Rate limits of the `/api/*` routes (docs/http-api.md). */
   readonly httpLimits: HttpLimits;
+  /** Roles whose tokens may export every log (`GET /api/events/:stream`), every site and user; others get their own. */
+  readonly analystRoles: readonly string[];
+  /** An export whose client takes nothing for this long is cut, and its consumer deleted. */
+  readonly exportStallMs: number;
 }
 
 /** Requests per second with bursts; a rate of 0 switches that limit off. */
@@ -176,6 +180,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     socketIo: onOff(env, 'HUB_SOCKETIO', true),
     socketIoRecoveryMs: int(env, 'HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),
     httpLimits: httpLimits(env),
+    analystRoles: roles(env, 'HUB_ANALYST_ROLES', ['analyst', 'admin']),
+    exportStallMs: int(env, 'HUB_EXPORT_STALL_MS', 60_000, 100, DAY_MS),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');

@@ -15,6 +15,7 @@ import { EventPermissions } from './event-permissions.ts';
 import { ExportSlots } from './export-slots.ts';
 import { FanOut } from './fan-out.ts';
 import { Gateway } from './gateway.ts';
+import { mountEventsApi } from './events-api.ts';
 import { mountHttpApi } from './http-api.ts';
 import { HttpRateLimits, rateLimited } from './http-rate-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -78,7 +79,8 @@ export class Hub {
     // Every /api/* route is mounted on `api`: rate-limited per address and per token (http-rate-limits.ts).
     const api = rateLimited(this.#app, new HttpRateLimits(config.httpLimits, config.serviceToken, new VerifiedTokens(auth)), config.allowedOrigins);
     const exportSlots = new ExportSlots(config.httpLimits.exportsPerToken);
-    mountViewsApi(api, { config, log, auth, views, exportSlots, js: () => this.#js, siteEpoch: () => this.#siteEpoch });
+    mountViewsApi(api, { config, log, auth, views, exportSlots, permissions: this.#ctx.permissions, nc: () => this.#nc, siteEpoch: () => this.#siteEpoch });
+    mountEventsApi(api, { config, log, auth, exportSlots, permissions: this.#ctx.permissions, nc: () => this.#nc });
     mountSchemaApi(api, config);
     mountHttpApi(api, {
       config,

@@ -19,13 +19,16 @@ export class LiveEvent {
   #json: string | undefined;
   #data: unknown;
 
-  constructor(seq: number, stream: StreamKey, owner: string, spec: EventSpec, payload: Uint8Array, ts: number, epoch: string) {
+  /** `derived`: appended by the hub's projections (see `DERIVED_HEADER`); said in the meta only when true, so domain events' frames are unchanged. */
+  constructor(seq: number, stream: StreamKey, owner: string, spec: EventSpec, payload: Uint8Array, ts: number, epoch: string, derived = false) {
     this.seq = seq;
     this.stream = stream;
     this.owner = owner;
     this.spec = spec;
     this.payload = payload;
-    this.meta = stream === 'site' ? { offset: seq, ts, stream, epoch, site: owner } : { offset: seq, ts, stream, epoch };
+    const meta: { -readonly [K in keyof EventMeta]: EventMeta[K] } = stream === 'site' ? { offset: seq, ts, stream, epoch, site: owner } : { offset: seq, ts, stream, epoch };
+    if (derived) meta.derived = true;
+    this.meta = meta;
   }
 
   get isAlarm(): boolean {

@@ -8,6 +8,7 @@
 import { DiscardPolicy, JetStreamApiError, type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { epochOf } from '../protocol/stream-epoch.ts';
 import { cursorBucket, presenceBucket, recoveryBucket, STREAM_KEYS, type StreamKey, streamName, streamSubjects } from '../protocol/subjects.ts';
 import type { HubConfig } from './config.ts';
 
@@ -71,9 +72,4 @@ async function ensureAll(nc: NatsConnection, jsm: JetStreamManager, config: HubC
 async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
   const info = await jsm.streams.info(stream);
   if (info.config.num_replicas !== replicas) await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
-}
-
-/** The epoch is the stream's creation time: recreating a stream changes it. */
-function epochOf(created: string): string {
-  return Date.parse(created).toString(36);
 }

@@ -4,23 +4,20 @@
  * - `GET /api/sites/:id/dashboard` and `/inventory`: snapshots that carry the
  *   `offset` they reflect and the site stream's `epoch`, so a client can resume
  *   the site's events from exactly there (`subscribe:site {siteId, offset, epoch}`);
- * - `GET /api/sites/:id/events?from=&to=&event=`: the site's events (or only one
- *   event, e.g. `production:update`) as NDJSON, streamed with backpressure (the log
- *   is read no faster than the client takes it); at most
- *   `HUB_HTTP_EXPORTS_PER_TOKEN` at once per user, since each holds a consumer.
+ * - `GET /api/sites/:id/events`: the site's events, as `GET /api/events/site?sites=:id`
+ *   serves them (events-api.ts): filtered, NDJSON, CSV or Parquet, streamed with
+ *   backpressure (the log is read no faster than the client takes it).
  * The hub mounts these on its rate-limited app (http-rate-limits.ts).
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { idToken } from '../protocol/subjects.ts';
 import type { ViewReader } from '../projections/view-reader.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
-import { exportSiteEvents, ExportRangeError, parseBound, parseSiteEvent } from './event-export.ts';
-import type { ExportSlots } from './export-slots.ts';
+import { type EventsExportDeps, serveEventsExport } from './events-export.ts';
+import { type ExportParam, ExportQueryError, parseExportQuery } from './export-query.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { HubConfig } from './config.ts';
-import { beginExchange, type Exchange, sendJson, writeHead } from './http-io.ts';
-import { sendTooManyRequests } from './http-rate-limits.ts';
+import { beginExchange, type Exchange, sendJson } from './http-io.ts';
 import type { Logger } from './logger.ts';
 
 /** What the hub serves beside its socket: the views (when a database is reachable) and extra routes (the demo page). */
@@ -30,20 +27,14 @@ export interface HubViews {
   readonly mount?: (app: TemplatedApp) => void;
 }
 
-export interface ViewsApiDeps {
+export interface ViewsApiDeps extends EventsExportDeps {
   readonly config: HubConfig;
   readonly log: Logger;
   readonly auth: Authenticator;
   readonly views: HubViews;
-  /** Bounds the exports one token runs at once (each holds a JetStream consumer). */
-  readonly exportSlots: ExportSlots;
-  js(): JetStreamClient | undefined;
   /** The site stream's epoch, once connected to NATS. */
   siteEpoch(): string | undefined;
 }
-
-/** Lines are gathered up to this many bytes per write: fewer syscalls, same backpressure. */
-const CHUNK_BYTES = 64 * 1024;
 
 interface Request extends Exchange {
   /** The `:id` as given, or undefined on routes without one. */
@@ -88,30 +79,20 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
   app.get('/api/sites/:id/events', (res, req) => {
     const r = request(res, req, req.getParameter(0), deps);
     void guard(res, r, deps, async (grant) => {
-      const params = new URLSearchParams(r.query);
-      let from;
-      let to;
-      let event;
+      let query;
       try {
-        from = parseBound(params.get('from'), 'from');
-        to = parseBound(params.get('to'), 'to');
-        event = parseSiteEvent(params.get('event'), 'event');
+        query = parseExportQuery(r.query, SITE_EXPORT_PARAMS);
       } catch (e) {
-        if (e instanceof ExportRangeError) return sendJson(res, 400, { error: e.message }, r);
+        if (e instanceof ExportQueryError) return sendJson(res, 400, { error: e.message }, r);
         throw e;
       }
-      const js = deps.js();
-      if (js === undefined) return sendJson(res, 503, { error: 'NATS is not connected yet; retry' }, r);
-      const release = deps.exportSlots.acquire(grant.userKey);
-      if (release === undefined) return sendTooManyRequests(res, r, { retryAfterMs: 1000, message: `your token already runs ${deps.config.httpLimits.exportsPerToken} exports (HUB_HTTP_EXPORTS_PER_TOKEN)` });
-      try {
-        await streamNdjson(res, r, exportSiteEvents(js, deps.config.namespace, r.site!, { from, to, event }));
-      } finally {
-        release();
-      }
+      await serveEventsExport(res, r, deps, { service: false, grant }, 'site', { ...query, sites: [r.site!] });
     });
   });
 }
+
+/** The per-site export takes what `/api/events/site` takes, but its site is in the path. */
+const SITE_EXPORT_PARAMS: readonly ExportParam[] = ['events', 'from', 'to', 'limit', 'format', 'follow'];
 
 const unavailable = 'views are not served by this hub: run it with the projections (npm start) or set DATABASE_URL';
 
@@ -141,67 +122,4 @@ async function guard(res: HttpResponse, r: Request, deps: ViewsApiDeps, handler:
     deps.log.warn({ err: (e as Error).message, site: r.site }, 'views request failed');
     sendJson(res, 503, { error: `views unavailable: ${(e as Error).message}` }, r);
   }
-}
-
-/**
- * Writes one JSON object per line, chunked. When uWS reports its buffer full,
- * stops pulling events until the socket drains, so memory stays bounded.
- */
-async function streamNdjson(res: HttpResponse, r: Request, events: AsyncGenerator<unknown>): Promise<void> {
-  let started = false;
-  let chunk = '';
-  // uWS keeps the first onWritable handler of a response and ignores later ones: a handler registered per
-  // wait would resolve only the first wait and leave the second hanging forever. One handler wakes each wait.
-  let wake: (() => void) | undefined;
-  let watching = false;
-  const flush = async (): Promise<void> => {
-    if (chunk === '' || r.aborted) return;
-    const text = chunk;
-    chunk = '';
-    let ok = true;
-    res.cork(() => {
-      if (!started) {
-        writeHead(res, 200, 'application/x-ndjson', r);
-        started = true;
-      }
-      ok = res.write(text);
-    });
-    if (!ok && !r.aborted) {
-      // Backpressure: wait until uWS has sent what it holds (or the client left).
-      await new Promise<void>((resolve) => {
-        r.onAbort = resolve;
-        wake = resolve;
-        if (!watching) {
-          watching = true;
-          res.onWritable(() => {
-            const waiting = wake;
-            wake = undefined;
-            waiting?.();
-            return true;
-          });
-        }
-      });
-      r.onAbort = undefined;
-    }
-  };
-  try {
-    for await (const e of events) {
-      if (r.aborted) break;
-      chunk += JSON.stringify(e) + '\n';
-      if (chunk.length >= CHUNK_BYTES) await flush();
-    }
-    await flush();
-  } catch (e) {
-    if (!started) throw e;
-    // Mid-stream: cut the connection, so the client sees a truncated transfer, not a short but valid one.
-    if (!r.aborted) res.close();
-    r.aborted = true;
-  } finally {
-    await events.return(undefined);
-  }
-  if (r.aborted) return;
-  res.cork(() => {
-    if (!started) writeHead(res, 200, 'application/x-ndjson', r);
-    res.end();
-  });
 }

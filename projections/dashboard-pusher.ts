@@ -55,7 +55,7 @@ export class DashboardPusher {
     try {
       const snapshot = await this.#reader.dashboard(site);
       const append = buildAppend(this.#ns, { event: 'dashboard:update', siteId: site, data: snapshot });
-      await appendToLog(this.#js, append, `dashboard:${site}:${snapshot.offset}`);
+      await appendToLog(this.#js, append, `dashboard:${site}:${snapshot.offset}`, { derived: true });
     } catch (e) {
       // Latest-value traffic: try again after the interval, with the view as it is then.
       this.#log.debug({ site, err: (e as Error).message }, 'dashboard push failed; retrying');

@@ -75,7 +75,7 @@ export class Outbox {
             this.#log.error({ projection: this.#projection, msgId: row.msg_id, err: e.message }, 'outbox event is invalid; dropped');
           }
           if (append !== undefined) {
-            const ack = await appendToLog(this.#js, append, row.msg_id);
+            const ack = await appendToLog(this.#js, append, row.msg_id, { derived: true });
             this.#log.info({ projection: this.#projection, event: row.event, msgId: row.msg_id, offset: ack.seq, duplicate: ack.duplicate }, 'appended outbox event');
           }
           await this.#db.withSchema(this.#schema).deleteFrom('projection_outbox').where('id', '=', row.id).execute();

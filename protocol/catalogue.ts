@@ -52,6 +52,11 @@ export function specForSubject(stream: StreamKey, tail: string): EventSpec | und
   return bySubject.get(`${stream}:${tail}`);
 }
 
+/** The spec of an event name in a log, or undefined when that log does not hold it. */
+export function specForEvent(stream: StreamKey, name: EventName): EventSpec | undefined {
+  return specs.find((s) => s.stream === stream && s.name === name);
+}
+
 export function isSiteEvent(name: unknown): name is SiteEventName {
   return typeof name === 'string' && Object.hasOwn(SITE_EVENTS, name);
 }

@@ -28,6 +28,8 @@ export interface EventMeta {
   readonly site?: string;
   /** Set on a latest-value event resent after the socket drained: deliver even if seen. */
   readonly resync?: boolean;
+  /** Present (true) on events the hub's projections appended (dashboard snapshots, low-stock alarms); absent on domain events. */
+  readonly derived?: boolean;
 }
 
 export type Frame = readonly [name: string, data?: unknown, meta?: unknown];

@@ -100,7 +100,7 @@ export class HubPublisher extends SeedSends<Promise<number>> {
   /** Appends an event `buildAppend` made; what `append` and WebSocketService's outbox share. */
   async appendBuilt(append: Append, msgId: string): Promise<number> {
     try {
-      return (await appendToLog(this.#js, append, msgId, this.#timeoutMs)).seq;
+      return (await appendToLog(this.#js, append, msgId, { timeoutMs: this.#timeoutMs })).seq;
     } catch (e) {
       // nats.js reports "no stream stores this subject" as JetStreamNotEnabled, the no-responders error as its cause.
       const noStream = e instanceof JetStreamApiError || /no responders|503/i.test(`${String(e)} ${String((e as Error).cause)}`);

@@ -44,6 +44,14 @@ export function userToken(id: unknown): string | undefined {
   return `=${base64url(new TextEncoder().encode(id))}`;
 }
 
+/** The user id a subject token stands for: the inverse of `userToken` (numbers come back as their decimal strings). */
+export function userIdOfToken(token: string): string {
+  if (!token.startsWith('=')) return token;
+  const b64 = token.slice(1).replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+  return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+}
+
 /** Browser-safe (no Buffer): protocol/ is loaded by browsers too. */
 function base64url(bytes: Uint8Array): string {
   let binary = '';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -140,10 +140,13 @@ describe('the command-line tools', { concurrency: 2 }, () => {
     });
     after(() => dropNamespace(ns));
 
-    it('prints its usage for --help and -h', () => assertHelp('hub/export-cli.ts', /^usage: npm run events -- --site <id>/));
+    it('prints its usage for --help and -h', () => assertHelp('hub/export-cli.ts', /^usage: npm run events -- \[--stream site\|user\|global\].*--format ndjson\|csv\|parquet.*--follow.*--out <file>/));
 
-    it('rejects a missing --site, a bad bound or an unknown option with the reason and the usage, exit 2', async () => {
-      assertUsageError(await cli('hub/export-cli.ts', []), 'npm run events', /--site is required/);
+    it('rejects a bad stream, event, format, bound or an unknown option with the reason and the usage, exit 2', async () => {
+      assertUsageError(await cli('hub/export-cli.ts', ['--stream', 'sites']), 'npm run events', /--stream must be one of site, user, global/);
+      assertUsageError(await cli('hub/export-cli.ts', ['--events', 'alarm:neu']), 'npm run events', /"alarm:neu" is not in the site stream/);
+      assertUsageError(await cli('hub/export-cli.ts', ['--format', 'xlsx']), 'npm run events', /--format must be one of ndjson, csv, parquet/);
+      assertUsageError(await cli('hub/export-cli.ts', ['--stream', 'global', '--sites', '1']), 'npm run events', /--sites applies to --stream site/);
       assertUsageError(await cli('hub/export-cli.ts', ['--site', '1', '--from', 'yesterday']), 'npm run events', /--from must be an offset .* not "yesterday"/);
       assertUsageError(await cli('hub/export-cli.ts', ['--site', '1', '--form', '3']), 'npm run events', /Unknown option '--form'/);
     });
@@ -166,6 +169,23 @@ describe('the command-line tools', { concurrency: 2 }, () => {
         [[offset, 'task:update', { id: 'only-task', status: 'loading' }]],
       );
       assert.equal(r.stderr, '');
+    });
+
+    it('writes CSV to stdout and Parquet to a file, filtered by event', async () => {
+      const csv = await cli('hub/export-cli.ts', ['--sites', '1', '--events', 'task:update', '--format', 'csv'], { NATS_URL, HUB_NAMESPACE: ns });
+      assert.equal(csv.code, 0, csv.stderr);
+      const [header, row] = csv.stdout.split('\r\n');
+      assert.equal(header, 'offset,epoch,ts,stream,site,user,event,data,derived');
+      assert.match(row!, new RegExp(`^${offset},\\w+,\\d+,site,1,,task:update,"{""id"":""only-task"",""status"":""loading""}",false$`));
+      const file = join(dataDir, 'events.parquet');
+      const parquet = await cli('hub/export-cli.ts', ['--format', 'parquet', '--out', file], { NATS_URL, HUB_NAMESPACE: ns });
+      assert.equal(parquet.code, 0, parquet.stderr);
+      assert.equal(parquet.stdout, '');
+      const bytes = readFileSync(file);
+      assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
+      assert.equal(bytes.subarray(-4).toString(), 'PAR1');
+      const none = await cli('hub/export-cli.ts', ['--events', 'alarm:new'], { NATS_URL, HUB_NAMESPACE: ns });
+      assertOneLine(none, 0, /no events of the site stream \(alarm:new\)/);
     });
 
     it('says on stderr that a range is empty, and writes nothing to stdout', async () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodePayload } from '../protocol/codec.ts';
+import { DERIVED_HEADER } from '../protocol/log-record.ts';
 import { streamName } from '../protocol/subjects.ts';
 import { rebuildProjection } from '../projections/rebuild.ts';
 import type { ProjectionWorker } from '../projections/projection-worker.ts';
@@ -35,14 +36,14 @@ describe('inventory projection', () => {
   }
 
   /** The low-stock alarm events in the log for a site, in order. */
-  async function lowStockAlarms(site: string): Promise<Array<{ name: string; data: any; seq: number }>> {
-    const out: Array<{ name: string; data: any; seq: number }> = [];
+  async function lowStockAlarms(site: string): Promise<Array<{ name: string; data: any; seq: number; derived: boolean }>> {
+    const out: Array<{ name: string; data: any; seq: number; derived: boolean }> = [];
     const consumer = await h.js.consumers.get(streamName(h.ns, 'site'), { filter_subjects: `${h.ns}.site.${site}.alarm.>` });
     const last = await h.streamLastSeq();
     const info = await consumer.info();
     if (info.num_pending === 0) return out;
     for await (const m of await consumer.fetch({ max_messages: 1000, expires: 1000 })) {
-      out.push({ name: m.subject.endsWith('raised') ? 'alarm:new' : 'alarm:update', data: decodePayload(m.data), seq: m.seq });
+      out.push({ name: m.subject.endsWith('raised') ? 'alarm:new' : 'alarm:update', data: decodePayload(m.data), seq: m.seq, derived: m.headers?.get(DERIVED_HEADER) === '1' });
       if (m.info.pending === 0 || m.seq >= last) break;
     }
     return out;
@@ -104,6 +105,7 @@ describe('inventory projection', () => {
     assert.equal(raised.data.id, `low-stock:${site}:cement:${crossing}`);
     assert.equal(raised.data.level, 'warning');
     assert.equal(raised.data.onHand, 15);
+    assert.equal(raised.derived, true, 'the projection marks what it appends as derived (Hub-Derived: 1)');
     assert.equal((await reader.inventory(site)).items[0]!.lowAlarmId, raised.data.id);
 
     await moves(site, move('stock_in', 40));
@@ -113,6 +115,7 @@ describe('inventory projection', () => {
       ['alarm:new', raised.data.id, undefined],
       ['alarm:update', raised.data.id, 'cleared'],
     ]);
+    assert.ok(alarms.every((a) => a.derived));
 
     // A second crossing is a new alarm.
     const second = await moves(site, move('stock_out', 45));

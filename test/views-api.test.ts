@@ -119,12 +119,25 @@ describe('views API', () => {
     assert.equal(all.status, 200);
     const events = lines(all.body);
     assert.deepEqual(events.map((e) => e.offset), seqs);
-    assert.deepEqual(events[0], { offset: seqs[0], ts: events[0].ts, site: '5', event: 'order:update', data: { id: 0, status: 'confirmed', note: '<b>"quoted"</b>\n' } });
+    assert.deepEqual(events[0], { offset: seqs[0], epoch: events[0].epoch, ts: events[0].ts, stream: 'site', site: '5', event: 'order:update', data: { id: 0, status: 'confirmed', note: '<b>"quoted"</b>\n' }, derived: false });
+    assert.equal(typeof events[0].ts, 'number', 'ts in milliseconds, as on the WebSocket');
+    assert.equal(events[0].epoch, (await get('/api/sites/5/dashboard', jwt)).body.epoch);
     assert.deepEqual(lines((await get(`/api/sites/5/events?from=${seqs[1]}&to=${seqs[3]}`, jwt)).body).map((e) => e.offset), seqs.slice(1, 4));
     const beyond = await get(`/api/sites/5/events?from=${seqs[4]! + 1000}`, jwt);
     assert.equal(beyond.status, 200);
     assert.equal(beyond.body, '');
     assert.equal((await get('/api/sites/5/events?from=yesterday', jwt)).status, 400);
+    // Parameters it does not know, or values it cannot take, are refused rather than ignored.
+    const refused = await get('/api/sites/5/events?event=order:update', jwt);
+    assert.equal(refused.status, 400);
+    assert.match(JSON.parse(refused.body).error, /unknown parameter "event" \(did you mean events\?\)/);
+    assert.equal((await get('/api/sites/5/events?format=xml', jwt)).status, 400);
+    assert.equal((await get('/api/sites/5/events?events=alarm:neu', jwt)).status, 400);
+    assert.equal((await get('/api/sites/5/events?sites=6', jwt)).status, 400);
+    const csv = await get(`/api/sites/5/events?from=${seqs[0]}&to=${seqs[1]}&format=csv`, jwt);
+    assert.equal(csv.status, 200);
+    assert.equal(csv.body.split('\r\n')[0], 'offset,epoch,ts,stream,site,user,event,data,derived');
+    assert.equal(csv.body.split('\r\n').length, 4);
   });
 
   it('exports only the event asked for (`event=`), and refuses a name that is not a site event', async () => {

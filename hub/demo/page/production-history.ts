@@ -35,7 +35,7 @@ export async function productionHistory(s: DashboardSnapshot, token: string): Pr
 
 /** `[ts, m³]` of each batch completed from `from` (ms) to `offset`, or undefined past BACKFILL_MAX_EVENTS events. */
 async function completedBatches(siteId: string, from: number, offset: number, token: string): Promise<Array<[number, number]> | undefined> {
-  const res = await fetch(`/api/sites/${siteId}/events?event=production:update&from=${new Date(from).toISOString()}&to=${offset}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`/api/sites/${siteId}/events?events=production:update&from=${new Date(from).toISOString()}&to=${offset}`, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok || res.body === null) throw new Error(`events: ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   const out: Array<[number, number]> = [];
@@ -53,12 +53,12 @@ async function completedBatches(siteId: string, from: number, offset: number, to
         await reader.cancel();
         return undefined;
       }
-      const e = JSON.parse(line) as { ts: string; data: unknown };
+      const e = JSON.parse(line) as { ts: number; data: unknown };
       try {
         const domain = parseDomainEvent('production:update', e.data);
         if (domain?.type === 'batch_completed' && !seen.has(domain.batchId)) {
           seen.add(domain.batchId);
-          out.push([Date.parse(e.ts), domain.volume]);
+          out.push([e.ts, domain.volume]);
         }
       } catch {
         // A malformed payload (the projections dead-letter it): no production either.
