@@ -24,7 +24,12 @@ export class DashboardProjection implements Projection {
   }
 
   async fold(ctx: FoldContext): Promise<void> {
-    const parsed: Array<{ event: LogEvent; domain: DomainEvent; day: string }> = [];
+    // In a rebuild, the fold holds every row it wrote: nothing to load, so each event is
+    // applied as soon as it is parsed (nothing per event outlives its turn).
+    const held = ctx.memory?.get<DashboardFold>(this.name);
+    const fold = held ?? new DashboardFold();
+    const parsed: Array<{ event: LogEvent; domain: DomainEvent }> = [];
+    fold.startBatch();
     for (const event of ctx.events) {
       if (event.name === undefined || !FOLDED.has(event.name)) continue;
       let domain: DomainEvent | undefined;
@@ -34,35 +39,35 @@ export class DashboardProjection implements Projection {
         ctx.reject(event, e as Error);
         continue;
       }
-      if (domain !== undefined) parsed.push({ event, domain, day: ctx.dayOf(event.ts) });
+      if (domain === undefined) continue;
+      if (held !== undefined) fold.apply(event, domain, ctx.dayOf);
+      else parsed.push({ event, domain });
     }
-    if (parsed.length === 0) return;
-
-    // In a rebuild, the fold holds every row it wrote: nothing to load.
-    let fold = ctx.memory?.get<DashboardFold>(this.name);
-    if (fold === undefined) {
-      fold = new DashboardFold();
+    if (held === undefined) {
+      if (parsed.length === 0) return;
       if (ctx.memory === undefined) await this.#load(ctx, fold, parsed);
       else ctx.memory.set(this.name, fold);
+      for (const { event, domain } of parsed) fold.apply(event, domain, ctx.dayOf);
     }
-    fold.startBatch();
-    for (const { event, domain, day } of parsed) fold.apply(event, domain, day);
     ctx.memory?.holds(fold.rows);
     await this.#save(ctx, fold);
     for (const site of fold.sites.keys()) ctx.touched(site);
   }
 
   /** Loads every row the batch can touch, so the fold sees absent rows as truly absent. */
-  async #load(ctx: FoldContext, fold: DashboardFold, parsed: ReadonlyArray<{ event: LogEvent; domain: DomainEvent; day: string }>): Promise<void> {
+  async #load(ctx: FoldContext, fold: DashboardFold, parsed: ReadonlyArray<{ event: LogEvent; domain: DomainEvent }>): Promise<void> {
     const entityKeys = new Map<string, readonly [string, string, string]>();
     const sites = new Set<string>();
     const days = new Map<string, readonly [string, string]>();
-    for (const { event, domain, day } of parsed) {
+    for (const { event, domain } of parsed) {
       const site = event.siteId;
       sites.add(site);
       const key = entityOf(site, domain);
       if (key !== undefined) entityKeys.set(entityKey(...key), key);
-      if (domain.type === 'batch_started' || domain.type === 'batch_completed') days.set(`${site}\0${day}`, [site, day]);
+      if (domain.type === 'batch_started' || domain.type === 'batch_completed') {
+        const day = ctx.dayOf(event.ts);
+        days.set(`${site}\0${day}`, [site, day]);
+      }
     }
     for (const row of await selectByKeys(ctx.views, 'dashboard_entities', ['site_id', 'kind', 'entity_id'], [...entityKeys.values()])) {
       fold.entities.set(entityKey(row.site_id, row.kind, row.entity_id), row);
