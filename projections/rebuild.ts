@@ -26,6 +26,8 @@ export interface RebuildOptions {
   readonly database: ProjectionDatabase;
   readonly schema: string;
   readonly nc: NatsConnection;
+  /** NATS server URL(s) for the replay's reader thread, which reads on a connection of its own. */
+  readonly servers: string | readonly string[];
   readonly namespace: string;
   readonly projection: Projection;
   readonly batchSize: number;
@@ -67,7 +69,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     await sql`create schema ${sql.id(fresh)}`.execute(db);
     for (const table of projection.tables) await sql`create table ${sql.table(`${fresh}.${table}`)} (like ${sql.table(`${schema}.${table}`)} including all)`.execute(db);
 
-    const replay = await StreamReplay.open(o.nc, namespace, stream, projection.filter(namespace), o.batchSize);
+    const replay = await StreamReplay.open({ servers: o.servers, stream, filter: projection.filter(namespace) }, namespace, o.batchSize);
     closeReplay = () => replay.close();
     const applier = new BatchApplier(db, schema, projection, calendarDay(o.timeZone));
     let position = 0;
