@@ -10,7 +10,7 @@ import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts
 import { type CountRow, DashboardFold, entityKey, Kind, type ProductionRow, countKey, productionKey } from './dashboard-fold.ts';
 import type { LogEvent } from './log-event.ts';
 import type { FoldContext, Projection } from './projection.ts';
-import { selectByKeys, upsert } from './upsert.ts';
+import { selectByKeys } from './upsert.ts';
 
 /** Site events the dashboard folds; the rest (inventory, its own pushes) are passed over undecoded. */
 const FOLDED: ReadonlySet<string> = new Set(['production:update', 'task:update', 'order:update', 'vehicle:update', 'alarm:new', 'alarm:update']);
@@ -50,7 +50,7 @@ export class DashboardProjection implements Projection {
       for (const { event, domain } of parsed) fold.apply(event, domain, ctx.dayOf);
     }
     ctx.memory?.holds(fold.rows);
-    await this.#save(ctx, fold);
+    this.#save(ctx, fold);
     for (const site of fold.sites.keys()) ctx.touched(site);
   }
 
@@ -78,12 +78,12 @@ export class DashboardProjection implements Projection {
     for (const row of await selectByKeys(ctx.views, 'dashboard_production', ['site_id', 'day'], [...days.values()])) fold.production.set(productionKey(row.site_id, row.day, row.status), row);
   }
 
-  async #save(ctx: FoldContext, fold: DashboardFold): Promise<void> {
+  #save(ctx: FoldContext, fold: DashboardFold): void {
     const pick = <T>(map: ReadonlyMap<string, T>, keys: ReadonlySet<string>): T[] => [...keys].map((k) => map.get(k)!);
-    await upsert(ctx.views, 'dashboard_entities', pick(fold.entities, fold.changedEntities), ['site_id', 'kind', 'entity_id']);
-    await upsert(ctx.views, 'dashboard_counts', pick<CountRow>(fold.counts, fold.changedCounts), ['site_id', 'kind', 'status']);
-    await upsert(ctx.views, 'dashboard_production', pick<ProductionRow>(fold.production, fold.changedProduction), ['site_id', 'day', 'status']);
-    await upsert(ctx.views, 'dashboard_sites', [...fold.sites.values()], ['site_id']);
+    ctx.write('dashboard_entities', pick(fold.entities, fold.changedEntities), ['site_id', 'kind', 'entity_id']);
+    ctx.write('dashboard_counts', pick<CountRow>(fold.counts, fold.changedCounts), ['site_id', 'kind', 'status']);
+    ctx.write('dashboard_production', pick<ProductionRow>(fold.production, fold.changedProduction), ['site_id', 'day', 'status']);
+    ctx.write('dashboard_sites', [...fold.sites.values()], ['site_id']);
   }
 }
 
