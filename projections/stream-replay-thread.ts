@@ -16,7 +16,7 @@
  *   is simply run again) rather than folding a view with a hole.
  */
 import { parentPort } from 'node:worker_threads';
-import { AckPolicy, DeliverPolicy, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiError, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { createInbox, type Msg, nanos, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { parseAckSubject } from './ack-subject.ts';
@@ -46,6 +46,12 @@ export type FromReplayThread =
 
 /** An ephemeral consumer outlives a silent client this long (a fold that takes longer than this holds no request open). */
 const INACTIVE_MS = 300_000;
+/**
+ * After this long without a delivery, the thread asks whether its consumer still
+ * exists: a deleted consumer (by hand, or by the server) does not answer the pull
+ * requests it leaves behind, and the replay would otherwise wait forever.
+ */
+const SILENCE_CHECK_MS = 2000;
 
 const port = parentPort!;
 const post = (message: FromReplayThread, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
@@ -61,6 +67,8 @@ class Replay {
   #pending = 0;
   #flushing = false;
   #done = false;
+  #heard = Date.now();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ReplayThreadOptions) {
     this.#o = options;
@@ -78,6 +86,7 @@ class Replay {
       nc.subscribe(this.#inbox, { callback: (err, m) => (err === null ? this.#receive(m) : this.#fail(err.message)) });
       void nc.closed().then((e) => this.#fail(`the replay's NATS connection closed${e === undefined ? '' : `: ${e.message}`}`));
       if (this.#done) return;
+      this.#watchdog = setInterval(() => this.#checkConsumer(), SILENCE_CHECK_MS);
       post({ type: 'ready' });
       this.#pullMore();
     } catch (e) {
@@ -92,12 +101,14 @@ class Replay {
 
   async close(): Promise<void> {
     this.#done = true;
+    clearInterval(this.#watchdog);
     await this.#jsm?.consumers.delete(this.#o.stream, this.#o.consumer).catch(() => {});
     await this.#nc?.close().catch(() => {});
   }
 
   #receive(m: Msg): void {
     if (this.#done) return;
+    this.#heard = Date.now();
     const delivery = m.reply === undefined ? undefined : parseAckSubject(m.reply);
     // A status message: none is expected (no heartbeats asked for, requests never expire).
     if (delivery === undefined) return this.#fail(`the replay consumer answered ${m.headers?.code ?? '?'} ${m.headers?.description ?? ''}`.trim());
@@ -128,9 +139,20 @@ class Replay {
     }
   }
 
+  #checkConsumer(): void {
+    if (this.#done || Date.now() - this.#heard < SILENCE_CHECK_MS) return;
+    this.#jsm?.consumers.info(this.#o.stream, this.#o.consumer).then(
+      () => (this.#heard = Date.now()),
+      (e: unknown) => {
+        if (e instanceof JetStreamApiError && e.status === 404) this.#fail(`its consumer ${this.#o.consumer} was deleted`);
+      },
+    );
+  }
+
   #fail(message: string): void {
     if (this.#done) return;
     this.#done = true;
+    clearInterval(this.#watchdog);
     post({ type: 'failed', message });
   }
 }
