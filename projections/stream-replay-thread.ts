@@ -23,7 +23,7 @@ import { parseAckSubject } from './ack-subject.ts';
 import { type EventChunk, EventChunkWriter } from './event-chunk.ts';
 
 export interface ReplayThreadOptions {
-  readonly servers: string | string[];
+  readonly servers: string[];
   readonly stream: string;
   readonly filter: string;
   /** The ephemeral consumer's name. */

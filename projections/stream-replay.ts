@@ -28,7 +28,7 @@ export class ReplayError extends Error {
 }
 
 export interface ReplaySource {
-  /** NATS server URL(s) the reader thread connects to (a connection of its own). */
+  /** NATS server URL(s) the reader thread connects to (a connection of its own); a string may list several, comma-separated. */
   readonly servers: string | readonly string[];
   readonly stream: string;
   /** The consumer's subject filter. */
@@ -73,7 +73,8 @@ export class StreamReplay {
     replay.#send({
       type: 'open',
       options: {
-        servers: typeof source.servers === 'string' ? source.servers : [...source.servers],
+        // A comma-separated NATS_URL (a cluster's seed servers) is a list; nats.js takes a string as one URL.
+        servers: typeof source.servers === 'string' ? source.servers.split(',').map((u) => u.trim()).filter((u) => u !== '') : [...source.servers],
         stream: source.stream,
         filter: source.filter,
         // Ephemeral: the server removes it if this process dies mid-replay.
