@@ -80,7 +80,8 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     const options = { viewSchema: fresh, emit: false, memory: new FoldMemory() } as const;
     let lastLog = performance.now();
 
-    // Follow the live checkpoint until the rest fits in one batch. Pipelined: the next
+    // Follow the live checkpoint until caught up with it, so the locked last stretch
+    // holds only what the live worker committed meanwhile. Pipelined: the next
     // batch is folded in memory (its rows serialized) while Postgres still writes the
     // one before, and commits after it. A batch whose fold needs the database (the fold
     // memory was dropped), or that follows one the database refused, is applied the
@@ -90,7 +91,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     try {
       for (;;) {
         const target = await liveCheckpoint(db, schema, projection.name);
-        if (target - folded <= o.batchSize) break;
+        if (folded >= target) break;
         const batch = await replay.take(target);
         if (batch.length === 0) break;
         replay.ack();
