@@ -1,19 +1,24 @@
 /**
- * `npm run bench:projections [-- --events 200000 --sites 20 --batch 10000 --rebuild-batch 50000 --pglite]`:
+ * `npm run bench:projections [-- --events 200000 --sites 20 --batch 10000 --rebuild-batch 50000 --rounds 3 --pglite]`:
  * how fast the projections fold the site log into Postgres. Appends a simulated
  * plant's events to a namespace of its own, then measures, per projection:
  * - incremental: a live worker (durable consumer, one transaction + checkpoint
- *   per batch, ack after commit) catching up the whole backlog;
- * - rebuild: a replay from the stream's start into fresh tables, then the swap.
+ *   per batch, ack after commit) catching up the whole backlog (once);
+ * - per round (`--rounds`, medians reported with their spread): the raw read (a
+ *   nats.js ordered consumer reading the projection's events and doing nothing
+ *   with them: the ceiling any fold works under) and the rebuild (a replay from the
+ *   stream's start into fresh tables, then the swap), one right after the other,
+ *   so the two meet the same load on the machine.
+ * Goal (issue 13): rebuild ≥ 150,000 events/s into Postgres and ≥ 0.8 × the raw read.
  * Uses NATS_URL (default nats://127.0.0.1:4222) and a fresh database on
  * BENCH_POSTGRES_URL's server (default postgresql://postgres@127.0.0.1:5432/postgres),
  * dropped afterwards; `--pglite` folds into an embedded PGlite instead.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -29,7 +34,7 @@ import { allProjections } from '../projections/projection-runner.ts';
 import { ProjectionWorker } from '../projections/projection-worker.ts';
 import { rebuildProjection } from '../projections/rebuild.ts';
 import { lastSeqMatching } from '../projections/stream-position.ts';
-import { StreamReplay } from '../projections/stream-replay.ts';
+import { median } from './ratio.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +42,7 @@ const { values } = parseArgs({
     sites: { type: 'string', default: '20' },
     batch: { type: 'string', default: '10000' },
     'rebuild-batch': { type: 'string', default: '50000' },
+    rounds: { type: 'string', default: '3' },
     pglite: { type: 'boolean', default: false },
   },
 });
@@ -44,6 +50,9 @@ const EVENTS = Number(values.events);
 const SITES = Number(values.sites);
 const BATCH = Number(values.batch);
 const REBUILD_BATCH = Number(values['rebuild-batch']);
+const ROUNDS = Number(values.rounds);
+const GOAL_RATE = 150_000;
+const GOAL_RATIO = 0.8;
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const SCHEMA = 'projections';
@@ -78,44 +87,59 @@ try {
     database = openPostgres(u.toString());
   }
   await migrateToLatest(database.db, SCHEMA);
-  console.log(`database: ${database.kind}; batch size ${BATCH} live, ${REBUILD_BATCH} rebuild; node ${process.version}\n`);
 
-  // The ceiling the folds work under: reading the stream alone, on the same thread.
-  const readStart = performance.now();
-  const replay = await StreamReplay.open(nc, ns, streamName(ns, 'site'), `${ns}.site.>`, REBUILD_BATCH);
-  let read = 0;
-  const lastSeq = (await jsm.streams.info(streamName(ns, 'site'))).state.last_seq;
-  for (let batch = await replay.take(lastSeq); batch.length > 0; batch = await replay.take(lastSeq)) {
-    read += batch.length;
-    replay.ack();
-  }
-  await replay.close();
-  const readSeconds = (performance.now() - readStart) / 1000;
-  console.log(`reading the stream alone (no fold): ${read} events in ${readSeconds.toFixed(2)} s = ${Math.round(read / readSeconds)} events/s\n`);
-
-  const rows: Array<Record<string, string | number>> = [];
-  for (const projection of allProjections()) {
-    const events = await countFiltered(projection.filter(ns));
+  const args = process.argv.slice(2).join(' ');
+  console.log(`command: npm run bench:projections${args === '' ? '' : ` -- ${args}`}`);
+  console.log(`database: ${database.kind}; batch size ${BATCH} live, ${REBUILD_BATCH} rebuild; ${ROUNDS} rounds; node ${process.version}\n`);
+  const projections = allProjections();
+  const incremental: Record<string, number> = {};
+  for (const projection of projections) {
     const last = await lastSeqMatching(nc, streamName(ns, 'site'), projection.filter(ns));
     const worker = new ProjectionWorker({ projection, database, schema: SCHEMA, nc, namespace: ns, batchSize: BATCH, ackWaitMs: 60_000, maxBackoffMs: 1000, timeZone: 'UTC', log });
     const t0 = performance.now();
     worker.start();
     await worker.waitFor(last, 600_000);
-    const incrementalMs = performance.now() - t0;
+    incremental[projection.name] = (await countFiltered(projection.filter(ns))) / ((performance.now() - t0) / 1000);
     await worker.stop();
+  }
 
-    const result = await rebuildProjection({ database, schema: SCHEMA, nc, namespace: ns, projection, batchSize: REBUILD_BATCH, timeZone: 'UTC', log });
+  const rounds: Array<Record<string, { raw: number; rebuild: number }>> = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const figures: Record<string, { raw: number; rebuild: number }> = {};
+    for (const projection of projections) {
+      const raw = await rawRead(projection.filter(ns), await countFiltered(projection.filter(ns)));
+      const result = await rebuildProjection({ database, schema: SCHEMA, nc, servers: NATS_URL, namespace: ns, projection, batchSize: REBUILD_BATCH, timeZone: 'UTC', log });
+      figures[projection.name] = { raw, rebuild: result.events / (result.ms / 1000) };
+    }
+    rounds.push(figures);
+    console.log(`round ${round}: ${projections.map((p) => `${p.name} raw read ${k(figures[p.name]!.raw)}, rebuild ${k(figures[p.name]!.rebuild)}`).join('; ')}`);
+  }
+
+  const rows: Array<Record<string, string | number>> = [];
+  const verdicts: string[] = [];
+  for (const projection of projections) {
+    const raws = rounds.map((r) => r[projection.name]!.raw);
+    const rebuilds = rounds.map((r) => r[projection.name]!.rebuild);
+    const raw = median(raws)!;
+    const rebuild = median(rebuilds)!;
+    const ratio = rebuild / raw;
     rows.push({
       projection: projection.name,
-      events,
-      'incremental s': round(incrementalMs / 1000),
-      'incremental events/s': Math.round(events / (incrementalMs / 1000)),
-      'rebuild s': round(result.ms / 1000),
-      'rebuild events/s': Math.round(result.events / (result.ms / 1000)),
+      events: await countFiltered(projection.filter(ns)),
+      'incremental events/s': Math.round(incremental[projection.name]!),
+      'raw read events/s (median)': Math.round(raw),
+      'raw spread': spread(raws),
+      'rebuild events/s (median)': Math.round(rebuild),
+      'rebuild spread': spread(rebuilds),
+      'rebuild / raw': Math.round(ratio * 100) / 100,
     });
+    const met = rebuild >= GOAL_RATE && ratio >= GOAL_RATIO;
+    verdicts.push(`${projection.name}: rebuild ${k(rebuild)} (goal ≥ ${k(GOAL_RATE)}: ${rebuild >= GOAL_RATE ? 'met' : 'NOT met'}), ${ratio.toFixed(2)}× the raw read (goal ≥ ${GOAL_RATIO}×: ${ratio >= GOAL_RATIO ? 'met' : 'NOT met'}) → ${met ? 'goal met' : 'goal NOT met'}`);
   }
   console.table(rows);
-  console.log(JSON.stringify({ bench: 'projections', database: database.kind, events: EVENTS, sites: SITES, batch: BATCH, rebuildBatch: REBUILD_BATCH, results: rows }));
+  for (const v of verdicts) console.log(v);
+  console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores (figures from a shared machine move with it)`);
+  console.log(JSON.stringify({ bench: 'projections', database: database.kind, events: EVENTS, sites: SITES, batch: BATCH, rebuildBatch: REBUILD_BATCH, rounds, results: rows }));
 } finally {
   await database?.close();
   if (pgliteDir !== undefined) rmSync(pgliteDir, { recursive: true, force: true });
@@ -141,6 +165,30 @@ async function admin(statement: string): Promise<void> {
   }
 }
 
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
+/**
+ * Reads the events `filter` selects with a nats.js ordered consumer, doing nothing
+ * with them: the raw read rate, on this (the main) thread, as an application would read.
+ */
+async function rawRead(filter: string, count: number): Promise<number> {
+  const consumer = await js.consumers.get(streamName(ns, 'site'), { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+  const t0 = performance.now();
+  let n = 0;
+  let messages: { stop(): void } | undefined;
+  await new Promise<void>((resolve) => {
+    void consumer.consume({ max_messages: REBUILD_BATCH, callback: () => void (++n === count && resolve()) }).then((m) => (messages = m));
+  });
+  const rate = n / ((performance.now() - t0) / 1000);
+  messages?.stop();
+  await consumer.delete().catch(() => {});
+  return rate;
+}
+
+/** `123.4k/s`. */
+function k(rate: number): string {
+  return `${(rate / 1000).toFixed(1)}k/s`;
+}
+
+/** `min–max` in k/s. */
+function spread(xs: readonly number[]): string {
+  return `${(Math.min(...xs) / 1000).toFixed(0)}–${(Math.max(...xs) / 1000).toFixed(0)}k`;
 }

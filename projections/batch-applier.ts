@@ -4,13 +4,17 @@
  * all. Events at or below the position are skipped, so a redelivered batch has
  * no effect twice. A batch the database refuses for its data is split until the
  * offending event is found; that event is dead-lettered and the rest applied.
+ * Folds compute, the applier writes: a fold queues its changed rows (`ctx.write`),
+ * so a rebuild can fold its next batch (`prepare`) while Postgres still writes the
+ * one before (`commit`).
  */
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { describeError, isDataError } from './db-errors.ts';
 import type { LogEvent } from './log-event.ts';
 import type { FoldMemory } from './fold-memory.ts';
-import type { FoldContext, Projection } from './projection.ts';
+import { type FoldContext, FoldNeedsDatabase, type Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
+import { type PreparedWrite, prepareUpsert } from './upsert.ts';
 
 /** Where a batch starts and what it moves: the live checkpoint, or a rebuild's position. */
 export interface BatchCursor {
@@ -49,6 +53,18 @@ export interface ApplyOptions {
   readonly beforeCommit?: (lastSeq: number) => void | Promise<void>;
 }
 
+/** A batch folded in memory, its writes serialized, waiting for its transaction. */
+export interface FoldedBatch {
+  /** The position it was folded from. */
+  readonly from: number;
+  /** Its events above that position. */
+  readonly events: readonly LogEvent[];
+  readonly writes: PreparedWrite[];
+  readonly rejected: Array<{ readonly event: LogEvent; readonly error: string }>;
+  readonly outbox: Array<{ readonly msgId: string; readonly event: string; readonly siteId: string; readonly data: unknown }>;
+  readonly sites: Set<string>;
+}
+
 export class BatchApplier {
   readonly #db: Kysely<ProjectionTables>;
   readonly #schema: string;
@@ -80,29 +96,79 @@ export class BatchApplier {
 
   /** The same, inside a transaction the caller owns (a rebuild's swap). */
   async applyIn(trx: Transaction<ProjectionTables>, events: readonly LogEvent[], cursor: BatchCursor, options: ApplyOptions): Promise<AppliedBatch> {
-    // Commit without waiting for the WAL flush: a batch lost to a database crash is
-    // refolded, because a worker (re)starts its consumer at the checkpoint it finds
-    // in the database, never at what it acked. Effects stay exactly once.
-    await sql`set local synchronous_commit = off`.execute(trx);
+    await relaxCommit(trx);
     const from = await cursor.begin(trx);
+    const views = trx.withSchema(options.viewSchema);
+    return this.#write(trx, await this.#fold(events, from, options, views), cursor, options);
+  }
+
+  /**
+   * Folds a batch ahead of its transaction, from the position `from` it will have
+   * then: a rebuild prepares its next batch while Postgres still writes the one
+   * before. Undefined when the fold needs to read the database (it is then applied
+   * the usual way); the fold memory is dropped then, since the fold may have begun.
+   */
+  async prepare(events: readonly LogEvent[], from: number, options: ApplyOptions): Promise<FoldedBatch | undefined> {
+    try {
+      return await this.#fold(events, from, options, undefined);
+    } catch (e) {
+      if (!(e instanceof FoldNeedsDatabase)) throw e;
+      options.memory?.invalidate();
+      return undefined;
+    }
+  }
+
+  /**
+   * Commits a prepared batch in a transaction of its own. If the database refuses
+   * its data, the fold memory is dropped and the batch is applied the usual way
+   * (split until the offending event is found); the caller then prepares nothing
+   * more from that memory.
+   */
+  async commit(folded: FoldedBatch, cursor: BatchCursor, options: ApplyOptions): Promise<AppliedBatch> {
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        await relaxCommit(trx);
+        const from = await cursor.begin(trx);
+        if (from !== folded.from) throw new Error(`the position moved from ${folded.from} to ${from} since the batch was prepared`);
+        return this.#write(trx, folded, cursor, options);
+      });
+    } catch (e) {
+      options.memory?.invalidate();
+      if (!isDataError(e)) throw e;
+      return this.apply(folded.events, cursor, options);
+    }
+  }
+
+  async #fold(events: readonly LogEvent[], from: number, options: ApplyOptions, views: Transaction<ProjectionTables> | undefined): Promise<FoldedBatch> {
     const fresh = events.filter((e) => e.seq > from);
-    const last = fresh.at(-1);
-    if (last === undefined) return { lastSeq: from, applied: 0, rejected: [], appended: 0, sites: new Set() };
-    const rejected: Array<{ event: LogEvent; error: string }> = [];
-    const outbox: Array<{ msgId: string; event: string; siteId: string; data: unknown }> = [];
-    const sites = new Set<string>();
+    const folded: FoldedBatch = { from, events: fresh, writes: [], rejected: [], outbox: [], sites: new Set() };
+    if (fresh.length === 0) return folded;
     const ctx: FoldContext = {
-      views: trx.withSchema(options.viewSchema),
+      get views(): Transaction<ProjectionTables> {
+        if (views === undefined) throw new FoldNeedsDatabase('this fold reads the database: it cannot run ahead of its transaction');
+        return views;
+      },
       events: fresh,
       dayOf: this.#dayOf,
-      reject: (event, error) => rejected.push({ event, error: error.message }),
+      write: (table, rows, key) => void folded.writes.push(prepareUpsert(table, rows, key)),
+      reject: (event, error) => void folded.rejected.push({ event, error: error.message }),
       append: (msgId, request) => {
-        if (options.emit) outbox.push({ msgId, event: request.event, siteId: request.siteId, data: request.data });
+        if (options.emit) folded.outbox.push({ msgId, event: request.event, siteId: request.siteId, data: request.data });
       },
-      touched: (siteId) => sites.add(siteId),
+      touched: (siteId) => void folded.sites.add(siteId),
       memory: options.memory?.valid === true ? options.memory : undefined,
     };
     await this.#projection.fold(ctx);
+    return folded;
+  }
+
+  /** The folded batch's rows, dead letters, outbox rows and new position, in `trx`. */
+  async #write(trx: Transaction<ProjectionTables>, folded: FoldedBatch, cursor: BatchCursor, options: ApplyOptions): Promise<AppliedBatch> {
+    const last = folded.events.at(-1);
+    if (last === undefined) return { lastSeq: folded.from, applied: 0, rejected: [], appended: 0, sites: new Set() };
+    const views = trx.withSchema(options.viewSchema);
+    for (const write of folded.writes) await write(views);
+    const { rejected, outbox } = folded;
     const shared = trx.withSchema(this.#schema);
     if (rejected.length > 0) {
       await shared
@@ -120,7 +186,7 @@ export class BatchApplier {
     }
     await cursor.advance(trx, last.seq);
     await options.beforeCommit?.(last.seq);
-    return { lastSeq: last.seq, applied: fresh.length, rejected: rejected.map(({ event, error }) => ({ seq: event.seq, subject: event.subject, error })), appended: outbox.length, sites };
+    return { lastSeq: last.seq, applied: folded.events.length, rejected: rejected.map(({ event, error }) => ({ seq: event.seq, subject: event.subject, error })), appended: outbox.length, sites: folded.sites };
   }
 
   async #deadLetter(event: LogEvent, error: string, cursor: BatchCursor): Promise<AppliedBatch> {
@@ -137,6 +203,15 @@ export class BatchApplier {
       return { lastSeq: event.seq, applied: 1, rejected: [{ seq: event.seq, subject: event.subject, error }], appended: 0, sites: new Set<string>() };
     });
   }
+}
+
+/**
+ * Commit without waiting for the WAL flush: a batch lost to a database crash is
+ * refolded, because a worker (re)starts its consumer at the checkpoint it finds
+ * in the database, never at what it acked. Effects stay exactly once.
+ */
+async function relaxCommit(trx: Transaction<ProjectionTables>): Promise<void> {
+  await sql`set local synchronous_commit = off`.execute(trx);
 }
 
 function deadLetterRow(projection: string, event: LogEvent, error: string) {

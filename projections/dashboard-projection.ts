@@ -10,7 +10,7 @@ import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts
 import { type CountRow, DashboardFold, entityKey, Kind, type ProductionRow, countKey, productionKey } from './dashboard-fold.ts';
 import type { LogEvent } from './log-event.ts';
 import type { FoldContext, Projection } from './projection.ts';
-import { selectByKeys, upsert } from './upsert.ts';
+import { selectByKeys } from './upsert.ts';
 
 /** Site events the dashboard folds; the rest (inventory, its own pushes) are passed over undecoded. */
 const FOLDED: ReadonlySet<string> = new Set(['production:update', 'task:update', 'order:update', 'vehicle:update', 'alarm:new', 'alarm:update']);
@@ -24,7 +24,12 @@ export class DashboardProjection implements Projection {
   }
 
   async fold(ctx: FoldContext): Promise<void> {
-    const parsed: Array<{ event: LogEvent; domain: DomainEvent; day: string }> = [];
+    // In a rebuild, the fold holds every row it wrote: nothing to load, so each event is
+    // applied as soon as it is parsed (nothing per event outlives its turn).
+    const held = ctx.memory?.get<DashboardFold>(this.name);
+    const fold = held ?? new DashboardFold();
+    const parsed: Array<{ event: LogEvent; domain: DomainEvent }> = [];
+    fold.startBatch();
     for (const event of ctx.events) {
       if (event.name === undefined || !FOLDED.has(event.name)) continue;
       let domain: DomainEvent | undefined;
@@ -34,35 +39,35 @@ export class DashboardProjection implements Projection {
         ctx.reject(event, e as Error);
         continue;
       }
-      if (domain !== undefined) parsed.push({ event, domain, day: ctx.dayOf(event.ts) });
+      if (domain === undefined) continue;
+      if (held !== undefined) fold.apply(event, domain, ctx.dayOf);
+      else parsed.push({ event, domain });
     }
-    if (parsed.length === 0) return;
-
-    // In a rebuild, the fold holds every row it wrote: nothing to load.
-    let fold = ctx.memory?.get<DashboardFold>(this.name);
-    if (fold === undefined) {
-      fold = new DashboardFold();
+    if (held === undefined) {
+      if (parsed.length === 0) return;
       if (ctx.memory === undefined) await this.#load(ctx, fold, parsed);
       else ctx.memory.set(this.name, fold);
+      for (const { event, domain } of parsed) fold.apply(event, domain, ctx.dayOf);
     }
-    fold.startBatch();
-    for (const { event, domain, day } of parsed) fold.apply(event, domain, day);
     ctx.memory?.holds(fold.rows);
-    await this.#save(ctx, fold);
+    this.#save(ctx, fold);
     for (const site of fold.sites.keys()) ctx.touched(site);
   }
 
   /** Loads every row the batch can touch, so the fold sees absent rows as truly absent. */
-  async #load(ctx: FoldContext, fold: DashboardFold, parsed: ReadonlyArray<{ event: LogEvent; domain: DomainEvent; day: string }>): Promise<void> {
+  async #load(ctx: FoldContext, fold: DashboardFold, parsed: ReadonlyArray<{ event: LogEvent; domain: DomainEvent }>): Promise<void> {
     const entityKeys = new Map<string, readonly [string, string, string]>();
     const sites = new Set<string>();
     const days = new Map<string, readonly [string, string]>();
-    for (const { event, domain, day } of parsed) {
+    for (const { event, domain } of parsed) {
       const site = event.siteId;
       sites.add(site);
       const key = entityOf(site, domain);
       if (key !== undefined) entityKeys.set(entityKey(...key), key);
-      if (domain.type === 'batch_started' || domain.type === 'batch_completed') days.set(`${site}\0${day}`, [site, day]);
+      if (domain.type === 'batch_started' || domain.type === 'batch_completed') {
+        const day = ctx.dayOf(event.ts);
+        days.set(`${site}\0${day}`, [site, day]);
+      }
     }
     for (const row of await selectByKeys(ctx.views, 'dashboard_entities', ['site_id', 'kind', 'entity_id'], [...entityKeys.values()])) {
       fold.entities.set(entityKey(row.site_id, row.kind, row.entity_id), row);
@@ -73,12 +78,12 @@ export class DashboardProjection implements Projection {
     for (const row of await selectByKeys(ctx.views, 'dashboard_production', ['site_id', 'day'], [...days.values()])) fold.production.set(productionKey(row.site_id, row.day, row.status), row);
   }
 
-  async #save(ctx: FoldContext, fold: DashboardFold): Promise<void> {
+  #save(ctx: FoldContext, fold: DashboardFold): void {
     const pick = <T>(map: ReadonlyMap<string, T>, keys: ReadonlySet<string>): T[] => [...keys].map((k) => map.get(k)!);
-    await upsert(ctx.views, 'dashboard_entities', pick(fold.entities, fold.changedEntities), ['site_id', 'kind', 'entity_id']);
-    await upsert(ctx.views, 'dashboard_counts', pick<CountRow>(fold.counts, fold.changedCounts), ['site_id', 'kind', 'status']);
-    await upsert(ctx.views, 'dashboard_production', pick<ProductionRow>(fold.production, fold.changedProduction), ['site_id', 'day', 'status']);
-    await upsert(ctx.views, 'dashboard_sites', [...fold.sites.values()], ['site_id']);
+    ctx.write('dashboard_entities', pick(fold.entities, fold.changedEntities), ['site_id', 'kind', 'entity_id']);
+    ctx.write('dashboard_counts', pick<CountRow>(fold.counts, fold.changedCounts), ['site_id', 'kind', 'status']);
+    ctx.write('dashboard_production', pick<ProductionRow>(fold.production, fold.changedProduction), ['site_id', 'day', 'status']);
+    ctx.write('dashboard_sites', [...fold.sites.values()], ['site_id']);
   }
 }
 

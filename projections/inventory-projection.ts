@@ -10,7 +10,7 @@ import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts
 import type { LogEvent } from './log-event.ts';
 import type { FoldContext, Projection } from './projection.ts';
 import type { InventoryItem } from './tables.ts';
-import { selectByKeys, upsert } from './upsert.ts';
+import { selectByKeys } from './upsert.ts';
 
 type StockMovement = Extract<DomainEvent, { type: 'stock_in' | 'stock_out' | 'adjustment' }>;
 
@@ -41,17 +41,24 @@ export class InventoryProjection implements Projection {
     }
     if (moves.length === 0) return;
 
-    const items = new Map<string, InventoryItem>();
-    const keys = new Map<string, readonly [string, string]>();
-    for (const { event, move } of moves) keys.set(itemKey(event.siteId, move.material.id), [event.siteId, move.material.id]);
-    for (const row of await selectByKeys(ctx.views, 'inventory_items', ['site_id', 'material_id'], [...keys.values()])) items.set(itemKey(row.site_id, row.material_id), row);
+    // In a rebuild, the fold holds every row it wrote (see FoldMemory): nothing to load.
+    let items = ctx.memory?.get<Map<string, InventoryItem>>(this.name);
+    if (items === undefined) {
+      items = new Map<string, InventoryItem>();
+      if (ctx.memory === undefined) {
+        const keys = new Map<string, readonly [string, string]>();
+        for (const { event, move } of moves) keys.set(itemKey(event.siteId, move.material.id), [event.siteId, move.material.id]);
+        for (const row of await selectByKeys(ctx.views, 'inventory_items', ['site_id', 'material_id'], [...keys.values()])) items.set(itemKey(row.site_id, row.material_id), row);
+      } else ctx.memory.set(this.name, items);
+    }
     const changed = new Set<string>();
     for (const { event, move } of moves) {
       const key = itemKey(event.siteId, move.material.id);
       items.set(key, applyMovement(ctx, event, move, items.get(key)));
       changed.add(key);
     }
-    await upsert(ctx.views, 'inventory_items', [...changed].map((k) => items.get(k)!), ['site_id', 'material_id']);
+    ctx.write('inventory_items', [...changed].map((k) => items.get(k)!), ['site_id', 'material_id']);
+    ctx.memory?.holds(items.size);
     for (const site of new Set(moves.map((m) => m.event.siteId))) ctx.touched(site);
   }
 }

@@ -3,15 +3,27 @@
  * (live) and the rebuild run the same fold; only where it writes and whether it
  * may emit side effects differ.
  */
-import type { Transaction } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import type { AppendRequest } from '../protocol/event-append.ts';
 import type { FoldMemory } from './fold-memory.ts';
 import type { LogEvent } from './log-event.ts';
-import type { ProjectionTables, ViewTableName } from './tables.ts';
+import type { ProjectionTables, ViewTableName, ViewTables } from './tables.ts';
 
 export interface FoldContext {
-  /** Builds queries on the schema holding this fold's view tables (the live one, or a rebuild's). */
+  /**
+   * Builds queries on the schema holding this fold's view tables (the live one, or a
+   * rebuild's), in the batch's transaction. A fold run ahead of its transaction (a
+   * rebuild's next batch, prepared while Postgres writes the one before) has none:
+   * reaching for it throws `FoldNeedsDatabase`, and the batch is folded again in its
+   * transaction.
+   */
   readonly views: Transaction<ProjectionTables>;
+  /**
+   * Queues the changed rows of a view table (whole rows, absolute values), written
+   * after the fold in the batch's transaction. They are serialized at once: the fold
+   * may keep changing its row objects.
+   */
+  write<T extends ViewTableName>(table: T, rows: readonly Selectable<ViewTables[T]>[], key: readonly (keyof ViewTables[T] & string)[]): void;
   /** Events above the checkpoint, in log order. */
   readonly events: readonly LogEvent[];
   /** Calendar day (`YYYY-MM-DD`) of a log timestamp, in the projections' time zone. */
@@ -37,4 +49,9 @@ export interface Projection {
   /** The consumer's subject filter (nats-server 2.9: exactly one per consumer). */
   filter(ns: string): string;
   fold(ctx: FoldContext): Promise<void>;
+}
+
+/** A fold run ahead of its transaction reached for the database. */
+export class FoldNeedsDatabase extends Error {
+  override readonly name = 'FoldNeedsDatabase';
 }

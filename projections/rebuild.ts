@@ -26,6 +26,8 @@ export interface RebuildOptions {
   readonly database: ProjectionDatabase;
   readonly schema: string;
   readonly nc: NatsConnection;
+  /** NATS server URL(s) for the replay's reader thread, which reads on a connection of its own. */
+  readonly servers: string | readonly string[];
   readonly namespace: string;
   readonly projection: Projection;
   readonly batchSize: number;
@@ -67,7 +69,8 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     await sql`create schema ${sql.id(fresh)}`.execute(db);
     for (const table of projection.tables) await sql`create table ${sql.table(`${fresh}.${table}`)} (like ${sql.table(`${schema}.${table}`)} including all)`.execute(db);
 
-    const replay = await StreamReplay.open(o.nc, namespace, stream, projection.filter(namespace), o.batchSize);
+    const setupMs = performance.now() - started;
+    const replay = await StreamReplay.open({ servers: o.servers, stream, filter: projection.filter(namespace) }, namespace, o.batchSize);
     closeReplay = () => replay.close();
     const applier = new BatchApplier(db, schema, projection, calendarDay(o.timeZone));
     let position = 0;
@@ -77,21 +80,43 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     const options = { viewSchema: fresh, emit: false, memory: new FoldMemory() } as const;
     let lastLog = performance.now();
 
-    // Follow the live checkpoint until the rest fits in one batch.
-    for (;;) {
-      const target = await liveCheckpoint(db, schema, projection.name);
-      if (target - position <= o.batchSize) break;
-      const batch = await replay.take(target);
-      if (batch.length === 0) break;
-      position = (await applier.apply(batch, cursor, options)).lastSeq;
-      replay.ack();
-      events += batch.length;
-      if (performance.now() - lastLog > 2000) {
-        lastLog = performance.now();
-        log.info({ projection: projection.name, position, target, eventsPerSecond: Math.round(events / ((lastLog - started) / 1000)) }, 'rebuilding');
+    // Follow the live checkpoint until caught up with it, so the locked last stretch
+    // holds only what the live worker committed meanwhile. Pipelined: the next
+    // batch is folded in memory (its rows serialized) while Postgres still writes the
+    // one before, and commits after it. A batch whose fold needs the database (the fold
+    // memory was dropped), or that follows one the database refused, is applied the
+    // usual way once the one before has committed.
+    let committing: Promise<void> = Promise.resolve();
+    let folded = 0;
+    try {
+      for (;;) {
+        const target = await liveCheckpoint(db, schema, projection.name);
+        if (folded >= target) break;
+        const batch = await replay.take(target);
+        if (batch.length === 0) break;
+        replay.ack();
+        const from = folded;
+        folded = batch.at(-1)!.seq;
+        const prepared = options.memory.valid ? await applier.prepare(batch, from, options) : undefined;
+        await committing;
+        // Memory dropped meanwhile (a refused batch): what was prepared from it is void.
+        const applying = prepared !== undefined && options.memory.valid ? applier.commit(prepared, cursor, options) : applier.apply(batch, cursor, options);
+        committing = applying.then((applied) => void (position = applied.lastSeq));
+        // Awaited at the next turn; until then, a failure must not count as unhandled.
+        committing.catch(() => {});
+        events += batch.length;
+        if (performance.now() - lastLog > 2000) {
+          lastLog = performance.now();
+          log.info({ projection: projection.name, position: folded, target, eventsPerSecond: Math.round(events / ((lastLog - started) / 1000)) }, 'rebuilding');
+        }
       }
+      await committing;
+    } catch (e) {
+      await committing.catch(() => {});
+      throw e;
     }
 
+    const followedMs = performance.now() - started;
     const lastSeq = await db.transaction().execute(async (trx) => {
       // Locking the checkpoint row freezes the live worker between two batches.
       const target = await liveCheckpoint(trx, schema, projection.name, true);
@@ -105,9 +130,12 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
       await swapTables(trx, schema, fresh, projection.tables);
       return target;
     });
+    const swappedMs = performance.now() - started;
     await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db);
     const ms = performance.now() - started;
-    log.info({ projection: projection.name, events, lastSeq, ms: Math.round(ms), eventsPerSecond: Math.round(events / (ms / 1000)) }, 'rebuild swapped in');
+    // Where the time went: fresh tables, folding while following the live view, the locked last stretch and swap, cleanup.
+    const phases = { setupMs: Math.round(setupMs), followMs: Math.round(followedMs - setupMs), swapMs: Math.round(swappedMs - followedMs), cleanupMs: Math.round(ms - swappedMs) };
+    log.info({ projection: projection.name, events, lastSeq, ms: Math.round(ms), eventsPerSecond: Math.round(events / (ms / 1000)), ...phases }, 'rebuild swapped in');
     return { projection: projection.name, events, lastSeq, ms };
   } catch (e) {
     await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db).catch(() => {});

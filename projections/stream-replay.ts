@@ -1,79 +1,183 @@
 /**
- * Reads a stream from its start for a rebuild: an ephemeral consumer (AckPolicy
- * All, bounded `max_ack_pending`) consumed in batches, so NATS delivers the next
- * events while Postgres folds the current ones, and never runs more than a few
- * batches ahead. Events come out up to a moving target (the live checkpoint);
- * those received beyond it wait in memory (at most a batch or so).
+ * Reads a stream from its start for a rebuild. A reader thread (stream-replay-thread.ts)
+ * reads NATS and hands the events over in packed chunks, so this thread only
+ * folds: reading the next events, parsing NATS messages included, goes on beside
+ * the fold and beside Postgres. Events come out up to a moving target (the live
+ * checkpoint); those received beyond it wait in memory. At most `2 × max` events
+ * are in flight or waiting: the reader asks the server for more only as the
+ * caller acks what it took.
  */
-import { AckPolicy, DeliverPolicy, jetstream, type JsMsg } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
-import { ConsumerBatches } from './consumer-batches.ts';
-import { deliveryOf, type LogEvent, logEventOf } from './log-event.ts';
+import { randomUUID } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
+import { EventChunkReader } from './event-chunk.ts';
+import { describeSubject, type LogEvent } from './log-event.ts';
+import { acquireReplayThread, releaseReplayThread } from './replay-threads.ts';
+import type { FromReplayThread, ToReplayThread } from './stream-replay-thread.ts';
 
 /** How long to wait for an event the target says exists, once the stream looked drained. */
 const DRAINED_WAIT_MS = 2000;
+/** Events per chunk handed over, and per pull request (at most). */
+const CHUNK = 4096;
+const PULL = 10_000;
+/** How long a closing reader may take to delete its consumer before the thread is ended. */
+const CLOSE_WAIT_MS = 5000;
+
+/** The replay cannot go on: NATS refused it, the connection broke, or the reader thread died. */
+export class ReplayError extends Error {
+  override readonly name = 'ReplayError';
+}
+
+export interface ReplaySource {
+  /** NATS server URL(s) the reader thread connects to (a connection of its own); a string may list several, comma-separated. */
+  readonly servers: string | readonly string[];
+  readonly stream: string;
+  /** The consumer's subject filter. */
+  readonly filter: string;
+}
 
 export class StreamReplay {
-  readonly #ns: string;
-  readonly #batches: ConsumerBatches;
+  readonly #worker: Worker;
   readonly #max: number;
-  readonly #drop: () => Promise<void>;
+  readonly #reader: EventChunkReader;
+  readonly #onMessage = (m: FromReplayThread) => this.#message(m);
+  readonly #onError = (e: Error) => this.#fail(new ReplayError(`the replay's reader thread failed: ${e.message}`, { cause: e }));
+  readonly #onExit = () => this.#fail(new ReplayError("the replay's reader thread stopped"));
   #held: LogEvent[] = [];
-  #last: JsMsg | undefined;
+  #head = 0;
+  #taken = 0;
   #lastSeq = 0;
   #drained = false;
+  #ready = false;
+  #failure: ReplayError | undefined;
+  #wake: (() => void) | undefined;
+  #closed: (() => void) | undefined;
 
-  private constructor(ns: string, batches: ConsumerBatches, max: number, drop: () => Promise<void>) {
-    this.#ns = ns;
-    this.#batches = batches;
+  private constructor(ns: string, worker: Worker, max: number) {
+    this.#worker = worker;
     this.#max = max;
-    this.#drop = drop;
+    this.#reader = new EventChunkReader((subject) => describeSubject(ns, subject));
+    worker.on('message', this.#onMessage);
+    worker.on('error', this.#onError);
+    worker.on('exit', this.#onExit);
   }
 
-  static async open(nc: NatsConnection, ns: string, stream: string, filter: string, max: number): Promise<StreamReplay> {
-    const js = jetstream(nc);
-    const jsm = await js.jetstreamManager();
-    const name = `${ns}_replay_${Math.random().toString(36).slice(2, 10)}`;
-    // Ephemeral: the server removes it if this process dies mid-replay.
-    await jsm.consumers.add(stream, { name, ack_policy: AckPolicy.All, max_ack_pending: max * 2, deliver_policy: DeliverPolicy.All, filter_subject: filter, inactive_threshold: nanos(60_000) });
-    const batches = await ConsumerBatches.open(await js.consumers.get(stream, name), { max_messages: max }, max);
-    return new StreamReplay(ns, batches, max, async () => {
-      await jsm.consumers.delete(stream, name).catch(() => {});
+  /**
+   * Starts reading `source` from its start (an ephemeral consumer); resolves once the reader reads.
+   * @example
+   * const replay = await StreamReplay.open({ servers: 'nats://127.0.0.1:4222', stream: 'plant_site', filter: 'plant.site.>' }, 'plant', 20_000);
+   * for (let batch = await replay.take(last); batch.length > 0; batch = await replay.take(last)) { fold(batch); replay.ack(); }
+   * await replay.close();
+   */
+  static async open(source: ReplaySource, ns: string, max: number): Promise<StreamReplay> {
+    const replay = new StreamReplay(ns, acquireReplayThread(), max);
+    replay.#send({
+      type: 'open',
+      options: {
+        // A comma-separated NATS_URL (a cluster's seed servers) is a list; nats.js takes a string as one URL.
+        servers: typeof source.servers === 'string' ? source.servers.split(',').map((u) => u.trim()).filter((u) => u !== '') : [...source.servers],
+        stream: source.stream,
+        filter: source.filter,
+        // Ephemeral: the server removes it if this process dies mid-replay.
+        consumer: `${ns}_replay_${randomUUID().slice(0, 8)}`,
+        credit: 2 * max,
+        pull: Math.min(PULL, max),
+        chunk: Math.min(CHUNK, max),
+      },
     });
+    while (!replay.#ready && replay.#failure === undefined) await replay.#next(Number.POSITIVE_INFINITY);
+    if (replay.#failure !== undefined) {
+      const failure = replay.#failure;
+      await replay.close();
+      throw new ReplayError(`cannot replay ${source.stream}: ${failure.message}`, { cause: failure });
+    }
+    return replay;
   }
 
   /** Up to `max` events at or below `target`, in order; empty when there are none to come. */
   async take(target: number): Promise<LogEvent[]> {
-    while (this.#lastSeq < target && this.#countUpTo(target) < this.#max) {
-      const batch = await this.#batches.next(this.#drained ? DRAINED_WAIT_MS : Number.POSITIVE_INFINITY);
-      if (batch === undefined) throw new Error('the replay consumer stopped');
-      if (batch.length === 0) break;
-      for (const m of batch) {
-        const d = deliveryOf(m);
-        this.#held.push(logEventOf(this.#ns, m, d));
-        this.#lastSeq = d.seq;
-        this.#drained = d.pending === 0;
-      }
-      this.#last = batch.at(-1);
+    // Held events are in log order: all of them count while the last one received is at or below the target.
+    while (this.#lastSeq < target && this.#held.length - this.#head < this.#max) {
+      if (this.#failure !== undefined) throw this.#failure;
+      const received = this.#lastSeq;
+      await this.#next(this.#drained ? DRAINED_WAIT_MS : Number.POSITIVE_INFINITY);
+      if (this.#failure !== undefined) throw this.#failure;
+      if (this.#lastSeq === received) break;
     }
-    let n = 0;
-    while (n < this.#held.length && n < this.#max && this.#held[n]!.seq <= target) n++;
-    return this.#held.splice(0, n);
+    let end = this.#head;
+    const limit = Math.min(this.#held.length, this.#head + this.#max);
+    while (end < limit && this.#held[end]!.seq <= target) end++;
+    const batch = this.#held.slice(this.#head, end);
+    this.#head = end;
+    this.#taken += batch.length;
+    if (this.#head === this.#held.length) {
+      this.#held = [];
+      this.#head = 0;
+    }
+    return batch;
   }
 
-  /** Acknowledges everything received, letting the server send further. */
+  /** Releases everything taken so far: the reader may ask the server for as many more. */
   ack(): void {
-    this.#last?.ack();
+    if (this.#taken === 0 || this.#failure !== undefined) return;
+    this.#send({ type: 'release', events: this.#taken });
+    this.#taken = 0;
   }
 
+  /** Deletes the consumer; the thread goes back to the pool (or is ended if it failed or does not answer). */
   async close(): Promise<void> {
-    await this.#batches.close();
-    await this.#drop();
+    const failed = this.#failure !== undefined;
+    const clean = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS);
+      this.#closed = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#fail(new ReplayError('the replay was closed'));
+      this.#send({ type: 'close' });
+    });
+    this.#worker.off('message', this.#onMessage);
+    this.#worker.off('error', this.#onError);
+    this.#worker.off('exit', this.#onExit);
+    releaseReplayThread(this.#worker, clean && !failed);
   }
 
-  #countUpTo(target: number): number {
-    let n = 0;
-    while (n < this.#held.length && this.#held[n]!.seq <= target) n++;
-    return n;
+  #message(m: FromReplayThread): void {
+    switch (m.type) {
+      case 'ready':
+        this.#ready = true;
+        break;
+      case 'chunk':
+        this.#reader.read(m.chunk, this.#held);
+        this.#lastSeq = this.#held.at(-1)?.seq ?? this.#lastSeq;
+        this.#drained = m.chunk.pending === 0;
+        break;
+      case 'failed':
+        this.#fail(new ReplayError(`replay of the stream failed: ${m.message}`));
+        break;
+      case 'closed':
+        this.#closed?.();
+        return;
+    }
+    this.#wake?.();
+  }
+
+  #next(waitMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = Number.isFinite(waitMs) ? setTimeout(() => this.#wake?.(), waitMs) : undefined;
+      this.#wake = () => {
+        this.#wake = undefined;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #fail(e: ReplayError): void {
+    this.#failure ??= e;
+    this.#wake?.();
+  }
+
+  #send(message: ToReplayThread): void {
+    this.#worker.postMessage(message);
   }
 }

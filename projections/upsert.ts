@@ -11,19 +11,30 @@ import { type ProjectionTables, VIEW_COLUMNS, type ViewTableName, type ViewTable
 
 type Column<T extends ViewTableName> = keyof ViewTables[T] & string;
 
+/** A bulk upsert with its rows already serialized: the fold may go on changing its row objects. */
+export type PreparedWrite = (views: Transaction<ProjectionTables>) => Promise<void>;
+
 /** Writes `rows` (whole rows, absolute values) into `table`, replacing those with the same key. */
 export async function upsert<T extends ViewTableName>(views: Transaction<ProjectionTables>, table: T, rows: readonly Selectable<ViewTables[T]>[], key: readonly Column<T>[]): Promise<void> {
-  if (rows.length === 0) return;
+  await prepareUpsert(table, rows, key)(views);
+}
+
+/** The same, serialized now and run later (in the batch's transaction). */
+export function prepareUpsert<T extends ViewTableName>(table: T, rows: readonly Selectable<ViewTables[T]>[], key: readonly Column<T>[]): PreparedWrite {
+  if (rows.length === 0) return async () => {};
   const types = VIEW_COLUMNS[table] as Record<string, string>;
   const columns = Object.keys(types);
   const update = columns.filter((c) => !(key as readonly string[]).includes(c));
+  const json = JSON.stringify(rows);
   // kysely cannot type a table chosen at run time; the signature above keeps callers typed.
-  await views
-    .insertInto(table as any)
-    .columns(columns as any)
-    .expression((eb: any) => eb.selectFrom(recordset(rows, columns, types)).select(columns))
-    .onConflict((oc: any) => oc.columns(key).doUpdateSet(Object.fromEntries(update.map((c) => [c, sql.ref(`excluded.${c}`)]))))
-    .execute();
+  return async (views) => {
+    await views
+      .insertInto(table as any)
+      .columns(columns as any)
+      .expression((eb: any) => eb.selectFrom(recordset(json, columns, types)).select(columns))
+      .onConflict((oc: any) => oc.columns(key).doUpdateSet(Object.fromEntries(update.map((c) => [c, sql.ref(`excluded.${c}`)]))))
+      .execute();
+  };
 }
 
 /** Rows of `table` whose `key` columns equal one of `tuples`. */
@@ -34,11 +45,11 @@ export async function selectByKeys<T extends ViewTableName>(views: Transaction<P
   return (await views
     .selectFrom(table as any)
     .selectAll()
-    .where((eb: any) => eb(eb.refTuple(...key), 'in', eb.selectFrom(recordset(rows, key, types)).select(key)))
+    .where((eb: any) => eb(eb.refTuple(...key), 'in', eb.selectFrom(recordset(JSON.stringify(rows), key, types)).select(key)))
     .execute()) as Selectable<ViewTables[T]>[];
 }
 
 /** `json_to_recordset($1) as r(col type, ...)`: one JSON parameter for all rows (JSON.stringify is native and fast). */
-function recordset(rows: readonly object[], columns: readonly string[], types: Record<string, string>) {
-  return sql`json_to_recordset(${JSON.stringify(rows)}::json)`.as(sql`r(${sql.join(columns.map((c) => sql`${sql.id(c)} ${sql.raw(types[c]!)}`))})` as any);
+function recordset(json: string, columns: readonly string[], types: Record<string, string>) {
+  return sql`json_to_recordset(${json}::json)`.as(sql`r(${sql.join(columns.map((c) => sql`${sql.id(c)} ${sql.raw(types[c]!)}`))})` as any);
 }

@@ -136,7 +136,7 @@ describe('exactly once', () => {
     })();
     const appending = h.appendAll(model.take(500));
     for (const name of PROJECTIONS) {
-      const result = await rebuildProjection({ database: h.db.database, schema: SCHEMA, nc: h.nc, namespace: h.ns, projection: h.projection(name), batchSize: 250, timeZone: TIME_ZONE, log: silentLog });
+      const result = await rebuildProjection({ database: h.db.database, schema: SCHEMA, nc: h.nc, servers: h.natsUrl, namespace: h.ns, projection: h.projection(name), batchSize: 250, timeZone: TIME_ZONE, log: silentLog });
       assert.ok(result.events > 0);
     }
     await appending;
@@ -149,7 +149,7 @@ describe('exactly once', () => {
     // Nothing came in since: a rebuild now gives exactly the incremental rows.
     for (const name of PROJECTIONS) {
       const now = await h.view(name);
-      await rebuildProjection({ database: h.db.database, schema: SCHEMA, nc: h.nc, namespace: h.ns, projection: h.projection(name), batchSize: 97, timeZone: TIME_ZONE, log: silentLog });
+      await rebuildProjection({ database: h.db.database, schema: SCHEMA, nc: h.nc, servers: h.natsUrl, namespace: h.ns, projection: h.projection(name), batchSize: 97, timeZone: TIME_ZONE, log: silentLog });
       assert.deepEqual(await h.view(name), now);
     }
     assert.notDeepEqual(incremental.dashboard, await h.view('dashboard'), 'the later events changed the view');

@@ -135,7 +135,7 @@ describe('inventory projection', () => {
     await worker.stop();
     worker = h.startWorker('inventory');
     await moves(site, move('stock_out', 1));
-    const result = await rebuildProjection({ database: h.db.database, schema: SCHEMA, nc: h.nc, namespace: h.ns, projection: h.projection('inventory'), batchSize: 3, timeZone: TIME_ZONE, log: silentLog });
+    const result = await rebuildProjection({ database: h.db.database, schema: SCHEMA, nc: h.nc, servers: h.natsUrl, namespace: h.ns, projection: h.projection('inventory'), batchSize: 3, timeZone: TIME_ZONE, log: silentLog });
     assert.equal(result.lastSeq, worker.position);
     await moves(site, move('stock_out', 1));
     await settled();

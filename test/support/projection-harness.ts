@@ -145,7 +145,7 @@ export class ProjectionHarness {
   /** Every event of the stream a projection's filter selects, in log order. */
   async recomputeEvents(name: string): Promise<LogEvent[]> {
     const last = await this.lastSeqFor(name);
-    const replay = await StreamReplay.open(this.nc, this.ns, streamName(this.ns, 'site'), this.projection(name).filter(this.ns), 10_000);
+    const replay = await StreamReplay.open({ servers: this.natsUrl, stream: streamName(this.ns, 'site'), filter: this.projection(name).filter(this.ns) }, this.ns, 10_000);
     const events: LogEvent[] = [];
     try {
       for (;;) {

@@ -1,0 +1,177 @@
+/**
+ * The reader thread of replays (see stream-replay.ts), kept for reuse: starting
+ * one costs a few hundred ms of module loading, so a process starts it once and
+ * runs one replay on it at a time. Each replay has a NATS connection of its own
+ * that reads the stream through an ephemeral pull consumer and hands the events
+ * over in packed chunks (event-chunk.ts), so parsing NATS messages, the larger
+ * part of a replay's client-side work, runs beside the fold instead of before it.
+ *
+ * - Flow control by credit: the thread asks the server (pull requests of `pull`
+ *   messages) for no more events than the folding thread has released room for,
+ *   so at most `credit` events are in flight or waiting, whatever the stream's length.
+ * - AckPolicy None: the server keeps no per-message ack state (AckAll's bookkeeping
+ *   cost nats-server about a third more CPU per message here) and the thread sends
+ *   no acks. What replaces them: the consumer's own sequence has no gaps, so a
+ *   message lost to a broken connection is noticed and the replay fails (a rebuild
+ *   is simply run again) rather than folding a view with a hole.
+ */
+import { parentPort } from 'node:worker_threads';
+import { AckPolicy, DeliverPolicy, JetStreamApiError, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { createInbox, type Msg, nanos, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { parseAckSubject } from './ack-subject.ts';
+import { type EventChunk, EventChunkWriter } from './event-chunk.ts';
+
+export interface ReplayThreadOptions {
+  readonly servers: string[];
+  readonly stream: string;
+  readonly filter: string;
+  /** The ephemeral consumer's name. */
+  readonly consumer: string;
+  /** Most events requested from the server and not yet released by the folding thread. */
+  readonly credit: number;
+  /** Events per pull request. */
+  readonly pull: number;
+  /** Most events per chunk (a chunk also goes as soon as a socket read has been parsed). */
+  readonly chunk: number;
+}
+
+/** From the folding thread: start a replay, room for `events` more, or its end. */
+export type ToReplayThread = { readonly type: 'open'; readonly options: ReplayThreadOptions } | { readonly type: 'release'; readonly events: number } | { readonly type: 'close' };
+export type FromReplayThread =
+  | { readonly type: 'ready' }
+  | { readonly type: 'chunk'; readonly chunk: EventChunk }
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'closed' };
+
+/** An ephemeral consumer outlives a silent client this long (a fold that takes longer than this holds no request open). */
+const INACTIVE_MS = 300_000;
+/**
+ * After this long without a delivery, the thread asks whether its consumer still
+ * exists: a deleted consumer (by hand, or by the server) does not answer the pull
+ * requests it leaves behind, and the replay would otherwise wait forever.
+ */
+const SILENCE_CHECK_MS = 2000;
+
+const port = parentPort!;
+const post = (message: FromReplayThread, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
+
+class Replay {
+  readonly #o: ReplayThreadOptions;
+  readonly #writer = new EventChunkWriter();
+  readonly #inbox = createInbox();
+  #nc: NatsConnection | undefined;
+  #jsm: JetStreamManager | undefined;
+  #credit: number;
+  #consumerSeq = 0;
+  #pending = 0;
+  #flushing = false;
+  #done = false;
+  #heard = Date.now();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: ReplayThreadOptions) {
+    this.#o = options;
+    this.#credit = options.credit;
+  }
+
+  async open(): Promise<void> {
+    const o = this.#o;
+    try {
+      // No reconnects: pull requests and AckNone deliveries do not survive one; the replay fails instead.
+      const nc = await connect({ servers: o.servers, name: `replay-${o.consumer}`, reconnect: false });
+      this.#nc = nc;
+      this.#jsm = await jetstreamManager(nc);
+      await this.#jsm.consumers.add(o.stream, { name: o.consumer, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, filter_subject: o.filter, inactive_threshold: nanos(INACTIVE_MS) });
+      nc.subscribe(this.#inbox, { callback: (err, m) => (err === null ? this.#receive(m) : this.#fail(err.message)) });
+      void nc.closed().then((e) => this.#fail(`the replay's NATS connection closed${e === undefined ? '' : `: ${e.message}`}`));
+      if (this.#done) return;
+      this.#watchdog = setInterval(() => this.#checkConsumer(), SILENCE_CHECK_MS);
+      post({ type: 'ready' });
+      this.#pullMore();
+    } catch (e) {
+      this.#fail((e as Error).message);
+    }
+  }
+
+  release(events: number): void {
+    this.#credit += events;
+    this.#pullMore();
+  }
+
+  async close(): Promise<void> {
+    this.#done = true;
+    clearInterval(this.#watchdog);
+    await this.#jsm?.consumers.delete(this.#o.stream, this.#o.consumer).catch(() => {});
+    await this.#nc?.close().catch(() => {});
+  }
+
+  #receive(m: Msg): void {
+    if (this.#done) return;
+    this.#heard = Date.now();
+    const delivery = m.reply === undefined ? undefined : parseAckSubject(m.reply);
+    // A status message: none is expected (no heartbeats asked for, requests never expire).
+    if (delivery === undefined) return this.#fail(`the replay consumer answered ${m.headers?.code ?? '?'} ${m.headers?.description ?? ''}`.trim());
+    if (delivery.consumerSeq !== this.#consumerSeq + 1) return this.#fail(`the replay missed events (consumer sequence ${this.#consumerSeq}, then ${delivery.consumerSeq})`);
+    this.#consumerSeq = delivery.consumerSeq;
+    this.#pending = delivery.pending;
+    this.#writer.add(delivery.seq, delivery.ts, m.subject, m.data);
+    // nats.js hands over a whole socket read synchronously: one chunk per read, or per `chunk` events.
+    if (this.#writer.count >= this.#o.chunk) this.#flush();
+    else if (!this.#flushing) {
+      this.#flushing = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushing = false;
+    if (this.#writer.count === 0 || this.#done) return;
+    const chunk = this.#writer.take(this.#pending);
+    post({ type: 'chunk', chunk }, [chunk.meta.buffer as ArrayBuffer, chunk.bytes.buffer as ArrayBuffer]);
+  }
+
+  #pullMore(): void {
+    const o = this.#o;
+    const request = JSON.stringify({ batch: o.pull });
+    for (; this.#credit >= o.pull && !this.#done && this.#nc !== undefined; this.#credit -= o.pull) {
+      this.#nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${o.stream}.${o.consumer}`, request, { reply: this.#inbox });
+    }
+  }
+
+  #checkConsumer(): void {
+    if (this.#done || Date.now() - this.#heard < SILENCE_CHECK_MS) return;
+    this.#jsm?.consumers.info(this.#o.stream, this.#o.consumer).then(
+      () => (this.#heard = Date.now()),
+      (e: unknown) => {
+        if (e instanceof JetStreamApiError && e.status === 404) this.#fail(`its consumer ${this.#o.consumer} was deleted`);
+      },
+    );
+  }
+
+  #fail(message: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearInterval(this.#watchdog);
+    post({ type: 'failed', message });
+  }
+}
+
+let current: Replay | undefined;
+port.on('message', (message: ToReplayThread) => {
+  switch (message.type) {
+    case 'open':
+      current = new Replay(message.options);
+      void current.open();
+      break;
+    case 'release':
+      current?.release(message.events);
+      break;
+    case 'close': {
+      const closing = current;
+      current = undefined;
+      void (closing?.close() ?? Promise.resolve()).then(() => post({ type: 'closed' }));
+      break;
+    }
+  }
+});
