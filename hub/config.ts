@@ -70,6 +70,8 @@ export interface HubConfig {
   readonly socketIoRecoveryMs: number;
   /** Per-event metrics (counts by event, latency); off only to measure what they cost. */
   readonly eventMetrics: boolean;
+  /** A hub whose presence heartbeat is older than this is gone: its users stop counting (it beats every third of it). */
+  readonly presenceTtlMs: number;
 }
 
 export interface AuthConfig {
@@ -157,6 +159,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     eventRoles: eventRoles(env, 'HUB_EVENT_ROLES'),
     socketIo: onOff(env, 'HUB_SOCKETIO', true),
     socketIoRecoveryMs: int(env, 'HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),
+    presenceTtlMs: int(env, 'HUB_PRESENCE_TTL_MS', 15_000, 1000, 120_000),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');

@@ -64,7 +64,7 @@ export class Hub {
     this.config = config;
     this.log = log;
     this.#app = uws.App();
-    this.#presence = new PresenceTracker(this.id, log);
+    this.#presence = new PresenceTracker(this.id, log, config.presenceTtlMs);
     this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles) };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
@@ -146,7 +146,7 @@ export class Hub {
     this.#js = jetstream(nc);
     const { epochs, presence, cursors, recovery } = await ensureStreams(nc, this.#jsm, this.config);
     this.#siteEpoch = epochs.site;
-    this.#presence.attach(presence, this.#jsm, this.config.namespace);
+    await this.#presence.attach(nc, this.#js, this.#jsm, presence, this.config.namespace);
     this.#fanOut = new FanOut(this.#app, this.#js, this.#jsm, this.config.namespace, epochs, this.#ctx, this.log, this.#socketIo === undefined ? [] : [this.#socketIo]);
     await this.#fanOut.start();
     const replayer = new Replayer(this.#js, this.#jsm, this.config.namespace, this.#fanOut, this.metrics, this.log);
@@ -158,7 +158,7 @@ export class Hub {
   async #collectMetrics(): Promise<void> {
     const connected = natsLinkUp(this.#nc);
     this.metrics.natsConnected.set(connected ? 1 : 0);
-    this.metrics.users.set(Object.keys(this.#presence.snapshot().users).length);
+    this.metrics.users.set(this.#presence.localUsers);
     if (connected && this.#fanOut !== undefined) {
       for (const [stream, lag] of Object.entries(await this.#fanOut.lag())) this.metrics.consumerLag.set({ stream }, lag);
     }

@@ -1,114 +1,258 @@
 /**
- * Who is connected to this hub, and who is subscribed to which site. Published
- * to the presence KV bucket (coalesced, refreshed before it expires) so any hub
- * or HubPublisher can count users cluster-wide.
+ * Who is connected to this hub, and who is subscribed to which site; and the
+ * cluster-wide counts. This hub's users go to the presence bucket as shards
+ * (presence-entry.ts), written when they change (coalesced per 100 ms) and
+ * kept alive by one heartbeat per third of the TTL, whatever the number of
+ * users; the other hubs' shards come back through a watch (presence-view.ts).
+ * Counts are kept by deltas, so `stats()` answers in O(sites). HubPublisher
+ * asks any hub for them over NATS (`<ns>.presence.stats`, one request).
  */
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { readHubPresence } from '../protocol/presence-read.ts';
-import { type HubPresence, mergePresence, type OnlineStats } from '../protocol/presence.ts';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { OnlineStats } from '../protocol/presence.ts';
+import { presenceBucket, presenceStatsSubject } from '../protocol/subjects.ts';
 import type { Logger } from './logger.ts';
-import { PRESENCE_TTL_MS } from './streams.ts';
+import { PresenceCounts } from './presence-counts.ts';
+import { encodeHeartbeat, heartbeatKey, PRESENCE_RETAIN_MS, shardKey, shardsFilter, type UserRecord } from './presence-entry.ts';
+import { PresenceShards, type ShardWrite } from './presence-shards.ts';
+import { PresenceView } from './presence-view.ts';
 
 /** Changes are written at most this often, so connection storms don't become write storms. */
 const FLUSH_DELAY_MS = 100;
+/** Shard writes in flight at once. */
+const WRITE_WINDOW = 64;
+const NO_SITES: Readonly<Record<string, number>> = Object.freeze({});
+
+/** What this hub has written to the presence bucket since it started. */
+export interface PresenceWriteStats {
+  /** Puts: shards and heartbeats. */
+  writes: number;
+  /** Shards deleted because their last user left. */
+  deletes: number;
+  bytes: number;
+  largestValueBytes: number;
+  failures: number;
+}
+
+interface Link {
+  readonly nc: NatsConnection;
+  readonly kv: KV;
+  readonly jsm: JetStreamManager;
+  readonly bucket: string;
+}
 
 export class PresenceTracker {
-  readonly #hubId: string;
-  readonly #users = new Map<string, number>();
-  readonly #sites = new Map<string, Map<string, number>>();
-  #kv: KV | undefined;
-  #jsm: JetStreamManager | undefined;
-  #ns = '';
-  #log: Logger;
+  readonly #pid: string;
+  readonly #ttlMs: number;
+  readonly #log: Logger;
+  readonly #shards: PresenceShards;
+  readonly #counts = new PresenceCounts();
+  readonly #view: PresenceView;
+  /** Shards stored in the bucket, and when each was last written. */
+  readonly #stored = new Map<number, number>();
+  readonly #writeStats: PresenceWriteStats = { writes: 0, deletes: 0, bytes: 0, largestValueBytes: 0, failures: 0 };
+  #link: Link | undefined;
+  #responder: Subscription | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #flushing: Promise<void> | undefined;
+  #beatTimer: ReturnType<typeof setInterval> | undefined;
+  #failing = false;
 
-  constructor(hubId: string, log: Logger) {
-    this.#hubId = hubId;
+  /** `hubId` must be unique per process (the hub's random id): it names this hub's keys. `splitBytes` is for tests. */
+  constructor(hubId: string, log: Logger, ttlMs = 15_000, splitBytes?: number) {
+    this.#pid = hubId;
+    this.#ttlMs = ttlMs;
     this.#log = log;
+    this.#shards = new PresenceShards(splitBytes);
+    this.#view = new PresenceView(hubId, this.#counts, log);
   }
 
-  /** Starts publishing to the bucket of namespace `ns`. */
-  attach(kv: KV, jsm: JetStreamManager, ns: string): void {
-    this.#kv = kv;
-    this.#jsm = jsm;
-    this.#ns = ns;
-    this.#refreshTimer = setInterval(() => this.#schedule(), PRESENCE_TTL_MS / 3);
-    this.#refreshTimer.unref();
+  /**
+   * Starts writing to the presence bucket of namespace `ns` and following the other hubs'.
+   * Answers `<ns>.presence.stats` once the bucket has been read through.
+   */
+  async attach(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, kv: KV, ns: string): Promise<void> {
+    const link: Link = { nc, kv, jsm, bucket: presenceBucket(ns) };
+    this.#link = link;
+    // Our heartbeat first: the watch then has at least one message to finish its first read on.
+    await this.#beat();
+    await this.#view.start(js, link.bucket, Math.min(1000, Math.max(100, this.#ttlMs / 10)));
+    this.#beatTimer = setInterval(() => void this.#beat(), this.#ttlMs / 3);
+    this.#beatTimer.unref();
     this.#schedule();
+    void this.#view.ready.then(() => {
+      if (this.#link !== link) return;
+      const reply = new TextEncoder();
+      this.#responder = nc.subscribe(presenceStatsSubject(ns), {
+        queue: 'hubs',
+        callback: (err, msg) => {
+          if (err === null) msg.respond(reply.encode(JSON.stringify(this.stats())));
+        },
+      });
+    });
+  }
+
+  /** Resolves once the other hubs' users as of `attach` are counted. */
+  get ready(): Promise<void> {
+    return this.#view.ready;
   }
 
   connectionsOf(userKey: string): number {
-    return this.#users.get(userKey) ?? 0;
+    return this.#shards.record(userKey)?.connections ?? 0;
+  }
+
+  /** Users with a connection to this hub. */
+  get localUsers(): number {
+    return this.#shards.userCount;
+  }
+
+  /** Shards this hub's users are spread over now. */
+  get shardCount(): number {
+    return this.#shards.shardCount;
+  }
+
+  get writeStats(): Readonly<PresenceWriteStats> {
+    return this.#writeStats;
   }
 
   connected(userKey: string): void {
-    bump(this.#users, userKey, 1);
-    this.#schedule();
+    const r = this.#shards.record(userKey);
+    this.#set(userKey, { connections: (r?.connections ?? 0) + 1, sites: r?.sites ?? NO_SITES });
   }
 
   disconnected(userKey: string): void {
-    bump(this.#users, userKey, -1);
-    this.#schedule();
+    const r = this.#shards.record(userKey);
+    if (r === undefined || r.connections === 0) return;
+    this.#set(userKey, orNothing({ connections: r.connections - 1, sites: r.sites }));
   }
 
   joinedSite(siteId: string, userKey: string): void {
-    let perUser = this.#sites.get(siteId);
-    if (perUser === undefined) this.#sites.set(siteId, (perUser = new Map()));
-    bump(perUser, userKey, 1);
-    this.#schedule();
+    const r = this.#shards.record(userKey);
+    this.#set(userKey, { connections: r?.connections ?? 0, sites: { ...r?.sites, [siteId]: (r?.sites[siteId] ?? 0) + 1 } });
   }
 
   leftSite(siteId: string, userKey: string): void {
-    const perUser = this.#sites.get(siteId);
-    if (perUser === undefined) return;
-    bump(perUser, userKey, -1);
-    if (perUser.size === 0) this.#sites.delete(siteId);
+    const r = this.#shards.record(userKey);
+    const n = r?.sites[siteId];
+    if (r === undefined || n === undefined) return;
+    const sites = { ...r.sites };
+    if (n <= 1) delete sites[siteId];
+    else sites[siteId] = n - 1;
+    this.#set(userKey, orNothing({ connections: r.connections, sites }));
+  }
+
+  /** Cluster-wide counts: this hub's live state and every other live hub's, as last heard. */
+  stats(): OnlineStats {
+    return this.#counts.stats(1 + this.#view.liveHubs);
+  }
+
+  /** `stats()`, in the promise the HTTP route awaits. */
+  async clusterStats(): Promise<OnlineStats> {
+    return this.stats();
+  }
+
+  /** Stops writing and watching; removes this hub's keys (clean shutdown: its users leave the counts now). */
+  async close(): Promise<void> {
+    const link = this.#link;
+    this.#link = undefined;
+    clearTimeout(this.#flushTimer);
+    clearInterval(this.#beatTimer);
+    this.#responder?.unsubscribe();
+    await this.#view.stop();
+    if (link === undefined) return;
+    // A write still in flight could land after the purge and leave a shard behind.
+    await this.#flushing;
+    await link.kv.delete(heartbeatKey(this.#pid)).catch(() => {});
+    await link.jsm.streams.purge(`KV_${link.bucket}`, { filter: shardsFilter(link.bucket, this.#pid) }).catch(() => {});
+  }
+
+  #set(userKey: string, record: UserRecord | undefined): void {
+    const prev = this.#shards.set(userKey, record);
+    if (prev !== undefined) this.#counts.remove(userKey, prev);
+    if (record !== undefined) this.#counts.add(userKey, record);
     this.#schedule();
   }
 
-  /** This hub's entry, as written to the bucket. */
-  snapshot(): HubPresence {
-    const sites: Record<string, Record<string, number>> = {};
-    for (const [site, perUser] of this.#sites) sites[site] = Object.fromEntries(perUser);
-    return { hubId: this.#hubId, at: Date.now(), users: Object.fromEntries(this.#users), sites };
-  }
-
-  /** Cluster-wide counts: the other hubs' entries from the bucket, this hub's live state. */
-  async clusterStats(): Promise<OnlineStats> {
-    const entries: HubPresence[] = [this.snapshot()];
-    if (this.#kv !== undefined) {
-      try {
-        entries.push(...(await readHubPresence(this.#jsm!, this.#kv, this.#ns, this.#hubId)));
-      } catch (e) {
-        this.#log.warn({ err: (e as Error).message }, 'presence bucket unreadable; counting this hub only');
-      }
-    }
-    return mergePresence(entries);
-  }
-
-  /** Removes this hub's entry (clean shutdown). */
-  async close(): Promise<void> {
-    clearTimeout(this.#flushTimer);
-    clearInterval(this.#refreshTimer);
-    await this.#kv?.delete(this.#hubId).catch(() => {});
-    this.#kv = undefined;
-  }
-
   #schedule(): void {
-    if (this.#kv === undefined || this.#flushTimer !== undefined) return;
+    if (this.#link === undefined || this.#flushTimer !== undefined || this.#flushing !== undefined || !this.#shards.hasChanges) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
-      this.#kv?.put(this.#hubId, JSON.stringify(this.snapshot())).catch((e: Error) => {
-        this.#log.warn({ err: e.message }, 'presence write failed; will retry on the next change or refresh');
+      this.#flushing = this.#flush().finally(() => {
+        this.#flushing = undefined;
+        this.#schedule();
       });
     }, FLUSH_DELAY_MS);
   }
+
+  async #flush(): Promise<void> {
+    const link = this.#link;
+    if (link === undefined) return;
+    const writes = this.#shards.takeChanges();
+    let next = 0;
+    const worker = async () => {
+      while (next < writes.length) await this.#write(link, writes[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITE_WINDOW, writes.length) }, worker));
+  }
+
+  async #write(link: Link, w: ShardWrite): Promise<void> {
+    try {
+      if (w.value !== undefined) {
+        await link.kv.put(shardKey(this.#pid, w.shard), w.value);
+        this.#stored.set(w.shard, Date.now());
+        this.#wrote(w.value.length);
+      } else if (this.#stored.has(w.shard)) {
+        await link.kv.delete(shardKey(this.#pid, w.shard));
+        this.#stored.delete(w.shard);
+        this.#writeStats.deletes++;
+      }
+      this.#recovered();
+    } catch (e) {
+      // Written again with the next flush, from the state then: a late write never brings back an old one.
+      this.#shards.markChanged(w.shard);
+      this.#failed(e as Error);
+    }
+  }
+
+  async #beat(): Promise<void> {
+    const link = this.#link;
+    if (link === undefined) return;
+    try {
+      const value = encodeHeartbeat({ ttlMs: this.#ttlMs });
+      await link.kv.put(heartbeatKey(this.#pid), value);
+      this.#wrote(value.length);
+      this.#recovered();
+    } catch (e) {
+      this.#failed(e as Error);
+    }
+    // Shards that did not change for half the bucket's max age are rewritten before it removes them.
+    const due = Date.now() - PRESENCE_RETAIN_MS / 2;
+    for (const [shard, at] of this.#stored) if (at < due) this.#shards.markChanged(shard);
+    this.#schedule();
+  }
+
+  #wrote(bytes: number): void {
+    this.#writeStats.writes++;
+    this.#writeStats.bytes += bytes;
+    if (bytes > this.#writeStats.largestValueBytes) this.#writeStats.largestValueBytes = bytes;
+  }
+
+  #failed(e: Error): void {
+    this.#writeStats.failures++;
+    if (!this.#failing) this.#log.warn({ err: e.message }, 'presence write failed; retried with the next change or heartbeat (other hubs stop counting this one after its TTL)');
+    this.#failing = true;
+  }
+
+  #recovered(): void {
+    if (this.#failing) this.#log.info('presence writes work again');
+    this.#failing = false;
+  }
 }
 
-function bump(map: Map<string, number>, key: string, delta: number): void {
-  const n = (map.get(key) ?? 0) + delta;
-  if (n <= 0) map.delete(key);
-  else map.set(key, n);
+/** A user with no connection and no site is gone. */
+function orNothing(r: UserRecord): UserRecord | undefined {
+  if (r.connections > 0) return r;
+  for (const _ in r.sites) return r;
+  return undefined;
 }

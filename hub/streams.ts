@@ -7,9 +7,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { cursorBucket, presenceBucket, recoveryBucket, STREAM_KEYS, type StreamKey, streamName, streamSubjects } from '../protocol/subjects.ts';
 import type { HubConfig } from './config.ts';
-
-/** Presence entries expire when a hub stops refreshing them (crashed hubs drop out). */
-export const PRESENCE_TTL_MS = 30_000;
+import { PRESENCE_RETAIN_MS } from './presence-entry.ts';
 
 export type Epochs = Readonly<Record<StreamKey, string>>;
 
@@ -38,11 +36,21 @@ export async function ensureStreams(nc: NatsConnection, jsm: JetStreamManager, c
     epochs[key] = epochOf(created);
   }
   const kvm = new Kvm(nc);
-  const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_TTL_MS });
+  const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_RETAIN_MS });
+  await keepMaxAge(jsm, `KV_${presenceBucket(config.namespace)}`, PRESENCE_RETAIN_MS);
   // Acked positions outlive the notifications they point into.
   const cursors = await kvm.create(cursorBucket(config.namespace), { history: 1, ttl: config.notificationRetentionMs * 2 });
   const recovery = await kvm.create(recoveryBucket(config.namespace), { history: 1, ttl: config.socketIoRecoveryMs });
   return { epochs: Object.freeze(epochs), presence, cursors, recovery };
+}
+
+/**
+ * `kvm.create` leaves an existing bucket as it is: a bucket made by an older hub (presence entries
+ * expiring after 30 s, when each hub rewrote its one entry every 10 s) gets the max age this one needs.
+ */
+async function keepMaxAge(jsm: JetStreamManager, stream: string, maxAgeMs: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if (info.config.max_age !== nanos(maxAgeMs)) await jsm.streams.update(stream, { ...info.config, max_age: nanos(maxAgeMs) });
 }
 
 /** The epoch is the stream's creation time: recreating a stream changes it. */

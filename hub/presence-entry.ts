@@ -1,0 +1,109 @@
+/**
+ * The presence bucket's keys and values. Each hub process (`pid`, its random id)
+ * writes a heartbeat `hb.<pid>` every third of its TTL and its users in shards
+ * `sh.<pid>.<i>`: a user's record lives in shard `hash(userKey) mod shards`, and
+ * the shard count doubles when a shard's value passes SHARD_SPLIT_BYTES, so no
+ * value grows with the number of users. Shards are written when they change, not
+ * on every heartbeat: a hub's liveness is its heartbeat, not its shards' age.
+ */
+
+/** A user on one hub: connections, and per site the connections subscribed to it. */
+export interface UserRecord {
+  readonly connections: number;
+  readonly sites: Readonly<Record<string, number>>;
+}
+
+/** What a heartbeat says: whose, and how long to trust it. */
+export interface Heartbeat {
+  readonly ttlMs: number;
+}
+
+/**
+ * The bucket's max age. Liveness is the heartbeat's business; this only bounds how long the
+ * shards of a hub that died without cleaning up stay stored. A live hub rewrites any shard
+ * older than half of it, so a hub with steady users costs ~1 write per shard per 5 minutes.
+ */
+export const PRESENCE_RETAIN_MS = 10 * 60_000;
+
+/** A shard is split (the shard count doubles) once its encoded value passes this. */
+export const SHARD_SPLIT_BYTES = 8 * 1024;
+/** Shards per hub at most: 65,536 × 8 KiB covers far more users than one process can hold. */
+export const MAX_SHARDS = 65_536;
+
+export type PresenceKey = { readonly kind: 'heartbeat'; readonly pid: string } | { readonly kind: 'shard'; readonly pid: string; readonly shard: number };
+
+export function heartbeatKey(pid: string): string {
+  return `hb.${pid}`;
+}
+
+export function shardKey(pid: string, shard: number): string {
+  return `sh.${pid}.${shard}`;
+}
+
+/** The KV subject filter of every shard of one hub (for a purge on clean shutdown). */
+export function shardsFilter(bucket: string, pid: string): string {
+  return `$KV.${bucket}.sh.${pid}.>`;
+}
+
+/** Undefined for keys of another layout (a hub of an older version writes bare `<hubId>` keys). */
+export function parsePresenceKey(key: string): PresenceKey | undefined {
+  const parts = key.split('.');
+  if (parts[0] === 'hb' && parts.length === 2 && parts[1] !== '') return { kind: 'heartbeat', pid: parts[1]! };
+  if (parts[0] === 'sh' && parts.length === 3 && parts[1] !== '' && /^\d+$/.test(parts[2]!)) return { kind: 'shard', pid: parts[1]!, shard: Number(parts[2]) };
+  return undefined;
+}
+
+/** FNV-1a over UTF-16 code units: cheap, stable across processes, spreads ids like `u1`…`u99999` evenly. */
+export function userHash(userKey: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userKey.length; i++) {
+    h ^= userKey.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** `{"<userKey>":[connections,{"<site>":connections}]}`, the site map left out when empty: ~15 bytes a user beyond the id. */
+export function encodeShard(users: Iterable<readonly [string, UserRecord]>): Uint8Array {
+  const out: Record<string, [number] | [number, Readonly<Record<string, number>>]> = {};
+  for (const [user, r] of users) {
+    let anySite = false;
+    for (const _ in r.sites) {
+      anySite = true;
+      break;
+    }
+    out[user] = anySite ? [r.connections, r.sites] : [r.connections];
+  }
+  return encoder.encode(JSON.stringify(out));
+}
+
+/** Throws on a value that is not a shard: a bad entry is skipped by the reader, never half-applied. */
+export function decodeShard(bytes: Uint8Array): Map<string, UserRecord> {
+  const raw = JSON.parse(decoder.decode(bytes)) as unknown;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new TypeError('a presence shard is a JSON object');
+  const out = new Map<string, UserRecord>();
+  for (const [user, v] of Object.entries(raw)) {
+    if (!Array.isArray(v) || !Number.isInteger(v[0]) || v[0] < 0) throw new TypeError(`presence shard: bad record for ${user}`);
+    const sites = v[1] ?? {};
+    if (typeof sites !== 'object' || sites === null || Array.isArray(sites) || !Object.values(sites).every(isCount)) throw new TypeError(`presence shard: bad sites for ${user}`);
+    out.set(user, { connections: v[0], sites: sites as Record<string, number> });
+  }
+  return out;
+}
+
+export function encodeHeartbeat(h: Heartbeat): Uint8Array {
+  return encoder.encode(JSON.stringify(h));
+}
+
+export function decodeHeartbeat(bytes: Uint8Array): Heartbeat {
+  const raw = JSON.parse(decoder.decode(bytes)) as { ttlMs?: unknown };
+  if (typeof raw?.ttlMs !== 'number' || !(raw.ttlMs > 0)) throw new TypeError('a presence heartbeat carries a positive ttlMs');
+  return { ttlMs: raw.ttlMs };
+}
+
+function isCount(v: unknown): v is number {
+  return Number.isInteger(v) && (v as number) > 0;
+}
