@@ -20,28 +20,30 @@ export class PresenceCounts {
   #connections = 0;
 
   add(user: string, r: UserRecord): void {
-    // Online means connected: a record left with sites but no connection (never written in order) counts for its sites only.
-    if (r.connections > 0) this.#users.set(user, (this.#users.get(user) ?? 0) + 1);
-    this.#connections += r.connections;
-    for (const site in r.sites) {
-      let s = this.#sites.get(site);
-      if (s === undefined) this.#sites.set(site, (s = { users: new Map(), connections: 0 }));
-      s.users.set(user, (s.users.get(user) ?? 0) + 1);
-      s.connections += r.sites[site]!;
-    }
+    // Online means connected: a record left with sites but no connection counts for its sites only.
+    this.userDelta(user, r.connections > 0 ? 1 : 0, r.connections);
+    for (const site in r.sites) this.siteDelta(site, user, 1, r.sites[site]!);
   }
 
   /** Takes away a record added before (the caller keeps what it added). */
   remove(user: string, r: UserRecord): void {
-    if (r.connections > 0) decrement(this.#users, user);
-    this.#connections -= r.connections;
-    for (const site in r.sites) {
-      const s = this.#sites.get(site);
-      if (s === undefined) continue;
-      decrement(s.users, user);
-      s.connections -= r.sites[site]!;
-      if (s.users.size === 0) this.#sites.delete(site);
-    }
+    this.userDelta(user, r.connections > 0 ? -1 : 0, -r.connections);
+    for (const site in r.sites) this.siteDelta(site, user, -1, -r.sites[site]!);
+  }
+
+  /** `records`: +1 when a record of the user gained its first connection, -1 when it lost its last. */
+  userDelta(user: string, records: number, connections: number): void {
+    if (records !== 0) bump(this.#users, user, records);
+    this.#connections += connections;
+  }
+
+  /** `records`: +1 when a record of the user joined the site, -1 when it left it. */
+  siteDelta(site: string, user: string, records: number, connections: number): void {
+    let s = this.#sites.get(site);
+    if (s === undefined) this.#sites.set(site, (s = { users: new Map(), connections: 0 }));
+    if (records !== 0) bump(s.users, user, records);
+    s.connections += connections;
+    if (s.users.size === 0) this.#sites.delete(site);
   }
 
   get users(): number {
@@ -60,8 +62,8 @@ export class PresenceCounts {
   }
 }
 
-function decrement(map: Map<string, number>, key: string): void {
-  const n = (map.get(key) ?? 0) - 1;
+function bump(map: Map<string, number>, key: string, delta: number): void {
+  const n = (map.get(key) ?? 0) + delta;
   if (n <= 0) map.delete(key);
   else map.set(key, n);
 }

@@ -6,9 +6,11 @@
  */
 import { encodeShard, MAX_SHARDS, SHARD_SPLIT_BYTES, type UserRecord, userHash } from './presence-entry.ts';
 
-interface LocalUser {
+/** A user on this hub, changed in place by the tracker (which marks its shard changed). */
+export interface LocalUser extends UserRecord {
   readonly hash: number;
-  record: UserRecord;
+  connections: number;
+  readonly sites: Record<string, number>;
 }
 
 /** One shard to write: its new value, or undefined when it has no users left (delete it). */
@@ -23,6 +25,8 @@ export class PresenceShards {
   #members: Array<Set<string>> = [new Set()];
   readonly #dirty = new Set<number>();
   readonly #splitBytes: number;
+  /** Encoded bytes per user as last seen, to grow the shard count before encoding shards that would be split. */
+  #bytesPerUser = 32;
 
   constructor(splitBytes = SHARD_SPLIT_BYTES) {
     this.#splitBytes = splitBytes;
@@ -40,28 +44,34 @@ export class PresenceShards {
     return this.#dirty.size > 0;
   }
 
-  record(user: string): UserRecord | undefined {
-    return this.#users.get(user)?.record;
+  get(user: string): LocalUser | undefined {
+    return this.#users.get(user);
   }
 
-  /** Replaces a user's record (undefined: the user left); returns the one it replaced. */
-  set(user: string, record: UserRecord | undefined): UserRecord | undefined {
-    const local = this.#users.get(user);
-    const prev = local?.record;
-    if (record === undefined) {
-      if (local === undefined) return undefined;
-      this.#users.delete(user);
-      const shard = local.hash & (this.#members.length - 1);
-      this.#members[shard]!.delete(user);
-      this.#dirty.add(shard);
-      return prev;
+  /** The user's record, created (no connection, no site) if absent; its shard is marked changed. */
+  open(user: string): LocalUser {
+    let local = this.#users.get(user);
+    if (local === undefined) {
+      this.#users.set(user, (local = { hash: userHash(user), connections: 0, sites: {} }));
+      this.#members[local.hash & (this.#members.length - 1)]!.add(user);
     }
-    if (local !== undefined) local.record = record;
-    else this.#users.set(user, { hash: userHash(user), record });
-    const shard = (local?.hash ?? this.#users.get(user)!.hash) & (this.#members.length - 1);
-    this.#members[shard]!.add(user);
+    this.changed(local);
+    return local;
+  }
+
+  /** Marks the shard of a record the caller is changing. */
+  changed(local: LocalUser): void {
+    this.#dirty.add(local.hash & (this.#members.length - 1));
+  }
+
+  /** Removes a user (no connection and no site left). */
+  drop(user: string): void {
+    const local = this.#users.get(user);
+    if (local === undefined) return;
+    this.#users.delete(user);
+    const shard = local.hash & (this.#members.length - 1);
+    this.#members[shard]!.delete(user);
     this.#dirty.add(shard);
-    return prev;
   }
 
   /** Marks a shard for rewriting (a failed write, or a refresh before the bucket's max age). */
@@ -70,31 +80,42 @@ export class PresenceShards {
   }
 
   /**
-   * Encodes every changed shard and clears the marks. A value over the split size doubles
-   * the shard count first (every user moves to `hash mod 2n`, so every shard is rewritten):
+   * Encodes every changed shard and clears the marks. A value over the split size multiplies
+   * the shard count first (every user moves to `hash mod n`, so every shard is rewritten):
    * what leaves keeps each value near the split size whatever the number of users.
    */
   takeChanges(): ShardWrite[] {
+    // Mean shard size over half the split size: grow first (a storm of connects would
+    // otherwise encode every user once at the old count only to throw it away).
+    const mean = (this.#users.size / this.#members.length) * this.#bytesPerUser;
+    if (mean > this.#splitBytes / 2 && this.#members.length < MAX_SHARDS) {
+      let factor = 2;
+      while (mean / factor > this.#splitBytes / 2) factor *= 2;
+      this.#split(Math.min(MAX_SHARDS, this.#members.length * factor));
+    }
     for (;;) {
       const out: ShardWrite[] = [];
-      let tooBig = false;
+      let largest = 0;
       for (const shard of this.#dirty) {
         const members = this.#members[shard]!;
         const value = members.size === 0 ? undefined : encodeShard(this.#entries(members));
-        if (value !== undefined && value.length > this.#splitBytes && members.size > 1) tooBig = true;
+        if (value !== undefined) this.#bytesPerUser = value.length / members.size;
+        if (value !== undefined && value.length > this.#splitBytes && members.size > 1) largest = Math.max(largest, value.length);
         out.push({ shard, value });
       }
-      if (!tooBig || this.#members.length >= MAX_SHARDS) {
+      if (largest === 0 || this.#members.length >= MAX_SHARDS) {
         this.#dirty.clear();
         return out;
       }
-      this.#split();
+      // Grow at once to where the largest shard would be half the split size, not one doubling per encoding.
+      let factor = 2;
+      while (factor * this.#splitBytes < 2 * largest) factor *= 2;
+      this.#split(Math.min(MAX_SHARDS, this.#members.length * factor));
     }
   }
 
-  /** Doubles the shard count; marks every shard, old and new, changed. */
-  #split(): void {
-    const n = this.#members.length * 2;
+  /** Raises the shard count to `n` (a power of two); marks every shard, old and new, changed. */
+  #split(n: number): void {
     const members: Array<Set<string>> = Array.from({ length: n }, () => new Set());
     for (const [user, local] of this.#users) members[local.hash & (n - 1)]!.add(user);
     this.#members = members;
@@ -102,6 +123,6 @@ export class PresenceShards {
   }
 
   *#entries(members: Set<string>): Iterable<readonly [string, UserRecord]> {
-    for (const user of members) yield [user, this.#users.get(user)!.record];
+    for (const user of members) yield [user, this.#users.get(user)!];
   }
 }

@@ -14,20 +14,21 @@ import type { OnlineStats } from '../protocol/presence.ts';
 import { presenceBucket, presenceStatsSubject } from '../protocol/subjects.ts';
 import type { Logger } from './logger.ts';
 import { PresenceCounts } from './presence-counts.ts';
-import { encodeHeartbeat, heartbeatKey, PRESENCE_RETAIN_MS, shardKey, shardsFilter, type UserRecord } from './presence-entry.ts';
-import { PresenceShards, type ShardWrite } from './presence-shards.ts';
+import { encodeHeartbeat, heartbeatKey, PRESENCE_RETAIN_MS, shardKey, shardsFilter } from './presence-entry.ts';
+import { type LocalUser, PresenceShards, type ShardWrite } from './presence-shards.ts';
 import { PresenceView } from './presence-view.ts';
 
 /** Changes are written at most this often, so connection storms don't become write storms. */
 const FLUSH_DELAY_MS = 100;
-/** Shard writes in flight at once. */
-const WRITE_WINDOW = 64;
-const NO_SITES: Readonly<Record<string, number>> = Object.freeze({});
+/** Shard writes in flight at once: a flush after a connection storm writes hundreds, one round trip for all. */
+const WRITE_WINDOW = 512;
 
 /** What this hub has written to the presence bucket since it started. */
 export interface PresenceWriteStats {
   /** Puts: shards and heartbeats. */
   writes: number;
+  /** Of which heartbeats. */
+  heartbeats: number;
   /** Shards deleted because their last user left. */
   deletes: number;
   bytes: number;
@@ -51,7 +52,7 @@ export class PresenceTracker {
   readonly #view: PresenceView;
   /** Shards stored in the bucket, and when each was last written. */
   readonly #stored = new Map<number, number>();
-  readonly #writeStats: PresenceWriteStats = { writes: 0, deletes: 0, bytes: 0, largestValueBytes: 0, failures: 0 };
+  readonly #writeStats: PresenceWriteStats = { writes: 0, heartbeats: 0, deletes: 0, bytes: 0, largestValueBytes: 0, failures: 0 };
   #link: Link | undefined;
   #responder: Subscription | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -99,7 +100,7 @@ export class PresenceTracker {
   }
 
   connectionsOf(userKey: string): number {
-    return this.#shards.record(userKey)?.connections ?? 0;
+    return this.#shards.get(userKey)?.connections ?? 0;
   }
 
   /** Users with a connection to this hub. */
@@ -116,30 +117,41 @@ export class PresenceTracker {
     return this.#writeStats;
   }
 
+  // Each change edits this hub's record of the user in place and moves the counts by its delta:
+  // a connect costs a few map operations, not a copy of the user's sites.
   connected(userKey: string): void {
-    const r = this.#shards.record(userKey);
-    this.#set(userKey, { connections: (r?.connections ?? 0) + 1, sites: r?.sites ?? NO_SITES });
+    const r = this.#shards.open(userKey);
+    this.#counts.userDelta(userKey, r.connections++ === 0 ? 1 : 0, 1);
+    this.#schedule();
   }
 
   disconnected(userKey: string): void {
-    const r = this.#shards.record(userKey);
+    const r = this.#shards.get(userKey);
     if (r === undefined || r.connections === 0) return;
-    this.#set(userKey, orNothing({ connections: r.connections - 1, sites: r.sites }));
+    this.#shards.changed(r);
+    this.#counts.userDelta(userKey, --r.connections === 0 ? -1 : 0, -1);
+    this.#dropIfGone(userKey, r);
+    this.#schedule();
   }
 
   joinedSite(siteId: string, userKey: string): void {
-    const r = this.#shards.record(userKey);
-    this.#set(userKey, { connections: r?.connections ?? 0, sites: { ...r?.sites, [siteId]: (r?.sites[siteId] ?? 0) + 1 } });
+    const r = this.#shards.open(userKey);
+    const n = r.sites[siteId] ?? 0;
+    r.sites[siteId] = n + 1;
+    this.#counts.siteDelta(siteId, userKey, n === 0 ? 1 : 0, 1);
+    this.#schedule();
   }
 
   leftSite(siteId: string, userKey: string): void {
-    const r = this.#shards.record(userKey);
+    const r = this.#shards.get(userKey);
     const n = r?.sites[siteId];
     if (r === undefined || n === undefined) return;
-    const sites = { ...r.sites };
-    if (n <= 1) delete sites[siteId];
-    else sites[siteId] = n - 1;
-    this.#set(userKey, orNothing({ connections: r.connections, sites }));
+    this.#shards.changed(r);
+    if (n <= 1) delete r.sites[siteId];
+    else r.sites[siteId] = n - 1;
+    this.#counts.siteDelta(siteId, userKey, n <= 1 ? -1 : 0, -1);
+    this.#dropIfGone(userKey, r);
+    this.#schedule();
   }
 
   /** Cluster-wide counts: this hub's live state and every other live hub's, as last heard. */
@@ -167,11 +179,11 @@ export class PresenceTracker {
     await link.jsm.streams.purge(`KV_${link.bucket}`, { filter: shardsFilter(link.bucket, this.#pid) }).catch(() => {});
   }
 
-  #set(userKey: string, record: UserRecord | undefined): void {
-    const prev = this.#shards.set(userKey, record);
-    if (prev !== undefined) this.#counts.remove(userKey, prev);
-    if (record !== undefined) this.#counts.add(userKey, record);
-    this.#schedule();
+  /** A user with no connection and no site is gone. */
+  #dropIfGone(userKey: string, r: LocalUser): void {
+    if (r.connections > 0) return;
+    for (const _ in r.sites) return;
+    this.#shards.drop(userKey);
   }
 
   #schedule(): void {
@@ -222,6 +234,7 @@ export class PresenceTracker {
       const value = encodeHeartbeat({ ttlMs: this.#ttlMs });
       await link.kv.put(heartbeatKey(this.#pid), value);
       this.#wrote(value.length);
+      this.#writeStats.heartbeats++;
       this.#recovered();
     } catch (e) {
       this.#failed(e as Error);
@@ -248,11 +261,4 @@ export class PresenceTracker {
     if (this.#failing) this.#log.info('presence writes work again');
     this.#failing = false;
   }
-}
-
-/** A user with no connection and no site is gone. */
-function orNothing(r: UserRecord): UserRecord | undefined {
-  if (r.connections > 0) return r;
-  for (const _ in r.sites) return r;
-  return undefined;
 }

@@ -132,6 +132,8 @@ export class PresenceView {
     }
     for (const [user, record] of users) {
       const held = peer.users.get(user);
+      // A shard is rewritten whole for one change in it: the users who did not change cost a comparison.
+      if (held !== undefined && held.shard === shard && sameRecord(held.record, record)) continue;
       if (peer.counted) {
         if (held !== undefined) this.#counts.remove(user, held.record);
         this.#counts.add(user, record);
@@ -157,4 +159,15 @@ export class PresenceView {
     peer.counted = false;
     for (const [user, held] of peer.users) this.#counts.remove(user, held.record);
   }
+}
+
+function sameRecord(a: UserRecord, b: UserRecord): boolean {
+  if (a.connections !== b.connections) return false;
+  let n = 0;
+  for (const site in a.sites) {
+    if (a.sites[site] !== b.sites[site]) return false;
+    n++;
+  }
+  for (const _ in b.sites) n--;
+  return n === 0;
 }

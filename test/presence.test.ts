@@ -59,7 +59,11 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
 describe('presence shards and counts (in memory)', () => {
   it('splits shards so no value passes the split size, each user in exactly one shard', () => {
     const shards = new PresenceShards(2048);
-    for (let i = 0; i < 5000; i++) shards.set(`user-${i}`, { connections: 1 + (i % 3), sites: { [String(i % 50)]: 1 } });
+    for (let i = 0; i < 5000; i++) {
+      const r = shards.open(`user-${i}`);
+      r.connections = 1 + (i % 3);
+      r.sites[String(i % 50)] = 1;
+    }
     const writes = shards.takeChanges();
     assert.ok(shards.shardCount >= 64, `5,000 users of ~30 bytes in 2 KiB shards need ≥ 64 shards, got ${shards.shardCount}`);
     const seen = new Map<string, number>();
@@ -70,7 +74,7 @@ describe('presence shards and counts (in memory)', () => {
     assert.equal(seen.size, 5000);
     assert.ok([...seen.values()].every((n) => n === 1), 'a user in two shards');
     assert.equal(shards.hasChanges, false);
-    shards.set('user-7', undefined);
+    shards.drop('user-7');
     assert.deepEqual(shards.takeChanges().length, 1, 'one leaving user rewrites one shard');
   });
 
