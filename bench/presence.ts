@@ -149,6 +149,9 @@ interface RunFigures {
   bulkConvergeMs: number;
   /** From the last connect until every hub's counts are exact. */
   bulkAfterLastMs: number;
+  /** CPU this process (all the simulated hubs) spent in the loop, and from the last connect to exact counts. */
+  bulkLoopCpuMs: number;
+  bulkAfterLastCpuMs: number;
   bulkWrites: number;
   bulkWriteBytes: number;
   largestValueBytes: number;
@@ -184,6 +187,7 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
     const w0 = writes();
     const b0 = bytes();
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < users; i++) {
       const h = i % hubCount;
       model.connect(hubs[h]!, h, `u${i}`, sitesOf(i));
@@ -191,7 +195,10 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
       if (i % 10 === 0 && hubCount > 1) model.connect(hubs[(h + 1) % hubCount]!, (h + 1) % hubCount, `u${i}`, sitesOf(i));
     }
     const bulkLoopMs = performance.now() - t0;
+    const cpu1 = process.cpuUsage();
     const bulkConvergeMs = await converge(hubs, model.expected(hubCount), t0, 60_000, 'bulk');
+    const cpu2 = process.cpuUsage();
+    const cpuMs = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => (b.user + b.system - a.user - a.system) / 1000;
     // Writes still in flight when counts converged are the bulk's too.
     await sleep(300);
     const bulkWrites = writes() - w0;
@@ -298,6 +305,8 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
       bulkLoopMs,
       bulkConvergeMs,
       bulkAfterLastMs: bulkConvergeMs - bulkLoopMs,
+      bulkLoopCpuMs: cpuMs(cpu0, cpu1),
+      bulkAfterLastCpuMs: cpuMs(cpu1, cpu2),
       bulkWrites,
       bulkWriteBytes,
       largestValueBytes,
@@ -372,7 +381,7 @@ export async function runPresenceBench(argv: readonly string[]): Promise<number>
     const f = await runOnce(url, users, hubs, sites, ttlMs, churn);
     runs.push(f);
     console.log(
-      `run ${r}/${repeat}: bulk loop ${ms(f.bulkLoopMs)}, converged ${ms(f.bulkAfterLastMs)} after the last connect (${f.bulkWrites} writes, ${kb(f.bulkWriteBytes)}), largest value ${kb(f.largestValueBytes)}, ${f.shardsPerHub} shards/hub; one change ${ms(f.oneChangeP50Ms)} p50 / ${ms(f.oneChangeMaxMs)} max; churn ${Math.round(f.churnChangesPerS)}/s → ${Math.round(f.churnWritesPerS)} writes/s, converged ${ms(f.churnConvergeMs)} after; idle ${f.idleWritesPerS.toFixed(1)} writes/s; stats() ${f.hubStatsUs.toFixed(0)} µs, publisher read ${ms(f.publisherReadMs)} (${kb(f.publisherReplyBytes)}); crash expiry ${ms(f.crashExpiryMs)}; old one-entry-per-hub format ${kb(f.baselineEntryBytes)}: ${f.baselinePutAccepted ? 'accepted' : `refused (${f.baselinePutError})`}`,
+      `run ${r}/${repeat}: bulk loop ${ms(f.bulkLoopMs)} (CPU ${ms(f.bulkLoopCpuMs)}), converged ${ms(f.bulkAfterLastMs)} after the last connect (CPU ${ms(f.bulkAfterLastCpuMs)}; ${f.bulkWrites} writes, ${kb(f.bulkWriteBytes)}), largest value ${kb(f.largestValueBytes)}, ${f.shardsPerHub} shards/hub; one change ${ms(f.oneChangeP50Ms)} p50 / ${ms(f.oneChangeMaxMs)} max; churn ${Math.round(f.churnChangesPerS)}/s → ${Math.round(f.churnWritesPerS)} writes/s, converged ${ms(f.churnConvergeMs)} after; idle ${f.idleWritesPerS.toFixed(1)} writes/s; stats() ${f.hubStatsUs.toFixed(0)} µs, publisher read ${ms(f.publisherReadMs)} (${kb(f.publisherReplyBytes)}); crash expiry ${ms(f.crashExpiryMs)}; old one-entry-per-hub format ${kb(f.baselineEntryBytes)}: ${f.baselinePutAccepted ? 'accepted' : `refused (${f.baselinePutError})`}`,
     );
   }
   const m = (k: keyof RunFigures) => median(runs.map((f) => f[k] as number))!;
@@ -380,7 +389,7 @@ export async function runPresenceBench(argv: readonly string[]): Promise<number>
   const legacy = m('baselineEntryBytes');
   console.log(`\nmedian of ${repeat}:
   ${users.toLocaleString('en-US')} users connecting at once: counts exact on every hub
-    after the last connect                                   ${ms(m('bulkAfterLastMs'))} (users, connections, ${sites} sites)
+    after the last connect                                   ${ms(m('bulkAfterLastMs'))} (users, connections, ${sites} sites); CPU of all ${hubs} hubs ${ms(m('bulkAfterLastCpuMs'))}
     after the first (includes the ${ms(m('bulkLoopMs'))} loop feeding them)  ${ms(m('bulkConvergeMs'))}
   one connect or disconnect seen by every hub                ${ms(m('oneChangeP50Ms'))} p50, ${ms(m('oneChangeMaxMs'))} max of 40
   KV writes for the bulk connect                             ${Math.round(m('bulkWrites'))} (${kb(m('bulkWriteBytes'))}) for ${users.toLocaleString('en-US')} users

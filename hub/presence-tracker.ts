@@ -20,8 +20,11 @@ import { PresenceView } from './presence-view.ts';
 
 /** Changes are written at most this often, so connection storms don't become write storms. */
 const FLUSH_DELAY_MS = 100;
-/** Shard writes in flight at once: a flush after a connection storm writes hundreds, one round trip for all. */
-const WRITE_WINDOW = 512;
+/**
+ * Writes in flight at most; past it a flush waits for acks (NATS slow or down) and the changes
+ * wait as marks, not as queued writes. A storm's flush writes hundreds, in one round trip.
+ */
+const MAX_IN_FLIGHT = 4096;
 
 /** What this hub has written to the presence bucket since it started. */
 export interface PresenceWriteStats {
@@ -56,7 +59,8 @@ export class PresenceTracker {
   #link: Link | undefined;
   #responder: Subscription | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  #flushing: Promise<void> | undefined;
+  /** Writes sent and not yet acked. */
+  readonly #inFlight = new Set<Promise<void>>();
   #beatTimer: ReturnType<typeof setInterval> | undefined;
   #failing = false;
 
@@ -78,7 +82,7 @@ export class PresenceTracker {
     this.#link = link;
     // Our heartbeat first: the watch then has at least one message to finish its first read on.
     await this.#beat();
-    await this.#view.start(js, link.bucket, Math.min(1000, Math.max(100, this.#ttlMs / 10)));
+    await this.#view.start(js, link.bucket, Math.min(1000, Math.max(50, this.#ttlMs / 10)));
     this.#beatTimer = setInterval(() => void this.#beat(), this.#ttlMs / 3);
     this.#beatTimer.unref();
     this.#schedule();
@@ -174,7 +178,7 @@ export class PresenceTracker {
     await this.#view.stop();
     if (link === undefined) return;
     // A write still in flight could land after the purge and leave a shard behind.
-    await this.#flushing;
+    await Promise.allSettled([...this.#inFlight]);
     await link.kv.delete(heartbeatKey(this.#pid)).catch(() => {});
     await link.jsm.streams.purge(`KV_${link.bucket}`, { filter: shardsFilter(link.bucket, this.#pid) }).catch(() => {});
   }
@@ -187,41 +191,51 @@ export class PresenceTracker {
   }
 
   #schedule(): void {
-    if (this.#link === undefined || this.#flushTimer !== undefined || this.#flushing !== undefined || !this.#shards.hasChanges) return;
+    if (this.#link === undefined || this.#flushTimer !== undefined || !this.#shards.hasChanges) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
-      this.#flushing = this.#flush().finally(() => {
-        this.#flushing = undefined;
-        this.#schedule();
-      });
+      this.#flush();
     }, FLUSH_DELAY_MS);
   }
 
-  async #flush(): Promise<void> {
+  /**
+   * Sends every changed shard without waiting for the acks of earlier flushes: writes of one
+   * connection to one stream are stored in the order sent, so a shard's newer value always
+   * lands after its older one, and one slow ack never holds back the next changes.
+   */
+  #flush(): void {
     const link = this.#link;
     if (link === undefined) return;
-    const writes = this.#shards.takeChanges();
-    let next = 0;
-    const worker = async () => {
-      while (next < writes.length) await this.#write(link, writes[next++]!);
-    };
-    await Promise.all(Array.from({ length: Math.min(WRITE_WINDOW, writes.length) }, worker));
+    if (this.#inFlight.size >= MAX_IN_FLIGHT) {
+      this.#schedule();
+      return;
+    }
+    for (const w of this.#shards.takeChanges()) {
+      const write = this.#write(link, w).finally(() => {
+        this.#inFlight.delete(write);
+        // A write that failed marked its shard again.
+        this.#schedule();
+      });
+      this.#inFlight.add(write);
+    }
   }
 
   async #write(link: Link, w: ShardWrite): Promise<void> {
     try {
       if (w.value !== undefined) {
-        await link.kv.put(shardKey(this.#pid, w.shard), w.value);
+        // Stored as of the send: a delete that follows must be sent even if this put is still in flight.
         this.#stored.set(w.shard, Date.now());
+        await link.kv.put(shardKey(this.#pid, w.shard), w.value);
         this.#wrote(w.value.length);
       } else if (this.#stored.has(w.shard)) {
-        await link.kv.delete(shardKey(this.#pid, w.shard));
         this.#stored.delete(w.shard);
+        await link.kv.delete(shardKey(this.#pid, w.shard));
         this.#writeStats.deletes++;
       }
       this.#recovered();
     } catch (e) {
       // Written again with the next flush, from the state then: a late write never brings back an old one.
+      if (w.value === undefined) this.#stored.set(w.shard, 0);
       this.#shards.markChanged(w.shard);
       this.#failed(e as Error);
     }

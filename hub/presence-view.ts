@@ -4,8 +4,10 @@
  * PresenceCounts by deltas, so counts follow a connect on another hub within a
  * flush and a watch delivery (~0.1–0.2 s), and reading them costs nothing per user.
  *
- * Liveness: a hub counts while its heartbeat is younger than the TTL it
- * announced. The bucket's max age removes messages silently (no watcher hears
+ * Liveness: a hub beats every third of the TTL it announces, and counts while
+ * its last heartbeat is younger than three quarters of it: a crashed hub's users
+ * stop counting within its TTL (sweep and a late timer included), while a live
+ * hub's heartbeat may arrive up to 5/12 of the TTL late. The bucket's max age removes messages silently (no watcher hears
  * of it), so expiry is decided here, by a sweep, from heartbeat times. A hub
  * that stops beating keeps its shards here, uncounted, until the bucket's max
  * age would have removed them: if it beats again (a partition healed) it counts
@@ -15,6 +17,9 @@ import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstr
 import type { Logger } from './logger.ts';
 import type { PresenceCounts } from './presence-counts.ts';
 import { decodeHeartbeat, decodeShard, parsePresenceKey, PRESENCE_RETAIN_MS, type UserRecord } from './presence-entry.ts';
+
+/** Share of its TTL after which a hub's last heartbeat says it is gone. */
+const DEAD_AFTER = 0.75;
 
 interface Peer {
   /** When its last heartbeat was written (server time, capped at ours). */
@@ -71,11 +76,11 @@ export class PresenceView {
     await this.#stop?.().catch(() => {});
   }
 
-  /** Stops counting hubs whose heartbeat is older than their TTL; forgets those gone from the bucket. */
+  /** Stops counting hubs whose heartbeat is older than 3/4 of their TTL; forgets those gone from the bucket. */
   expire(): void {
     const now = this.#now();
     for (const [pid, p] of this.#peers) {
-      if (p.counted && now - p.lastBeat > p.ttlMs) {
+      if (p.counted && now - p.lastBeat > p.ttlMs * DEAD_AFTER) {
         this.#uncount(p);
         this.#log.info({ hub: pid, users: p.users.size, silentMs: now - p.lastBeat }, 'presence: a hub stopped beating; its users no longer count');
       }
@@ -113,7 +118,7 @@ export class PresenceView {
       peer.ttlMs = ttlMs;
       peer.lastBeat = Math.max(peer.lastBeat, at);
       peer.lastSeen = Math.max(peer.lastSeen, at);
-      if (!peer.counted && now - peer.lastBeat <= ttlMs) this.#count(peer);
+      if (!peer.counted && now - peer.lastBeat <= ttlMs * DEAD_AFTER) this.#count(peer);
       return;
     }
     const users = removed ? new Map<string, UserRecord>() : decodeShard(m.data);
