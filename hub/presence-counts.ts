@@ -55,6 +55,16 @@ export class PresenceCounts {
     return this.#sites.get(site)?.users.size ?? 0;
   }
 
+  /** `stats` with only the sites named (those with no one online left out). */
+  statsOf(siteIds: readonly string[], hubs: number): OnlineStats {
+    const sites: Record<string, OnlineCounts> = {};
+    for (const site of siteIds) {
+      const s = this.#sites.get(site);
+      if (s !== undefined) sites[site] = { users: s.users.size, connections: s.connections };
+    }
+    return { users: this.#users.size, connections: this.#connections, hubs, sites };
+  }
+
   stats(hubs: number): OnlineStats {
     const sites: Record<string, OnlineCounts> = {};
     for (const [site, s] of this.#sites) sites[site] = { users: s.users.size, connections: s.connections };

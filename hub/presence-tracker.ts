@@ -9,7 +9,7 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { OnlineStats } from '../protocol/presence.ts';
 import { presenceBucket, presenceStatsSubject } from '../protocol/subjects.ts';
 import type { Logger } from './logger.ts';
@@ -20,6 +20,7 @@ import { PresenceView } from './presence-view.ts';
 
 /** Changes are written at most this often, so connection storms don't become write storms. */
 const FLUSH_DELAY_MS = 100;
+const encoder = new TextEncoder();
 /**
  * Writes in flight at most; past it a flush waits for acks (NATS slow or down) and the changes
  * wait as marks, not as queued writes. A storm's flush writes hundreds, in one round trip.
@@ -88,11 +89,10 @@ export class PresenceTracker {
     this.#schedule();
     void this.#view.ready.then(() => {
       if (this.#link !== link) return;
-      const reply = new TextEncoder();
       this.#responder = nc.subscribe(presenceStatsSubject(ns), {
         queue: 'hubs',
         callback: (err, msg) => {
-          if (err === null) msg.respond(reply.encode(JSON.stringify(this.stats())));
+          if (err === null) this.#answer(nc, msg);
         },
       });
     });
@@ -181,6 +181,22 @@ export class PresenceTracker {
     await Promise.allSettled([...this.#inFlight]);
     await link.kv.delete(heartbeatKey(this.#pid)).catch(() => {});
     await link.jsm.streams.purge(`KV_${link.bucket}`, { filter: shardsFilter(link.bucket, this.#pid) }).catch(() => {});
+  }
+
+  /** A stats request: `{"sites":[…]}` asks for those sites only (all of them without a body). */
+  #answer(nc: NatsConnection, msg: Msg): void {
+    let body: string;
+    try {
+      const sites = msg.data.length === 0 ? undefined : (msg.json<{ sites?: unknown }>().sites as unknown);
+      if (sites !== undefined && !(Array.isArray(sites) && sites.every((s) => typeof s === 'string'))) throw new TypeError('"sites" must be an array of site ids (strings)');
+      body = JSON.stringify(sites === undefined ? this.stats() : this.#counts.statsOf(sites as string[], 1 + this.#view.liveHubs));
+    } catch (e) {
+      body = JSON.stringify({ error: `bad presence request: ${(e as Error).message}` });
+    }
+    // Past NATS's message limit (tens of thousands of sites) the publish would throw: say so instead.
+    const max = nc.info?.max_payload ?? Infinity;
+    if (body.length > max) body = JSON.stringify({ error: `online stats for every site are ${body.length} bytes, over NATS's max_payload ${max}: ask for the sites you need` });
+    msg.respond(encoder.encode(body));
   }
 
   /** A user with no connection and no site is gone. */

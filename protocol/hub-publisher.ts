@@ -69,12 +69,13 @@ export class HubPublisher extends SeedSends<Promise<number>> {
 
   /** Unique users connected to any hub of this namespace. */
   async getOnlineUsersCount(): Promise<number> {
-    return (await this.getOnlineStats()).users;
+    return (await requestOnlineStats(this.#nc, this.#ns, this.#timeoutMs, [])).users;
   }
 
   /** Unique users subscribed to a site on any hub. */
   async getSiteOnlineUsersCount(siteId: string | number): Promise<number> {
-    return (await this.getOnlineStats()).sites[String(siteId)]?.users ?? 0;
+    const site = String(siteId);
+    return (await requestOnlineStats(this.#nc, this.#ns, this.#timeoutMs, [site])).sites[site]?.users ?? 0;
   }
 
   /**

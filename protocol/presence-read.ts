@@ -12,11 +12,15 @@ import { presenceStatsSubject } from './subjects.ts';
 /** No hub answering means no hub running: no one is online. */
 const NO_HUB: OnlineStats = Object.freeze({ users: 0, connections: 0, hubs: 0, sites: Object.freeze({}) });
 
-export async function requestOnlineStats(nc: NatsConnection, ns: string, timeoutMs: number): Promise<OnlineStats> {
+/** `sites`: only these sites in `sites` (the totals are always there); all of them when absent. */
+export async function requestOnlineStats(nc: NatsConnection, ns: string, timeoutMs: number, sites?: readonly string[]): Promise<OnlineStats> {
+  let reply: OnlineStats | { error: string };
   try {
-    return (await nc.request(presenceStatsSubject(ns), undefined, { timeout: timeoutMs })).json<OnlineStats>();
+    reply = (await nc.request(presenceStatsSubject(ns), sites === undefined ? undefined : JSON.stringify({ sites }), { timeout: timeoutMs })).json();
   } catch (e) {
     if (e instanceof RequestError && e.isNoResponders()) return NO_HUB;
     throw e;
   }
+  if ('error' in reply) throw new Error(`online stats: ${reply.error}`);
+  return reply;
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { ensureNamespace, SimulatedHub } from '../bench/presence-sim.ts';
@@ -17,7 +18,9 @@ import { decodeShard, SHARD_SPLIT_BYTES } from '../hub/presence-entry.ts';
 import { PresenceShards } from '../hub/presence-shards.ts';
 import { HubClient } from '../protocol/index.ts';
 import { type HubPresence, mergePresence, type OnlineStats } from '../protocol/presence.ts';
+import { requestOnlineStats } from '../protocol/presence-read.ts';
 import { HubPublisher } from '../protocol/publisher.ts';
+import { presenceStatsSubject } from '../protocol/subjects.ts';
 import { dropNamespace, freePort, NATS_URL, uniqueNamespace } from './support/nats.ts';
 import { startTestHub, TEST_SECRET, type TestHub } from './support/test-hub.ts';
 
@@ -136,6 +139,31 @@ describe('presence across three simulated hubs (real NATS)', () => {
       }),
       { seed, numRuns: 15 },
     );
+  });
+
+  it('answers a request for some sites with those sites only, a bad request with an error, and no hub with zeros', async () => {
+    const [a] = hubs as [SimulatedHub];
+    a.tracker.connected('filter-user');
+    a.tracker.joinedSite('41', 'filter-user');
+    a.tracker.joinedSite('42', 'filter-user');
+    // Whichever hub answers must have heard of the user: wait for all three.
+    for (const h of hubs) await until(() => h.tracker.stats().sites['42']?.users, 1);
+    assert.equal(await pub.getSiteOnlineUsersCount(42), 1);
+    assert.equal(await pub.getSiteOnlineUsersCount('41'), 1);
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const some = await requestOnlineStats(nc, ns, 5000, ['42', 'nobody-here']);
+      assert.deepEqual(some.sites, { '42': { users: 1, connections: 1 } });
+      assert.equal(some.users, a.tracker.stats().users);
+      const bad = (await nc.request(presenceStatsSubject(ns), JSON.stringify({ sites: 'all' }), { timeout: 5000 })).json<{ error: string }>();
+      assert.match(bad.error, /"sites" must be an array/);
+      assert.deepEqual(await requestOnlineStats(nc, uniqueNamespace('tnohub'), 5000), { users: 0, connections: 0, hubs: 0, sites: {} });
+    } finally {
+      await nc.close();
+    }
+    a.tracker.leftSite('41', 'filter-user');
+    a.tracker.leftSite('42', 'filter-user');
+    a.tracker.disconnected('filter-user');
   });
 
   it('drops the users of a hub that stops cleanly at once, and of one that crashed within its TTL; a user also on a live hub stays', async () => {
