@@ -22,6 +22,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parseArgs } from 'node:util';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
@@ -42,6 +44,13 @@ const HELP = `npm run bench -- presence [options]
   --nats-url <url> loopback NATS with JetStream (default nats://127.0.0.1:4222)`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Heap in use after a full collection: what the presence state holds, not garbage waiting. */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
+}
 
 /** What every hub must report: distinct users, connections, and per site, kept as the simulation goes. */
 class Model {
@@ -153,6 +162,8 @@ interface RunFigures {
   bulkLoopCpuMs: number;
   bulkAfterLastCpuMs: number;
   bulkWrites: number;
+  /** Heap the bulk added: every hub's view of all users, and the bench's own model of them. */
+  heapMB: number;
   bulkWriteBytes: number;
   largestValueBytes: number;
   shardsPerHub: number;
@@ -184,6 +195,7 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
     const sitesOf = (i: number) => (i % 20 === 0 ? [`${i % siteCount}`, `${(i + 1) % siteCount}`] : [`${i % siteCount}`]);
 
     // Bulk: every user at once.
+    const heap0 = heapAfterGc();
     const w0 = writes();
     const b0 = bytes();
     const t0 = performance.now();
@@ -202,6 +214,7 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
     // Writes still in flight when counts converged are the bulk's too.
     await sleep(300);
     const bulkWrites = writes() - w0;
+    const heapMB = (heapAfterGc() - heap0) / 1024 / 1024;
     const bulkWriteBytes = bytes() - b0;
 
     // One change at a time: visible on every other hub.
@@ -308,6 +321,7 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
       bulkLoopCpuMs: cpuMs(cpu0, cpu1),
       bulkAfterLastCpuMs: cpuMs(cpu1, cpu2),
       bulkWrites,
+      heapMB,
       bulkWriteBytes,
       largestValueBytes,
       shardsPerHub,
@@ -395,8 +409,9 @@ export async function runPresenceBench(argv: readonly string[]): Promise<number>
   KV writes for the bulk connect                             ${Math.round(m('bulkWrites'))} (${kb(m('bulkWriteBytes'))}) for ${users.toLocaleString('en-US')} users
   KV writes/s under churn of ${Math.round(m('churnChangesPerS'))} changes/s                 ${Math.round(m('churnWritesPerS'))}/s; converged ${ms(m('churnConvergeMs'))} after the last change
   KV writes/s idle (heartbeats)                              ${m('idleWritesPerS').toFixed(1)}/s for ${hubs} hubs
+  heap added by the bulk (${hubs} hubs each counting all users, + the bench's model)  ${m('heapMB').toFixed(0)} MB
   largest stored value                                       ${kb(largest)} (${m('shardsPerHub')} shards/hub)
-  old one-entry-per-hub value for one hub's users (baseline) ${kb(legacy)} — largest value new/old ${formatRatio(ratio(largest, legacy))}; NATS ${runs.every((f) => f.baselinePutAccepted) ? 'accepted it' : `refused it (${runs.find((f) => !f.baselinePutAccepted)!.baselinePutError})`}
+  old one-entry-per-hub value for one hub's users (baseline) ${kb(legacy)}: ${formatRatio(ratio(legacy, largest))} the largest new value; NATS ${runs.every((f) => f.baselinePutAccepted) ? 'accepted it' : `refused it (${runs.find((f) => !f.baselinePutAccepted)!.baselinePutError})`}
   hub stats() (/api/stats/online)                            ${m('hubStatsUs').toFixed(0)} µs
   HubPublisher.getOnlineStats() (one request)                ${ms(m('publisherReadMs'))}, reply ${kb(m('publisherReplyBytes'))}
   crashed hub's users dropped by the others                  ${ms(m('crashExpiryMs'))} (TTL ${ttlMs} ms)`);

@@ -7,7 +7,10 @@
  * Liveness: a hub beats every third of the TTL it announces, and counts while
  * its last heartbeat is younger than three quarters of it: a crashed hub's users
  * stop counting within its TTL (sweep and a late timer included), while a live
- * hub's heartbeat may arrive up to 5/12 of the TTL late. The bucket's max age removes messages silently (no watcher hears
+ * hub's heartbeat may arrive up to 5/12 of the TTL late. Time here is the
+ * watch's: while it is behind (messages pending), a heartbeat's age is measured
+ * against the newest message read, not the wall clock, so a hub busy reading a
+ * backlog does not take the others for dead. The bucket's max age removes messages silently (no watcher hears
  * of it), so expiry is decided here, by a sweep, from heartbeat times. A hub
  * that stops beating keeps its shards here, uncounted, until the bucket's max
  * age would have removed them: if it beats again (a partition healed) it counts
@@ -40,6 +43,9 @@ export class PresenceView {
   readonly #now: () => number;
   readonly #peers = new Map<string, Peer>();
   #prefix = '';
+  /** Server time of the newest message read, and whether nothing was pending after it. */
+  #readUpTo = -Infinity;
+  #caughtUp = false;
   #stop: (() => Promise<void>) | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #resolveReady!: () => void;
@@ -78,7 +84,7 @@ export class PresenceView {
 
   /** Stops counting hubs whose heartbeat is older than 3/4 of their TTL; forgets those gone from the bucket. */
   expire(): void {
-    const now = this.#now();
+    const now = this.#caughtUp ? this.#now() : Math.min(this.#now(), this.#readUpTo);
     for (const [pid, p] of this.#peers) {
       if (p.counted && now - p.lastBeat > p.ttlMs * DEAD_AFTER) {
         this.#uncount(p);
@@ -95,7 +101,9 @@ export class PresenceView {
       // One bad entry costs that entry, never the watch.
       this.#log.warn({ subject: m.subject, err: (e as Error).message }, 'presence entry skipped');
     }
-    if (m.info.pending === 0) this.#resolveReady();
+    this.#readUpTo = Math.max(this.#readUpTo, m.info.timestampNanos / 1e6);
+    this.#caughtUp = m.info.pending === 0;
+    if (this.#caughtUp) this.#resolveReady();
   }
 
   #apply(m: JsMsg): void {
