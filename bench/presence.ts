@@ -164,6 +164,8 @@ interface RunFigures {
   bulkWrites: number;
   /** Heap the bulk added: every hub's view of all users, and the bench's own model of them. */
   heapMB: number;
+  /** Of which the hubs' (heap freed when they stopped): each holds every user of the cluster. */
+  hubsHeapMB: number;
   bulkWriteBytes: number;
   largestValueBytes: number;
   shardsPerHub: number;
@@ -214,7 +216,8 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
     // Writes still in flight when counts converged are the bulk's too.
     await sleep(300);
     const bulkWrites = writes() - w0;
-    const heapMB = (heapAfterGc() - heap0) / 1024 / 1024;
+    const heapAfterBulk = heapAfterGc();
+    const heapMB = (heapAfterBulk - heap0) / 1024 / 1024;
     const bulkWriteBytes = bytes() - b0;
 
     // One change at a time: visible on every other hub.
@@ -308,11 +311,15 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
     const shardsPerHub = Math.max(...hubs.map((h) => h.tracker.shardCount));
 
     // Crash: the last hub's connection drops; the others must stop counting its users within its TTL.
-    const crashed = hubs.pop()!;
     const tk = performance.now();
-    await crashed.crash();
+    await hubs.pop()!.crash();
     model.dropHub(hubCount - 1);
     const crashExpiryMs = await converge(hubs, model.expected(hubCount - 1), tk, ttlMs + 10_000, 'crash');
+
+    // What the hubs held: the heap after the bulk, less the heap once they are gone (the model stays).
+    await Promise.allSettled(hubs.map((h) => h.stop()));
+    hubs.length = 0;
+    const hubsHeapMB = (heapAfterBulk - heapAfterGc()) / 1024 / 1024;
 
     return {
       bulkLoopMs,
@@ -322,6 +329,7 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
       bulkAfterLastCpuMs: cpuMs(cpu1, cpu2),
       bulkWrites,
       heapMB,
+      hubsHeapMB,
       bulkWriteBytes,
       largestValueBytes,
       shardsPerHub,
@@ -409,7 +417,7 @@ export async function runPresenceBench(argv: readonly string[]): Promise<number>
   KV writes for the bulk connect                             ${Math.round(m('bulkWrites'))} (${kb(m('bulkWriteBytes'))}) for ${users.toLocaleString('en-US')} users
   KV writes/s under churn of ${Math.round(m('churnChangesPerS'))} changes/s                 ${Math.round(m('churnWritesPerS'))}/s; converged ${ms(m('churnConvergeMs'))} after the last change
   KV writes/s idle (heartbeats)                              ${m('idleWritesPerS').toFixed(1)}/s for ${hubs} hubs
-  heap added by the bulk (${hubs} hubs each counting all users, + the bench's model)  ${m('heapMB').toFixed(0)} MB
+  heap of the ${hubs} hubs after the bulk (each counts all users)    ${m('hubsHeapMB').toFixed(0)} MB, ${((m('hubsHeapMB') * 1024 * 1024) / hubs / users).toFixed(0)} bytes per hub per online user (bulk added ${m('heapMB').toFixed(0)} MB with the bench's model)
   largest stored value                                       ${kb(largest)} (${m('shardsPerHub')} shards/hub)
   old one-entry-per-hub value for one hub's users (baseline) ${kb(legacy)}: ${formatRatio(ratio(legacy, largest))} the largest new value; NATS ${runs.every((f) => f.baselinePutAccepted) ? 'accepted it' : `refused it (${runs.find((f) => !f.baselinePutAccepted)!.baselinePutError})`}
   hub stats() (/api/stats/online)                            ${m('hubStatsUs').toFixed(0)} µs

@@ -70,7 +70,7 @@ export interface HubConfig {
   readonly socketIoRecoveryMs: number;
   /** Per-event metrics (counts by event, latency); off only to measure what they cost. */
   readonly eventMetrics: boolean;
-  /** A hub that stops (crashes) leaves the other hubs' online counts within this; it beats every third of it. */
+  /** A hub that stops (crashes) leaves the other hubs' online counts within this; it beats every quarter of it. */
   readonly presenceTtlMs: number;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The presence bucket's keys and values. Each hub process (`pid`, its random id)
- * writes a heartbeat `hb.<pid>` every third of its TTL and its users in shards
+ * writes a heartbeat `hb.<pid>` every quarter of its TTL and its users in shards
  * `sh.<pid>.<i>`: a user's record lives in shard `hash(userKey) mod shards`, and
  * the shard count grows (powers of two) when a value passes SHARD_SPLIT_BYTES, so no
  * value grows with the number of users. Shards are written when they change, not

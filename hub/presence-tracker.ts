@@ -2,7 +2,7 @@
  * Who is connected to this hub, and who is subscribed to which site; and the
  * cluster-wide counts. This hub's users go to the presence bucket as shards
  * (presence-entry.ts), written when they change (coalesced per 100 ms) and
- * kept alive by one heartbeat per third of the TTL, whatever the number of
+ * kept alive by one heartbeat per quarter of the TTL, whatever the number of
  * users; the other hubs' shards come back through a watch (presence-view.ts).
  * Counts are kept by deltas, so `stats()` answers in O(sites). HubPublisher
  * asks any hub for them over NATS (`<ns>.presence.stats`, one request).
@@ -83,8 +83,8 @@ export class PresenceTracker {
     this.#link = link;
     // Our heartbeat first: the watch then has at least one message to finish its first read on.
     await this.#beat();
-    await this.#view.start(js, link.bucket, Math.min(1000, Math.max(50, this.#ttlMs / 10)));
-    this.#beatTimer = setInterval(() => void this.#beat(), this.#ttlMs / 3);
+    await this.#view.start(js, link.bucket, this.#ttlMs);
+    this.#beatTimer = setInterval(() => void this.#beat(), this.#ttlMs / 4);
     this.#beatTimer.unref();
     this.#schedule();
     void this.#view.ready.then(() => {
@@ -96,6 +96,11 @@ export class PresenceTracker {
         },
       });
     });
+  }
+
+  /** The watch's state, for diagnosis. */
+  debugState(): ReturnType<PresenceView['debugState']> {
+    return this.#view.debugState();
   }
 
   /** Resolves once the other hubs' users as of `attach` are counted. */

@@ -4,25 +4,27 @@
  * PresenceCounts by deltas, so counts follow a connect on another hub within a
  * flush and a watch delivery (~0.1–0.2 s), and reading them costs nothing per user.
  *
- * Liveness: a hub beats every third of the TTL it announces, and counts while
- * its last heartbeat is younger than three quarters of it: a crashed hub's users
- * stop counting within its TTL (sweep and a late timer included), while a live
- * hub's heartbeat may arrive up to 5/12 of the TTL late. Time here is the
- * watch's: while it is behind (messages pending), a heartbeat's age is measured
- * against the newest message read, not the wall clock, so a hub busy reading a
- * backlog does not take the others for dead. The bucket's max age removes messages silently (no watcher hears
- * of it), so expiry is decided here, by a sweep, from heartbeat times. A hub
- * that stops beating keeps its shards here, uncounted, until the bucket's max
- * age would have removed them: if it beats again (a partition healed) it counts
- * again at once, without rewriting anything.
+ * Liveness is read from the bucket's own clock: every message carries the
+ * server's time, and this hub's own heartbeat (every quarter of its TTL) keeps
+ * that time moving while the watch works. A hub counts until the newest message
+ * read is more than 0.6 of its TTL younger than its last heartbeat: a crashed
+ * hub's users stop counting within its TTL (0.6 + the next own heartbeat's
+ * quarter), a live hub's heartbeat may be 0.35 of the TTL late, and a hub busy
+ * reading a backlog, or whose event loop was blocked, does not take the others
+ * for dead: it judges them by what it has read, not by the wall clock. If the
+ * watch stops, counts stay as last read (a warning says so) rather than drop.
+ * The bucket's max age removes messages silently (no watcher hears of it), so
+ * expiry is decided here. A hub that stops beating keeps its shards here,
+ * uncounted, until the bucket's max age would have removed them: if it beats
+ * again (a partition healed) it counts again at once, without rewriting anything.
  */
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from './logger.ts';
 import type { PresenceCounts } from './presence-counts.ts';
 import { decodeHeartbeat, decodeShard, parsePresenceKey, PRESENCE_RETAIN_MS, type UserRecord } from './presence-entry.ts';
 
-/** Share of its TTL after which a hub's last heartbeat says it is gone. */
-const DEAD_AFTER = 0.75;
+/** Share of its TTL after which a hub's last heartbeat says it is gone (hubs beat every quarter of it). */
+const DEAD_AFTER = 0.6;
 
 interface Peer {
   /** When its last heartbeat was written (server time, capped at ours). */
@@ -43,9 +45,11 @@ export class PresenceView {
   readonly #now: () => number;
   readonly #peers = new Map<string, Peer>();
   #prefix = '';
-  /** Server time of the newest message read, and whether nothing was pending after it. */
+  /** Server time of the newest message read: the clock heartbeats are judged by. */
   #readUpTo = -Infinity;
-  #caughtUp = false;
+  /** Wall time when `#readUpTo` last moved, to notice a watch that stopped. */
+  #movedAt = 0;
+  #stalled = false;
   #stop: (() => Promise<void>) | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #resolveReady!: () => void;
@@ -59,6 +63,11 @@ export class PresenceView {
     this.#now = now;
   }
 
+  /** For logs and benches: how far the watch has read, and each other hub's state. */
+  debugState(): { readUpTo: number; peers: Array<{ pid: string; counted: boolean; beatAgeMs: number; users: number }> } {
+    return { readUpTo: this.#readUpTo, peers: [...this.#peers].map(([pid, p]) => ({ pid: pid.slice(0, 8), counted: p.counted, beatAgeMs: Math.round(this.#readUpTo - p.lastBeat), users: p.users.size })) };
+  }
+
   /** Other hubs counted now. */
   get liveHubs(): number {
     let n = 0;
@@ -66,14 +75,15 @@ export class PresenceView {
     return n;
   }
 
-  /** Follows bucket `bucket` (stream `KV_<bucket>`); `sweepMs` is how often expiry is checked. */
-  async start(js: JetStreamClient, bucket: string, sweepMs: number): Promise<void> {
+  /** Follows bucket `bucket` (stream `KV_<bucket>`); a watch that has read nothing for `stallMs` is reported. */
+  async start(js: JetStreamClient, bucket: string, stallMs: number): Promise<void> {
     this.#prefix = `$KV.${bucket}.`;
     const consumer = await js.consumers.get(`KV_${bucket}`, { filter_subjects: `${this.#prefix}>`, deliver_policy: DeliverPolicy.LastPerSubject });
     // A short pull expiry, as the fan-out's: after a NATS restart the consumer is recreated within seconds.
     const messages = await consumer.consume({ expires: 2000, callback: (m) => this.#receive(m) });
     this.#stop = () => messages.close().then(() => {});
-    this.#sweep = setInterval(() => this.expire(), sweepMs);
+    this.#movedAt = this.#now();
+    this.#sweep = setInterval(() => this.#checkStall(stallMs), stallMs);
     this.#sweep.unref();
   }
 
@@ -82,57 +92,74 @@ export class PresenceView {
     await this.#stop?.().catch(() => {});
   }
 
-  /** Stops counting hubs whose heartbeat is older than 3/4 of their TTL; forgets those gone from the bucket. */
-  expire(): void {
-    const now = this.#caughtUp ? this.#now() : Math.min(this.#now(), this.#readUpTo);
+  /** Stops counting hubs whose heartbeat the bucket's clock has passed; forgets those gone from the bucket. */
+  #expire(): void {
+    const now = this.#readUpTo;
     for (const [pid, p] of this.#peers) {
       if (p.counted && now - p.lastBeat > p.ttlMs * DEAD_AFTER) {
         this.#uncount(p);
-        this.#log.info({ hub: pid, users: p.users.size, silentMs: now - p.lastBeat }, 'presence: a hub stopped beating; its users no longer count');
+        this.#log.info({ hub: pid, users: p.users.size, silentMs: Math.round(now - p.lastBeat) }, 'presence: a hub stopped beating; its users no longer count');
       }
       if (!p.counted && now - p.lastSeen > PRESENCE_RETAIN_MS) this.#peers.delete(pid);
     }
   }
 
+  #checkStall(stallMs: number): void {
+    const stalled = this.#now() - this.#movedAt > stallMs;
+    if (stalled && !this.#stalled) this.#log.warn({ silentMs: this.#now() - this.#movedAt }, 'presence watch reads nothing (not even this hub\'s heartbeats): online counts stay as last read');
+    if (!stalled && this.#stalled) this.#log.info('presence watch reads again');
+    this.#stalled = stalled;
+  }
+
   #receive(m: JsMsg): void {
+    const at = m.info.timestampNanos / 1e6;
+    if (at > this.#readUpTo) {
+      this.#readUpTo = at;
+      this.#movedAt = this.#now();
+    }
+    let heartbeat = false;
     try {
-      this.#apply(m);
+      heartbeat = this.#apply(m, at);
     } catch (e) {
       // One bad entry costs that entry, never the watch.
       this.#log.warn({ subject: m.subject, err: (e as Error).message }, 'presence entry skipped');
     }
-    this.#readUpTo = Math.max(this.#readUpTo, m.info.timestampNanos / 1e6);
-    this.#caughtUp = m.info.pending === 0;
-    if (this.#caughtUp) this.#resolveReady();
+    // Heartbeats move the clock by a step that matters: judge every hub then.
+    if (heartbeat) this.#expire();
+    if (m.info.pending === 0) {
+      this.#expire();
+      this.#resolveReady();
+    }
   }
 
-  #apply(m: JsMsg): void {
+  /** Applies one message read at server time `at`; true for a heartbeat (this hub's too). */
+  #apply(m: JsMsg, at: number): boolean {
     const key = parsePresenceKey(m.subject.slice(this.#prefix.length));
-    if (key === undefined || key.pid === this.#selfPid) return;
+    if (key === undefined) return false;
+    if (key.pid === this.#selfPid) return key.kind === 'heartbeat';
     const op = m.headers?.get('KV-Operation');
     const removed = op === 'DEL' || op === 'PURGE';
-    const now = this.#now();
-    const at = Math.min(now, m.info.timestampNanos / 1e6);
     let peer = this.#peers.get(key.pid);
     if (key.kind === 'heartbeat') {
       if (removed) {
         // A clean shutdown: its users leave now, not a TTL later.
         if (peer?.counted) this.#uncount(peer);
         this.#peers.delete(key.pid);
-        return;
+        return false;
       }
       const { ttlMs } = decodeHeartbeat(m.data);
       peer ??= this.#newPeer(key.pid);
       peer.ttlMs = ttlMs;
       peer.lastBeat = Math.max(peer.lastBeat, at);
       peer.lastSeen = Math.max(peer.lastSeen, at);
-      if (!peer.counted && now - peer.lastBeat <= ttlMs * DEAD_AFTER) this.#count(peer);
-      return;
+      if (!peer.counted && this.#readUpTo - peer.lastBeat <= ttlMs * DEAD_AFTER) this.#count(peer);
+      return true;
     }
     const users = removed ? new Map<string, UserRecord>() : decodeShard(m.data);
     peer ??= this.#newPeer(key.pid);
     peer.lastSeen = Math.max(peer.lastSeen, at);
     this.#applyShard(peer, key.shard, users);
+    return false;
   }
 
   #applyShard(peer: Peer, shard: number, users: Map<string, UserRecord>): void {

@@ -189,8 +189,8 @@ describe('presence across three simulated hubs (real NATS)', () => {
     const crashedAt = Date.now();
     await d.crash();
     await until(() => users(b.tracker.stats()), { users: base.users + 1, connections: base.connections + 1, hubs: 3 }, TTL_MS + 3000, 'counts after a crash');
-    // Its last heartbeat was at most a third of the TTL before the crash, and counts for three quarters of it.
-    assert.ok(Date.now() - crashedAt >= TTL_MS / 3, 'a crashed hub is not dropped before its heartbeat is old: nothing deleted its keys');
+    // Its last heartbeat was at most a quarter of the TTL before the crash, and counts for 0.6 of it.
+    assert.ok(Date.now() - crashedAt >= TTL_MS / 4, 'a crashed hub is not dropped before its heartbeat is old: nothing deleted its keys');
     assert.equal(b.tracker.stats().sites['77'], undefined);
     await until(async () => users(await pub.getOnlineStats()), users(b.tracker.stats()));
     a.tracker.disconnected('roamer');
