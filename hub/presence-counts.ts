@@ -5,7 +5,6 @@
  * is counted once (the maps count records per user).
  */
 import type { OnlineStats, OnlineCounts } from '../protocol/presence.ts';
-import type { UserRecord } from './presence-entry.ts';
 
 interface SiteCounts {
   /** Records per user subscribed to the site. */
@@ -19,16 +18,17 @@ export class PresenceCounts {
   readonly #sites = new Map<string, SiteCounts>();
   #connections = 0;
 
-  add(user: string, r: UserRecord): void {
+  /** Adds one hub's record of a user: its connections, and per site those subscribed. */
+  add(user: string, connections: number, sites: Readonly<Record<string, number>> | undefined): void {
     // Online means connected: a record left with sites but no connection counts for its sites only.
-    this.userDelta(user, r.connections > 0 ? 1 : 0, r.connections);
-    for (const site in r.sites) this.siteDelta(site, user, 1, r.sites[site]!);
+    this.userDelta(user, connections > 0 ? 1 : 0, connections);
+    for (const site in sites) this.siteDelta(site, user, 1, sites[site]!);
   }
 
   /** Takes away a record added before (the caller keeps what it added). */
-  remove(user: string, r: UserRecord): void {
-    this.userDelta(user, r.connections > 0 ? -1 : 0, -r.connections);
-    for (const site in r.sites) this.siteDelta(site, user, -1, -r.sites[site]!);
+  remove(user: string, connections: number, sites: Readonly<Record<string, number>> | undefined): void {
+    this.userDelta(user, connections > 0 ? -1 : 0, -connections);
+    for (const site in sites) this.siteDelta(site, user, -1, -sites[site]!);
   }
 
   /** `records`: +1 when a record of the user gained its first connection, -1 when it lost its last. */

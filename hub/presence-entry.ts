@@ -81,18 +81,26 @@ export function encodeShard(users: Iterable<readonly [string, UserRecord]>): Uin
   return encoder.encode(`${out}}`);
 }
 
+/** A user's record as a shard stores it: connections, then the sites when there are any. */
+export type StoredRecord = readonly [connections: number, sites?: Readonly<Record<string, number>>];
+
+/** A decoded shard: user → record, the parsed JSON itself (no copy: every hub holds every user's). */
+export type StoredShard = Readonly<Record<string, StoredRecord>>;
+
 /** Throws on a value that is not a shard: a bad entry is skipped by the reader, never half-applied. */
-export function decodeShard(bytes: Uint8Array): Map<string, UserRecord> {
+export function decodeShard(bytes: Uint8Array): StoredShard {
   const raw = JSON.parse(decoder.decode(bytes)) as unknown;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new TypeError('a presence shard is a JSON object');
-  const out = new Map<string, UserRecord>();
-  for (const [user, v] of Object.entries(raw)) {
-    if (!Array.isArray(v) || !Number.isInteger(v[0]) || v[0] < 0) throw new TypeError(`presence shard: bad record for ${user}`);
-    const sites = v[1] ?? {};
-    if (typeof sites !== 'object' || sites === null || Array.isArray(sites) || !Object.values(sites).every(isCount)) throw new TypeError(`presence shard: bad sites for ${user}`);
-    out.set(user, { connections: v[0], sites: sites as Record<string, number> });
+  const shard = raw as Record<string, unknown>;
+  for (const user in shard) {
+    const v = shard[user];
+    if (!Array.isArray(v) || !Number.isInteger(v[0]) || v[0] < 0 || v.length > 2) throw new TypeError(`presence shard: bad record for ${user}`);
+    const sites = v[1] as unknown;
+    if (sites === undefined) continue;
+    if (typeof sites !== 'object' || sites === null || Array.isArray(sites)) throw new TypeError(`presence shard: bad sites for ${user}`);
+    for (const site in sites) if (!isCount((sites as Record<string, unknown>)[site])) throw new TypeError(`presence shard: bad sites for ${user}`);
   }
-  return out;
+  return shard as StoredShard;
 }
 
 export function encodeHeartbeat(h: Heartbeat): Uint8Array {

@@ -21,7 +21,7 @@
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from './logger.ts';
 import type { PresenceCounts } from './presence-counts.ts';
-import { decodeHeartbeat, decodeShard, parsePresenceKey, PRESENCE_RETAIN_MS, type UserRecord } from './presence-entry.ts';
+import { decodeHeartbeat, decodeShard, parsePresenceKey, PRESENCE_RETAIN_MS, type StoredRecord, type StoredShard } from './presence-entry.ts';
 
 /** Share of its TTL after which a hub's last heartbeat says it is gone (hubs beat every quarter of it). */
 const DEAD_AFTER = 0.6;
@@ -33,10 +33,15 @@ interface Peer {
   /** When anything of it was last written: forgotten once the bucket's max age has passed that. */
   lastSeen: number;
   counted: boolean;
-  readonly users: Map<string, { shard: number; record: UserRecord }>;
-  /** Users per shard as last written, to find who left a shard. */
-  readonly shards: Map<number, string[]>;
+  /**
+   * Its shards as last written, decoded and kept as they are: per user the least memory (every
+   * hub holds every online user of the cluster). A user moving between shards (the hub grew its
+   * shard count) is in both for the moment between the two writes of one flush.
+   */
+  readonly shards: Map<number, StoredShard>;
 }
+
+const NO_USERS: StoredShard = Object.freeze({});
 
 export class PresenceView {
   readonly #selfPid: string;
@@ -65,7 +70,7 @@ export class PresenceView {
 
   /** For logs and benches: how far the watch has read, and each other hub's state. */
   debugState(): { readUpTo: number; peers: Array<{ pid: string; counted: boolean; beatAgeMs: number; users: number }> } {
-    return { readUpTo: this.#readUpTo, peers: [...this.#peers].map(([pid, p]) => ({ pid: pid.slice(0, 8), counted: p.counted, beatAgeMs: Math.round(this.#readUpTo - p.lastBeat), users: p.users.size })) };
+    return { readUpTo: this.#readUpTo, peers: [...this.#peers].map(([pid, p]) => ({ pid: pid.slice(0, 8), counted: p.counted, beatAgeMs: Math.round(this.#readUpTo - p.lastBeat), users: usersOf(p) })) };
   }
 
   /** Other hubs counted now. */
@@ -98,7 +103,7 @@ export class PresenceView {
     for (const [pid, p] of this.#peers) {
       if (p.counted && now - p.lastBeat > p.ttlMs * DEAD_AFTER) {
         this.#uncount(p);
-        this.#log.info({ hub: pid, users: p.users.size, silentMs: Math.round(now - p.lastBeat) }, 'presence: a hub stopped beating; its users no longer count');
+        this.#log.info({ hub: pid, users: usersOf(p), silentMs: Math.round(now - p.lastBeat) }, 'presence: a hub stopped beating; its users no longer count');
       }
       if (!p.counted && now - p.lastSeen > PRESENCE_RETAIN_MS) this.#peers.delete(pid);
     }
@@ -155,59 +160,70 @@ export class PresenceView {
       if (!peer.counted && this.#readUpTo - peer.lastBeat <= ttlMs * DEAD_AFTER) this.#count(peer);
       return true;
     }
-    const users = removed ? new Map<string, UserRecord>() : decodeShard(m.data);
+    const users = removed ? NO_USERS : decodeShard(m.data);
     peer ??= this.#newPeer(key.pid);
     peer.lastSeen = Math.max(peer.lastSeen, at);
     this.#applyShard(peer, key.shard, users);
     return false;
   }
 
-  #applyShard(peer: Peer, shard: number, users: Map<string, UserRecord>): void {
-    for (const user of peer.shards.get(shard) ?? []) {
-      const held = peer.users.get(user);
-      // A user who moved to another shard (the hub split its shards) is that shard's to remove.
-      if (users.has(user) || held === undefined || held.shard !== shard) continue;
-      peer.users.delete(user);
-      if (peer.counted) this.#counts.remove(user, held.record);
-    }
-    for (const [user, record] of users) {
-      const held = peer.users.get(user);
-      // A shard is rewritten whole for one change in it: the users who did not change cost a comparison.
-      if (held !== undefined && held.shard === shard && sameRecord(held.record, record)) continue;
-      if (peer.counted) {
-        if (held !== undefined) this.#counts.remove(user, held.record);
-        this.#counts.add(user, record);
+  #applyShard(peer: Peer, shard: number, next: StoredShard): void {
+    const prev = peer.shards.get(shard) ?? NO_USERS;
+    // A shard is rewritten whole for one change in it: the users who did not change cost a comparison.
+    if (peer.counted) {
+      for (const user in prev) {
+        const was = prev[user]!;
+        const now = next[user];
+        if (now === undefined || !sameRecord(was, now)) this.#counts.remove(user, was[0], was[1]);
       }
-      peer.users.set(user, { shard, record });
+      for (const user in next) {
+        const now = next[user]!;
+        const was = prev[user];
+        if (was === undefined || !sameRecord(was, now)) this.#counts.add(user, now[0], now[1]);
+      }
     }
-    if (users.size === 0) peer.shards.delete(shard);
-    else peer.shards.set(shard, [...users.keys()]);
+    if (next === NO_USERS || isEmpty(next)) peer.shards.delete(shard);
+    else peer.shards.set(shard, next);
   }
 
   #newPeer(pid: string): Peer {
-    const peer: Peer = { lastBeat: -Infinity, ttlMs: 0, lastSeen: -Infinity, counted: false, users: new Map(), shards: new Map() };
+    const peer: Peer = { lastBeat: -Infinity, ttlMs: 0, lastSeen: -Infinity, counted: false, shards: new Map() };
     this.#peers.set(pid, peer);
     return peer;
   }
 
   #count(peer: Peer): void {
     peer.counted = true;
-    for (const [user, held] of peer.users) this.#counts.add(user, held.record);
+    for (const users of peer.shards.values()) for (const user in users) this.#counts.add(user, users[user]![0], users[user]![1]);
   }
 
   #uncount(peer: Peer): void {
     peer.counted = false;
-    for (const [user, held] of peer.users) this.#counts.remove(user, held.record);
+    for (const users of peer.shards.values()) for (const user in users) this.#counts.remove(user, users[user]![0], users[user]![1]);
   }
 }
 
-function sameRecord(a: UserRecord, b: UserRecord): boolean {
-  if (a.connections !== b.connections) return false;
+function sameRecord(a: StoredRecord, b: StoredRecord): boolean {
+  if (a[0] !== b[0]) return false;
+  const as = a[1];
+  const bs = b[1];
+  if (as === undefined || bs === undefined) return as === bs;
   let n = 0;
-  for (const site in a.sites) {
-    if (a.sites[site] !== b.sites[site]) return false;
+  for (const site in as) {
+    if (as[site] !== bs[site]) return false;
     n++;
   }
-  for (const _ in b.sites) n--;
+  for (const _ in bs) n--;
   return n === 0;
+}
+
+function isEmpty(users: StoredShard): boolean {
+  for (const _ in users) return false;
+  return true;
+}
+
+function usersOf(peer: Peer): number {
+  let n = 0;
+  for (const users of peer.shards.values()) for (const _ in users) n++;
+  return n;
 }

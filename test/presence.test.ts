@@ -72,7 +72,7 @@ describe('presence shards and counts (in memory)', () => {
     const seen = new Map<string, number>();
     for (const w of writes) {
       assert.ok(w.value !== undefined && w.value.length <= 2048, `shard ${w.shard}: ${w.value?.length} bytes`);
-      for (const user of decodeShard(w.value).keys()) seen.set(user, (seen.get(user) ?? 0) + 1);
+      for (const user of Object.keys(decodeShard(w.value))) seen.set(user, (seen.get(user) ?? 0) + 1);
     }
     assert.equal(seen.size, 5000);
     assert.ok([...seen.values()].every((n) => n === 1), 'a user in two shards');
@@ -83,11 +83,11 @@ describe('presence shards and counts (in memory)', () => {
 
   it('counts a user with records on two hubs once, and their connections twice', () => {
     const counts = new PresenceCounts();
-    counts.add('alice', { connections: 1, sites: { '5': 1 } });
-    counts.add('alice', { connections: 2, sites: { '5': 1, '6': 2 } });
-    counts.add('bob', { connections: 1, sites: {} });
+    counts.add('alice', 1, { '5': 1 });
+    counts.add('alice', 2, { '5': 1, '6': 2 });
+    counts.add('bob', 1, undefined);
     assert.deepEqual(counts.stats(2), { users: 2, connections: 4, hubs: 2, sites: { '5': { users: 1, connections: 2 }, '6': { users: 1, connections: 2 } } });
-    counts.remove('alice', { connections: 1, sites: { '5': 1 } });
+    counts.remove('alice', 1, { '5': 1 });
     assert.deepEqual(counts.stats(1), { users: 2, connections: 3, hubs: 1, sites: { '5': { users: 1, connections: 1 }, '6': { users: 1, connections: 2 } } });
   });
 });
