@@ -18,17 +18,19 @@ export class PresenceCounts {
   readonly #sites = new Map<string, SiteCounts>();
   #connections = 0;
 
-  /** Adds one hub's record of a user: its connections, and per site those subscribed. */
-  add(user: string, connections: number, sites: Readonly<Record<string, number>> | undefined): void {
+  /** Adds one hub's record of a user: `[connections, site, count, site, count, …]` as a shard stores it. */
+  add(user: string, r: ReadonlyArray<string | number>): void {
+    const connections = r[0] as number;
     // Online means connected: a record left with sites but no connection counts for its sites only.
     this.userDelta(user, connections > 0 ? 1 : 0, connections);
-    for (const site in sites) this.siteDelta(site, user, 1, sites[site]!);
+    for (let k = 1; k < r.length; k += 2) this.siteDelta(r[k] as string, user, 1, r[k + 1] as number);
   }
 
   /** Takes away a record added before (the caller keeps what it added). */
-  remove(user: string, connections: number, sites: Readonly<Record<string, number>> | undefined): void {
+  remove(user: string, r: ReadonlyArray<string | number>): void {
+    const connections = r[0] as number;
     this.userDelta(user, connections > 0 ? -1 : 0, -connections);
-    for (const site in sites) this.siteDelta(site, user, -1, -sites[site]!);
+    for (let k = 1; k < r.length; k += 2) this.siteDelta(r[k] as string, user, -1, -(r[k + 1] as number));
   }
 
   /** `records`: +1 when a record of the user gained its first connection, -1 when it lost its last. */

@@ -7,10 +7,14 @@
  * on every heartbeat: a hub's liveness is its heartbeat, not its shards' age.
  */
 
-/** A user on one hub: connections, and per site the connections subscribed to it. */
+/**
+ * A user on one hub: connections, and per site the connections subscribed to it, flat as
+ * `[site, count, site, count, …]`. Flat arrays, not objects: site ids are numeric strings,
+ * which an object keeps as (often sparse) array elements, ~1 KB a user where this takes ~40 bytes.
+ */
 export interface UserRecord {
   readonly connections: number;
-  readonly sites: Readonly<Record<string, number>>;
+  readonly sites: ReadonlyArray<string | number>;
 }
 
 /** What a heartbeat says: whose, and how long to trust it. */
@@ -66,7 +70,7 @@ export function userHash(userKey: string): number {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** `{"<userKey>":[connections,{"<site>":connections}]}`, the site map left out when empty: ~15 bytes a user beyond the id. */
+/** `{"<userKey>":[connections,"<site>",connections,…]}`: ~15 bytes a user beyond the id with one site. */
 export function encodeShard(users: Iterable<readonly [string, UserRecord]>): Uint8Array {
   // Built as a string: a shard is rewritten on every change to it, and an object per shard plus
   // JSON.stringify cost several times more (user keys and site ids are subject tokens, quoted as JSON anyway).
@@ -74,15 +78,14 @@ export function encodeShard(users: Iterable<readonly [string, UserRecord]>): Uin
   for (const [user, r] of users) {
     if (out.length > 1) out += ',';
     out += `${JSON.stringify(user)}:[${r.connections}`;
-    let sites = '';
-    for (const site in r.sites) sites += `${sites === '' ? '' : ','}${JSON.stringify(site)}:${r.sites[site]}`;
-    out += sites === '' ? ']' : `,{${sites}}]`;
+    for (let k = 0; k < r.sites.length; k += 2) out += `,${JSON.stringify(r.sites[k])},${r.sites[k + 1]}`;
+    out += ']';
   }
   return encoder.encode(`${out}}`);
 }
 
-/** A user's record as a shard stores it: connections, then the sites when there are any. */
-export type StoredRecord = readonly [connections: number, sites?: Readonly<Record<string, number>>];
+/** A user's record as a shard stores it: `[connections, site, count, site, count, …]`, the parsed JSON itself. */
+export type StoredRecord = ReadonlyArray<string | number>;
 
 /** A decoded shard: user → record, the parsed JSON itself (no copy: every hub holds every user's). */
 export type StoredShard = Readonly<Record<string, StoredRecord>>;
@@ -94,11 +97,8 @@ export function decodeShard(bytes: Uint8Array): StoredShard {
   const shard = raw as Record<string, unknown>;
   for (const user in shard) {
     const v = shard[user];
-    if (!Array.isArray(v) || !Number.isInteger(v[0]) || v[0] < 0 || v.length > 2) throw new TypeError(`presence shard: bad record for ${user}`);
-    const sites = v[1] as unknown;
-    if (sites === undefined) continue;
-    if (typeof sites !== 'object' || sites === null || Array.isArray(sites)) throw new TypeError(`presence shard: bad sites for ${user}`);
-    for (const site in sites) if (!isCount((sites as Record<string, unknown>)[site])) throw new TypeError(`presence shard: bad sites for ${user}`);
+    if (!Array.isArray(v) || !Number.isInteger(v[0]) || v[0] < 0 || v.length % 2 !== 1) throw new TypeError(`presence shard: bad record for ${user}`);
+    for (let k = 1; k < v.length; k += 2) if (typeof v[k] !== 'string' || !isCount(v[k + 1])) throw new TypeError(`presence shard: bad sites for ${user}`);
   }
   return shard as StoredShard;
 }

@@ -10,7 +10,8 @@ import { encodeShard, MAX_SHARDS, SHARD_SPLIT_BYTES, type UserRecord, userHash }
 export interface LocalUser extends UserRecord {
   readonly hash: number;
   connections: number;
-  readonly sites: Record<string, number>;
+  /** `[site, count, site, count, …]` */
+  readonly sites: Array<string | number>;
 }
 
 /** One shard to write: its new value, or undefined when it has no users left (delete it). */
@@ -52,7 +53,7 @@ export class PresenceShards {
   open(user: string): LocalUser {
     let local = this.#users.get(user);
     if (local === undefined) {
-      this.#users.set(user, (local = { hash: userHash(user), connections: 0, sites: {} }));
+      this.#users.set(user, (local = { hash: userHash(user), connections: 0, sites: [] }));
       this.#members[local.hash & (this.#members.length - 1)]!.add(user);
     }
     this.changed(local);

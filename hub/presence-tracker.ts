@@ -145,19 +145,21 @@ export class PresenceTracker {
 
   joinedSite(siteId: string, userKey: string): void {
     const r = this.#shards.open(userKey);
-    const n = r.sites[siteId] ?? 0;
-    r.sites[siteId] = n + 1;
-    this.#counts.siteDelta(siteId, userKey, n === 0 ? 1 : 0, 1);
+    const k = r.sites.indexOf(siteId);
+    if (k === -1) r.sites.push(siteId, 1);
+    else (r.sites[k + 1] as number)++;
+    this.#counts.siteDelta(siteId, userKey, k === -1 ? 1 : 0, 1);
     this.#schedule();
   }
 
   leftSite(siteId: string, userKey: string): void {
     const r = this.#shards.get(userKey);
-    const n = r?.sites[siteId];
-    if (r === undefined || n === undefined) return;
+    const k = r === undefined ? -1 : r.sites.indexOf(siteId);
+    if (r === undefined || k === -1) return;
+    const n = r.sites[k + 1] as number;
     this.#shards.changed(r);
-    if (n <= 1) delete r.sites[siteId];
-    else r.sites[siteId] = n - 1;
+    if (n <= 1) r.sites.splice(k, 2);
+    else r.sites[k + 1] = n - 1;
     this.#counts.siteDelta(siteId, userKey, n <= 1 ? -1 : 0, -1);
     this.#dropIfGone(userKey, r);
     this.#schedule();
@@ -206,9 +208,7 @@ export class PresenceTracker {
 
   /** A user with no connection and no site is gone. */
   #dropIfGone(userKey: string, r: LocalUser): void {
-    if (r.connections > 0) return;
-    for (const _ in r.sites) return;
-    this.#shards.drop(userKey);
+    if (r.connections === 0 && r.sites.length === 0) this.#shards.drop(userKey);
   }
 
   #schedule(): void {

@@ -174,12 +174,12 @@ export class PresenceView {
       for (const user in prev) {
         const was = prev[user]!;
         const now = next[user];
-        if (now === undefined || !sameRecord(was, now)) this.#counts.remove(user, was[0], was[1]);
+        if (now === undefined || !sameRecord(was, now)) this.#counts.remove(user, was);
       }
       for (const user in next) {
         const now = next[user]!;
         const was = prev[user];
-        if (was === undefined || !sameRecord(was, now)) this.#counts.add(user, now[0], now[1]);
+        if (was === undefined || !sameRecord(was, now)) this.#counts.add(user, now);
       }
     }
     if (next === NO_USERS || isEmpty(next)) peer.shards.delete(shard);
@@ -194,27 +194,19 @@ export class PresenceView {
 
   #count(peer: Peer): void {
     peer.counted = true;
-    for (const users of peer.shards.values()) for (const user in users) this.#counts.add(user, users[user]![0], users[user]![1]);
+    for (const users of peer.shards.values()) for (const user in users) this.#counts.add(user, users[user]!);
   }
 
   #uncount(peer: Peer): void {
     peer.counted = false;
-    for (const users of peer.shards.values()) for (const user in users) this.#counts.remove(user, users[user]![0], users[user]![1]);
+    for (const users of peer.shards.values()) for (const user in users) this.#counts.remove(user, users[user]!);
   }
 }
 
 function sameRecord(a: StoredRecord, b: StoredRecord): boolean {
-  if (a[0] !== b[0]) return false;
-  const as = a[1];
-  const bs = b[1];
-  if (as === undefined || bs === undefined) return as === bs;
-  let n = 0;
-  for (const site in as) {
-    if (as[site] !== bs[site]) return false;
-    n++;
-  }
-  for (const _ in bs) n--;
-  return n === 0;
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 function isEmpty(users: StoredShard): boolean {

@@ -65,7 +65,7 @@ describe('presence shards and counts (in memory)', () => {
     for (let i = 0; i < 5000; i++) {
       const r = shards.open(`user-${i}`);
       r.connections = 1 + (i % 3);
-      r.sites[String(i % 50)] = 1;
+      r.sites.push(String(i % 50), 1);
     }
     const writes = shards.takeChanges();
     assert.ok(shards.shardCount >= 64, `5,000 users of ~30 bytes in 2 KiB shards need ≥ 64 shards, got ${shards.shardCount}`);
@@ -83,11 +83,11 @@ describe('presence shards and counts (in memory)', () => {
 
   it('counts a user with records on two hubs once, and their connections twice', () => {
     const counts = new PresenceCounts();
-    counts.add('alice', 1, { '5': 1 });
-    counts.add('alice', 2, { '5': 1, '6': 2 });
-    counts.add('bob', 1, undefined);
+    counts.add('alice', [1, '5', 1]);
+    counts.add('alice', [2, '5', 1, '6', 2]);
+    counts.add('bob', [1]);
     assert.deepEqual(counts.stats(2), { users: 2, connections: 4, hubs: 2, sites: { '5': { users: 1, connections: 2 }, '6': { users: 1, connections: 2 } } });
-    counts.remove('alice', 1, { '5': 1 });
+    counts.remove('alice', [1, '5', 1]);
     assert.deepEqual(counts.stats(1), { users: 2, connections: 3, hubs: 1, sites: { '5': { users: 1, connections: 1 }, '6': { users: 1, connections: 2 } } });
   });
 });
