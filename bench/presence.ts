@@ -145,7 +145,8 @@ async function converge(hubs: readonly SimulatedHub[], expected: OnlineStats, si
     if (hubs.every((h) => sameStats(h.tracker.stats(), expected))) return performance.now() - since;
     if (performance.now() - since > timeoutMs) {
       const got = hubs.map((h) => h.tracker.stats()).map((s) => `${s.users} users/${s.connections} conns/${s.hubs} hubs`);
-      throw new Error(`${what}: not converged within ${timeoutMs} ms (want ${expected.users}/${expected.connections}/${expected.hubs}, got ${got.join('; ')})`);
+      const state = hubs.map((h) => JSON.stringify({ writes: h.tracker.writeStats, watch: h.tracker.debugState() }));
+      throw new Error(`${what}: not converged within ${timeoutMs} ms (want ${expected.users}/${expected.connections}/${expected.hubs}, got ${got.join('; ')}); hubs: ${state.join('; ')}`);
     }
     await sleep(5);
   }

@@ -7,7 +7,7 @@
  * Liveness is read from the bucket's own clock: every message carries the
  * server's time, and this hub's own heartbeat (every quarter of its TTL) keeps
  * that time moving while the watch works. A hub counts until the newest message
- * read is more than 0.6 of its TTL younger than its last heartbeat: a crashed
+ * read was stored more than 0.6 of its TTL after its last heartbeat: a crashed
  * hub's users stop counting within its TTL (0.6 + the next own heartbeat's
  * quarter), a live hub's heartbeat may be 0.35 of the TTL late, and a hub busy
  * reading a backlog, or whose event loop was blocked, does not take the others
@@ -27,7 +27,7 @@ import { decodeHeartbeat, decodeShard, parsePresenceKey, PRESENCE_RETAIN_MS, typ
 const DEAD_AFTER = 0.6;
 
 interface Peer {
-  /** When its last heartbeat was written (server time, capped at ours). */
+  /** When its last heartbeat was stored (server time). */
   lastBeat: number;
   ttlMs: number;
   /** When anything of it was last written: forgotten once the bucket's max age has passed that. */
