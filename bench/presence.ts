@@ -30,6 +30,7 @@ import { connect } from '@nats-io/transport-node';
 import type { OnlineStats } from '../protocol/presence.ts';
 import { HubPublisher } from '../protocol/publisher.ts';
 import { presenceBucket } from '../protocol/subjects.ts';
+import { PresenceModel } from './presence-model.ts';
 import { dropNamespace, ensureNamespace, SimulatedHub } from './presence-sim.ts';
 import { formatRatio, median, ratio } from './ratio.ts';
 
@@ -50,85 +51,6 @@ function heapAfterGc(): number {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
   return process.memoryUsage().heapUsed;
-}
-
-/** What every hub must report: distinct users, connections, and per site, kept as the simulation goes. */
-class Model {
-  readonly #users = new Map<string, number>();
-  readonly #sites = new Map<string, { users: Map<string, number>; connections: number }>();
-  #connections = 0;
-  readonly perHub: Array<Map<string, { c: number; sites: Map<string, number> }>>;
-
-  constructor(hubs: number) {
-    this.perHub = Array.from({ length: hubs }, () => new Map());
-  }
-
-  connect(hub: SimulatedHub, h: number, user: string, sites: readonly string[]): void {
-    hub.tracker.connected(user);
-    for (const s of sites) hub.tracker.joinedSite(s, user);
-    const mine = this.perHub[h]!.get(user) ?? { c: 0, sites: new Map<string, number>() };
-    if (mine.c === 0) bump(this.#users, user, 1);
-    mine.c++;
-    this.#connections++;
-    for (const s of sites) {
-      if ((mine.sites.get(s) ?? 0) === 0) bump(this.#site(s).users, user, 1);
-      bump(mine.sites, s, 1);
-      this.#site(s).connections++;
-    }
-    this.perHub[h]!.set(user, mine);
-  }
-
-  disconnect(hub: SimulatedHub, h: number, user: string, sites: readonly string[]): void {
-    for (const s of sites) hub.tracker.leftSite(s, user);
-    hub.tracker.disconnected(user);
-    const mine = this.perHub[h]!.get(user)!;
-    for (const s of sites) {
-      bump(mine.sites, s, -1);
-      if ((mine.sites.get(s) ?? 0) === 0) bump(this.#site(s).users, user, -1);
-      const site = this.#site(s);
-      site.connections--;
-      if (site.users.size === 0) this.#sites.delete(s);
-    }
-    mine.c--;
-    this.#connections--;
-    if (mine.c === 0) {
-      bump(this.#users, user, -1);
-      this.perHub[h]!.delete(user);
-    }
-  }
-
-  /** Forgets a hub (it crashed): what the others must count without it. */
-  dropHub(h: number): void {
-    for (const [user, mine] of this.perHub[h]!) {
-      bump(this.#users, user, -1);
-      this.#connections -= mine.c;
-      for (const [s, n] of mine.sites) {
-        const site = this.#site(s);
-        bump(site.users, user, -1);
-        site.connections -= n;
-        if (site.users.size === 0) this.#sites.delete(s);
-      }
-    }
-    this.perHub[h]!.clear();
-  }
-
-  expected(hubs: number): OnlineStats {
-    const sites: Record<string, { users: number; connections: number }> = {};
-    for (const [s, v] of this.#sites) sites[s] = { users: v.users.size, connections: v.connections };
-    return { users: this.#users.size, connections: this.#connections, hubs, sites };
-  }
-
-  #site(s: string) {
-    let site = this.#sites.get(s);
-    if (site === undefined) this.#sites.set(s, (site = { users: new Map(), connections: 0 }));
-    return site;
-  }
-}
-
-function bump(map: Map<string, number>, key: string, delta: number): void {
-  const n = (map.get(key) ?? 0) + delta;
-  if (n <= 0) map.delete(key);
-  else map.set(key, n);
 }
 
 function sameStats(a: OnlineStats, b: OnlineStats): boolean {
@@ -192,7 +114,7 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
   const pub = await HubPublisher.connect({ servers: url, namespace: ns });
   try {
     for (let h = 0; h < hubCount; h++) hubs.push(await SimulatedHub.start(url, ns, { ttlMs }));
-    const model = new Model(hubCount);
+    const model = new PresenceModel(hubCount);
     const writes = () => hubs.reduce((n, h) => n + h.tracker.writeStats.writes + h.tracker.writeStats.deletes, 0);
     const bytes = () => hubs.reduce((n, h) => n + h.tracker.writeStats.bytes, 0);
     const sitesOf = (i: number) => (i % 20 === 0 ? [`${i % siteCount}`, `${(i + 1) % siteCount}`] : [`${i % siteCount}`]);
@@ -356,7 +278,7 @@ async function runOnce(url: string, users: number, hubCount: number, siteCount: 
 }
 
 /** Hub `h`'s users in the one-entry-per-hub JSON the hubs wrote before (protocol/presence.ts HubPresence). */
-function legacyEntry(model: Model, h: number): Uint8Array {
+function legacyEntry(model: PresenceModel, h: number): Uint8Array {
   const users: Record<string, number> = {};
   const sites: Record<string, Record<string, number>> = {};
   for (const [user, mine] of model.perHub[h]!) {
