@@ -3,12 +3,14 @@
  * native protocol or its Socket.IO face), the Socket.IO baseline or bare
  * uWebSockets.js (or several: --targets, --compare), prints
  * the figures and writes them as JSON. `npm run bench -- chart <json>…` draws them.
- * `npm run bench -- append` measures WebSocketService's outbox against bare JetStream (bench/append.ts).
+ * `npm run bench -- append` measures WebSocketService's outbox against bare JetStream (bench/append.ts);
+ * `npm run bench -- presence` online counts at 100,000 simulated users over three hubs (bench/presence.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uwsRuntime } from '../hub/uws.ts';
 import { runAppendBench } from './append.ts';
+import { runPresenceBench } from './presence.ts';
 import { raiseFileLimit } from './child-server.ts';
 import { type BenchOptions, HELP, OptionError, parseCommand } from './options.ts';
 import { busyPercent, machineTicks } from './proc-stats.ts';
@@ -23,6 +25,8 @@ import { scenarios } from './scenarios/index.ts';
 async function main(argv: readonly string[]): Promise<number> {
   // Producer-side, no WebSocket clients or targets: its own small command line.
   if (argv[0] === 'append') return runAppendBench(argv.slice(1));
+  // Presence at 100,000 simulated users over simulated hubs: no sockets either (bench/presence.ts).
+  if (argv[0] === 'presence') return runPresenceBench(argv.slice(1));
   let command;
   try {
     command = parseCommand(argv, process.env);

@@ -79,6 +79,8 @@ export interface HubConfig {
   readonly analystRoles: readonly string[];
   /** An export whose client takes nothing for this long is cut, and its consumer deleted. */
   readonly exportStallMs: number;
+  /** A hub that stops (crashes) leaves the other hubs' online counts within this; it beats every quarter of it. */
+  readonly presenceTtlMs: number;
 }
 
 /** Requests per second with bursts; a rate of 0 switches that limit off. */
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     httpLimits: httpLimits(env),
     analystRoles: roles(env, 'HUB_ANALYST_ROLES', ['analyst', 'admin']),
     exportStallMs: int(env, 'HUB_EXPORT_STALL_MS', 60_000, 100, DAY_MS),
+    presenceTtlMs: int(env, 'HUB_PRESENCE_TTL_MS', 15_000, 1000, 120_000),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');

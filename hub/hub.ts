@@ -69,7 +69,7 @@ export class Hub {
     this.config = config;
     this.log = log;
     this.#app = uws.App();
-    this.#presence = new PresenceTracker(this.id, log);
+    this.#presence = new PresenceTracker(this.id, log, config.presenceTtlMs);
     this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles) };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
@@ -156,7 +156,7 @@ export class Hub {
     this.#js = jetstream(nc);
     const { epochs, presence, cursors, recovery } = await ensureStreams(nc, this.#jsm, this.config);
     this.#siteEpoch = epochs.site;
-    this.#presence.attach(presence, this.#jsm, this.config.namespace);
+    await this.#presence.attach(nc, this.#js, this.#jsm, presence, this.config.namespace);
     // The live consumers get a client of their own with a short request timeout: while a cluster elects
     // a stream leader, creating a consumer gets no answer, and retrying every 2 s rather than every 5 s
     // brings live delivery back sooner.
@@ -171,7 +171,7 @@ export class Hub {
   async #collectMetrics(): Promise<void> {
     const connected = natsLinkUp(this.#nc);
     this.metrics.natsConnected.set(connected ? 1 : 0);
-    this.metrics.users.set(Object.keys(this.#presence.snapshot().users).length);
+    this.metrics.users.set(this.#presence.localUsers);
     if (connected && this.#fanOut !== undefined) {
       for (const [stream, lag] of Object.entries(await this.#fanOut.lag())) this.metrics.consumerLag.set({ stream }, lag);
     }

@@ -11,9 +11,7 @@ import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { epochOf } from '../protocol/stream-epoch.ts';
 import { cursorBucket, presenceBucket, recoveryBucket, STREAM_KEYS, type StreamKey, streamName, streamSubjects } from '../protocol/subjects.ts';
 import type { HubConfig } from './config.ts';
-
-/** Presence entries expire when a hub stops refreshing them (crashed hubs drop out). */
-export const PRESENCE_TTL_MS = 30_000;
+import { PRESENCE_RETAIN_MS } from './presence-entry.ts';
 
 export type Epochs = Readonly<Record<StreamKey, string>>;
 
@@ -60,16 +58,22 @@ async function ensureAll(nc: NatsConnection, jsm: JetStreamManager, config: HubC
   }
   const kvm = new Kvm(nc);
   const replicas = config.streamReplicas;
-  const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_TTL_MS, replicas });
+  const presence = await kvm.create(presenceBucket(config.namespace), { history: 1, ttl: PRESENCE_RETAIN_MS, replicas });
   // Acked positions outlive the notifications they point into.
   const cursors = await kvm.create(cursorBucket(config.namespace), { history: 1, ttl: config.notificationRetentionMs * 2, replicas });
   const recovery = await kvm.create(recoveryBucket(config.namespace), { history: 1, ttl: config.socketIoRecoveryMs, replicas });
-  for (const bucket of [presenceBucket(config.namespace), cursorBucket(config.namespace), recoveryBucket(config.namespace)]) await ensureReplicas(jsm, `KV_${bucket}`, replicas);
+  await keepBucketConfig(jsm, `KV_${presenceBucket(config.namespace)}`, { num_replicas: replicas, max_age: nanos(PRESENCE_RETAIN_MS) });
+  for (const bucket of [cursorBucket(config.namespace), recoveryBucket(config.namespace)]) await keepBucketConfig(jsm, `KV_${bucket}`, { num_replicas: replicas });
   return { epochs: Object.freeze(epochs), presence, cursors, recovery };
 }
 
-/** nats.js opens an existing bucket as it is: a bucket made before replicas were raised is scaled here. */
-async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+/**
+ * `kvm.create` opens an existing bucket as it is: a bucket made before replicas were raised, or by an
+ * older hub (presence entries expiring after 30 s, when each hub rewrote one entry every 10 s), gets
+ * the settings this hub needs here.
+ */
+async function keepBucketConfig(jsm: JetStreamManager, stream: string, wanted: { readonly num_replicas: number; readonly max_age?: number }): Promise<void> {
   const info = await jsm.streams.info(stream);
-  if (info.config.num_replicas !== replicas) await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
+  const changed = info.config.num_replicas !== wanted.num_replicas || (wanted.max_age !== undefined && info.config.max_age !== wanted.max_age);
+  if (changed) await jsm.streams.update(stream, { ...info.config, ...wanted });
 }

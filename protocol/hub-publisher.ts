@@ -4,17 +4,16 @@
  * to its offset (or rejects); hubs deliver it.
  */
 import { randomUUID } from 'node:crypto';
-import { jetstream, type JetStreamClient, JetStreamApiError, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { jetstream, type JetStreamClient, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { type Append, type AppendRequest, buildAppend } from './event-append.ts';
 import { appendToLog } from './log-append.ts';
 import { natsServers } from './nats-servers.ts';
-import { mergePresence, type OnlineStats } from './presence.ts';
-import { readHubPresence } from './presence-read.ts';
+import type { OnlineStats } from './presence.ts';
+import { requestOnlineStats } from './presence-read.ts';
 import { SeedSends, type SendOptions } from './seed-sends.ts';
-import { isValidNamespace, presenceBucket, streamName } from './subjects.ts';
+import { isValidNamespace, streamName } from './subjects.ts';
 
 export interface HubPublisherOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; a cluster's nodes as a list or one comma-separated string (`NATS_URL` as it is). */
@@ -43,8 +42,6 @@ export class HubPublisher extends SeedSends<Promise<number>> {
   readonly #js: JetStreamClient;
   readonly #ns: string;
   readonly #timeoutMs: number;
-  #presence: Promise<KV> | undefined;
-  #jsm: Promise<JetStreamManager> | undefined;
 
   private constructor(nc: NatsConnection, ns: string, timeoutMs: number) {
     super();
@@ -73,19 +70,21 @@ export class HubPublisher extends SeedSends<Promise<number>> {
 
   /** Unique users connected to any hub of this namespace. */
   async getOnlineUsersCount(): Promise<number> {
-    return (await this.getOnlineStats()).users;
+    return (await requestOnlineStats(this.#nc, this.#ns, this.#timeoutMs, [])).users;
   }
 
   /** Unique users subscribed to a site on any hub. */
   async getSiteOnlineUsersCount(siteId: string | number): Promise<number> {
-    return (await this.getOnlineStats()).sites[String(siteId)]?.users ?? 0;
+    const site = String(siteId);
+    return (await requestOnlineStats(this.#nc, this.#ns, this.#timeoutMs, [site])).sites[site]?.users ?? 0;
   }
 
-  /** Cluster-wide online users and connections, total and per site. */
+  /**
+   * Cluster-wide online users and connections, total and per site: one request, answered by
+   * any hub of the namespace (all zero when none runs). Rejects when no hub answers in `timeoutMs`.
+   */
   async getOnlineStats(): Promise<OnlineStats> {
-    const kv = await this.#presenceBucket();
-    this.#jsm ??= jetstreamManager(this.#nc);
-    return mergePresence(await readHubPresence(await this.#jsm, kv, this.#ns));
+    return requestOnlineStats(this.#nc, this.#ns, this.#timeoutMs);
   }
 
   /**
@@ -115,15 +114,6 @@ export class HubPublisher extends SeedSends<Promise<number>> {
 
   protected send(request: AppendRequest, options?: SendOptions): Promise<number> {
     return this.append(request, options);
-  }
-
-  #presenceBucket(): Promise<KV> {
-    // A failed open (no hub has created the bucket yet) is not kept: the next read tries again.
-    this.#presence ??= new Kvm(this.#nc).open(presenceBucket(this.#ns)).catch((e: unknown) => {
-      this.#presence = undefined;
-      throw e;
-    });
-    return this.#presence;
   }
 }
 

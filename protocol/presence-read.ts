@@ -1,25 +1,26 @@
 /**
- * Reads every hub's presence entry. Keys are listed from the bucket's stream
- * info (one request) rather than `kv.keys()`, whose consumer could wait forever
- * for a pending count that entries written meanwhile kept above zero. Shared by
- * HubPublisher and the hub; not part of the browser entry.
+ * Cluster-wide online counts for processes that are not hubs (HubPublisher,
+ * WebSocketService): one core NATS request, answered by one hub (queue group)
+ * from the counts it keeps by deltas, so the answer is as fresh as the hubs'
+ * watch (~0.2 s) and its size grows with the number of sites, not of users.
+ * Not part of the browser entry.
  */
-import type { JetStreamManager } from '@nats-io/jetstream';
-import type { KV } from '@nats-io/kv';
-import type { HubPresence } from './presence.ts';
-import { presenceBucket } from './subjects.ts';
+import { type NatsConnection, RequestError } from '@nats-io/nats-core';
+import type { OnlineStats } from './presence.ts';
+import { presenceStatsSubject } from './subjects.ts';
 
-export async function readHubPresence(jsm: JetStreamManager, kv: KV, ns: string, skipHubId?: string): Promise<HubPresence[]> {
-  const bucket = presenceBucket(ns);
-  const prefix = `$KV.${bucket}.`;
-  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
-  const entries: HubPresence[] = [];
-  for (const subject of Object.keys(info.state.subjects ?? {})) {
-    const key = subject.slice(prefix.length);
-    if (key === skipHubId) continue;
-    const e = await kv.get(key);
-    // Deleted or expired entries (a hub that stopped) have no value.
-    if (e !== null && e.operation === 'PUT' && e.length > 0) entries.push(e.json<HubPresence>());
+/** No hub answering means no hub running: no one is online. */
+const NO_HUB: OnlineStats = Object.freeze({ users: 0, connections: 0, hubs: 0, sites: Object.freeze({}) });
+
+/** `sites`: only these sites in `sites` (the totals are always there); all of them when absent. */
+export async function requestOnlineStats(nc: NatsConnection, ns: string, timeoutMs: number, sites?: readonly string[]): Promise<OnlineStats> {
+  let reply: OnlineStats | { error: string };
+  try {
+    reply = (await nc.request(presenceStatsSubject(ns), sites === undefined ? undefined : JSON.stringify({ sites }), { timeout: timeoutMs })).json();
+  } catch (e) {
+    if (e instanceof RequestError && e.isNoResponders()) return NO_HUB;
+    throw e;
   }
-  return entries;
+  if ('error' in reply) throw new Error(`online stats: ${reply.error}`);
+  return reply;
 }

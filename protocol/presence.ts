@@ -1,10 +1,14 @@
 /**
- * Presence: each hub writes who is connected to it into a KV bucket (one key per
- * hub, expiring when a hub stops refreshing it); anyone merges the entries into
- * cluster-wide online counts.
+ * Online counts as the hubs report them (`GET /api/stats/online`,
+ * HubPublisher.getOnlineStats). How hubs share presence is theirs to decide
+ * (hub/presence-tracker.ts: per-hub shards and heartbeats in a KV bucket).
  */
 
-/** One hub's view: connections per user, and per site the connections per user subscribed to it. */
+/**
+ * One hub's view: connections per user, and per site the connections per user subscribed to it.
+ * @deprecated Hubs no longer write one entry per hub (it passed NATS's 1 MB message limit at ~33,000
+ * users); kept, with `mergePresence`, for code that merges such entries itself.
+ */
 export interface HubPresence {
   readonly hubId: string;
   /** Milliseconds since the Unix epoch when written. */
@@ -23,6 +27,7 @@ export interface OnlineStats extends OnlineCounts {
   readonly sites: Readonly<Record<string, OnlineCounts>>;
 }
 
+/** Cluster-wide counts from per-hub views; a user in several views counts once. */
 export function mergePresence(entries: readonly HubPresence[]): OnlineStats {
   const users = new Set<string>();
   let connections = 0;

@@ -83,6 +83,11 @@ export function presenceBucket(ns: string): string {
   return `${ns}_presence`;
 }
 
+/** Core NATS request subject every hub answers (one per request, queue group) with cluster-wide OnlineStats. */
+export function presenceStatsSubject(ns: string): string {
+  return `${ns}.presence.stats`;
+}
+
 /** Per-user acked positions (durable offline delivery). */
 export function cursorBucket(ns: string): string {
   return `${ns}_cursors`;

@@ -1,0 +1,129 @@
+/**
+ * This hub's users, partitioned into the shards it writes to the presence
+ * bucket, with the set of shards changed since the last write. A change marks
+ * one shard; a write takes the marked ones, so a connection storm costs at most
+ * one write per shard per flush however many users it brings.
+ */
+import { encodeShard, MAX_SHARDS, SHARD_SPLIT_BYTES, type UserRecord, userHash } from './presence-entry.ts';
+
+/** A user on this hub, changed in place by the tracker (which marks its shard changed). */
+export interface LocalUser extends UserRecord {
+  readonly hash: number;
+  connections: number;
+  /** `[site, count, site, count, …]` */
+  readonly sites: Array<string | number>;
+}
+
+/** One shard to write: its new value, or undefined when it has no users left (delete it). */
+export interface ShardWrite {
+  readonly shard: number;
+  readonly value: Uint8Array | undefined;
+}
+
+export class PresenceShards {
+  readonly #users = new Map<string, LocalUser>();
+  /** Users per shard; its length is the shard count, a power of two. */
+  #members: Array<Set<string>> = [new Set()];
+  readonly #dirty = new Set<number>();
+  readonly #splitBytes: number;
+  /** Encoded bytes per user as last seen, to grow the shard count before encoding shards that would be split. */
+  #bytesPerUser = 32;
+
+  constructor(splitBytes = SHARD_SPLIT_BYTES) {
+    this.#splitBytes = splitBytes;
+  }
+
+  get shardCount(): number {
+    return this.#members.length;
+  }
+
+  get userCount(): number {
+    return this.#users.size;
+  }
+
+  get hasChanges(): boolean {
+    return this.#dirty.size > 0;
+  }
+
+  get(user: string): LocalUser | undefined {
+    return this.#users.get(user);
+  }
+
+  /** The user's record, created (no connection, no site) if absent; its shard is marked changed. */
+  open(user: string): LocalUser {
+    let local = this.#users.get(user);
+    if (local === undefined) {
+      this.#users.set(user, (local = { hash: userHash(user), connections: 0, sites: [] }));
+      this.#members[local.hash & (this.#members.length - 1)]!.add(user);
+    }
+    this.changed(local);
+    return local;
+  }
+
+  /** Marks the shard of a record the caller is changing. */
+  changed(local: LocalUser): void {
+    this.#dirty.add(local.hash & (this.#members.length - 1));
+  }
+
+  /** Removes a user (no connection and no site left). */
+  drop(user: string): void {
+    const local = this.#users.get(user);
+    if (local === undefined) return;
+    this.#users.delete(user);
+    const shard = local.hash & (this.#members.length - 1);
+    this.#members[shard]!.delete(user);
+    this.#dirty.add(shard);
+  }
+
+  /** Marks a shard for rewriting (a failed write, or a refresh before the bucket's max age). */
+  markChanged(shard: number): void {
+    if (shard < this.#members.length) this.#dirty.add(shard);
+  }
+
+  /**
+   * Encodes every changed shard and clears the marks. A value over the split size multiplies
+   * the shard count first (every user moves to `hash mod n`, so every shard is rewritten):
+   * what leaves keeps each value near the split size whatever the number of users.
+   */
+  takeChanges(): ShardWrite[] {
+    // Mean shard size over half the split size: grow first (a storm of connects would
+    // otherwise encode every user once at the old count only to throw it away).
+    const mean = (this.#users.size / this.#members.length) * this.#bytesPerUser;
+    if (mean > this.#splitBytes / 2 && this.#members.length < MAX_SHARDS) {
+      let factor = 2;
+      while (mean / factor > this.#splitBytes / 2) factor *= 2;
+      this.#split(Math.min(MAX_SHARDS, this.#members.length * factor));
+    }
+    for (;;) {
+      const out: ShardWrite[] = [];
+      let largest = 0;
+      for (const shard of this.#dirty) {
+        const members = this.#members[shard]!;
+        const value = members.size === 0 ? undefined : encodeShard(this.#entries(members));
+        if (value !== undefined) this.#bytesPerUser = value.length / members.size;
+        if (value !== undefined && value.length > this.#splitBytes && members.size > 1) largest = Math.max(largest, value.length);
+        out.push({ shard, value });
+      }
+      if (largest === 0 || this.#members.length >= MAX_SHARDS) {
+        this.#dirty.clear();
+        return out;
+      }
+      // Grow at once to where the largest shard would be half the split size, not one doubling per encoding.
+      let factor = 2;
+      while (factor * this.#splitBytes < 2 * largest) factor *= 2;
+      this.#split(Math.min(MAX_SHARDS, this.#members.length * factor));
+    }
+  }
+
+  /** Raises the shard count to `n` (a power of two); marks every shard, old and new, changed. */
+  #split(n: number): void {
+    const members: Array<Set<string>> = Array.from({ length: n }, () => new Set());
+    for (const [user, local] of this.#users) members[local.hash & (n - 1)]!.add(user);
+    this.#members = members;
+    for (let i = 0; i < n; i++) this.#dirty.add(i);
+  }
+
+  *#entries(members: Set<string>): Iterable<readonly [string, UserRecord]> {
+    for (const user of members) yield [user, this.#users.get(user)!];
+  }
+}
