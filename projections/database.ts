@@ -5,9 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { PgAdvisoryLocks } from './pg-advisory-locks.ts';
 import type { ProjectionTables } from './tables.ts';
@@ -40,7 +38,7 @@ export class DatabaseInUseError extends Error {
 const INT8_OID = 20;
 
 export async function openDatabase(options: { databaseUrl: string | undefined; dataDir: string }): Promise<ProjectionDatabase> {
-  return options.databaseUrl === undefined ? openPglite(join(options.dataDir, 'pglite')) : openPostgres(options.databaseUrl);
+  return options.databaseUrl === undefined ? openPglite(pglitePath(options.dataDir)) : openPostgres(options.databaseUrl);
 }
 
 export function openPostgres(databaseUrl: string): ProjectionDatabase {
@@ -59,16 +57,36 @@ export function openPostgres(databaseUrl: string): ProjectionDatabase {
   return { db, kind: 'postgres', location: redact(databaseUrl), locks: new PgAdvisoryLocks(databaseUrl), close: () => db.destroy() };
 }
 
-/** PGlite keeps its files under `dir`; a pid file keeps a second process from opening them. */
-export async function openPglite(dir: string): Promise<ProjectionDatabase> {
+/** Where the embedded database of a data folder lives. */
+export function pglitePath(dataDir: string): string {
+  return resolve(join(dataDir, 'pglite'));
+}
+
+/**
+ * Takes the embedded database in `dir` for this process, or throws {@link DatabaseInUseError} naming the
+ * process that has it. Synchronous and quick: a hub claims it before opening its port, so a second hub on the
+ * same folder fails at once with that message, while the slow opening itself happens in the background.
+ */
+export function claimPglite(dir: string): void {
   const path = resolve(dir);
   mkdirSync(path, { recursive: true });
-  const lockFile = join(path, 'hub-process.pid');
+  const lockFile = join(path, LOCK_FILE);
   const holder = existsSync(lockFile) ? Number(readFileSync(lockFile, 'utf8')) : undefined;
   if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
     throw new DatabaseInUseError(path, holder);
   }
   writeFileSync(lockFile, String(process.pid));
+}
+
+const LOCK_FILE = 'hub-process.pid';
+
+/** PGlite keeps its files under `dir`; a pid file keeps a second process from opening them. */
+export async function openPglite(dir: string): Promise<ProjectionDatabase> {
+  claimPglite(dir);
+  const path = resolve(dir);
+  const lockFile = join(path, LOCK_FILE);
+  // Loaded here, not at the top: PGlite's WebAssembly is the heaviest import of a start, and a hub on Postgres never needs it.
+  const [{ PGlite, types: pgliteTypes }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite-dialect')]);
   const pglite = await PGlite.create(path, { parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) } });
   const db = new Kysely<ProjectionTables>({ dialect: new PGliteDialect(pglite) });
   return {
