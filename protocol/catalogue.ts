@@ -42,6 +42,9 @@ const specs: EventSpec[] = [
   { name: 'system:message', stream: 'global', tail: 'system', priority: 'critical' },
 ];
 
+/** Every event as the logs store it: one entry per log an event name can travel on (README's events table). */
+export const EVENT_SPECS: readonly EventSpec[] = Object.freeze(specs);
+
 const bySubject = new Map<string, EventSpec>(specs.map((s) => [`${s.stream}:${s.tail}`, s]));
 
 /** The spec stored under a subject tail of a log, or undefined for subjects the hub does not deliver. */
