@@ -13,7 +13,7 @@
  * time, and until then only the views answer 503.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
-import { claimPglite, loadProjectionsConfig, openDatabase, openPostgres, pglitePath, type ProjectionDatabase, ProjectionRunner, type ProjectionsConfig, ViewReader } from '../projections/index.ts';
+import { claimPglite, loadProjectionsConfig, OpeningResponder, openDatabase, openPostgres, pglitePath, type ProjectionDatabase, ProjectionRunner, type ProjectionsConfig, ViewReader } from '../projections/index.ts';
 import { ConfigError, type HubConfig, loadConfig } from './config.ts';
 import { devSecretPath, loadOrCreateDevSecret } from './dev-secrets.ts';
 import { type EmbeddedNats, startEmbeddedNats } from './embedded-nats.ts';
@@ -100,8 +100,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     // up, and a start that fails for want of NATS must not wait for (or cut short) a first database creation.
     await natsStarted;
     progress.begin('database', where);
+    const opening = embeddedDatabase ? await OpeningResponder.start(config.natsUrl!, config.namespace, `process ${process.pid} is still opening ${where}: retry in a few seconds`, log) : undefined;
     try {
-      const database = await openDatabase(projectionsConfig);
+      const database = await openDatabase(projectionsConfig).finally(() => opening?.stop());
       runner = await ProjectionRunner.start({ config: projectionsConfig, log: log.child({ component: 'projections' }), database });
       progress.end('database', 'views database open: the views API answers', { database: database.kind });
       return runner;

@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { PgAdvisoryLocks } from './pg-advisory-locks.ts';
@@ -85,6 +86,7 @@ export async function openPglite(dir: string): Promise<ProjectionDatabase> {
   claimPglite(dir);
   const path = resolve(dir);
   const lockFile = join(path, LOCK_FILE);
+  if (!existsSync(join(path, 'PG_VERSION'))) await initializeInWorker(path);
   // Loaded here, not at the top: PGlite's WebAssembly is the heaviest import of a start, and a hub on Postgres never needs it.
   const [{ PGlite, types: pgliteTypes }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite-dialect')]);
   const pglite = await PGlite.create(path, { parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) } });
@@ -99,6 +101,24 @@ export async function openPglite(dir: string): Promise<ProjectionDatabase> {
       rmSync(lockFile, { force: true });
     },
   };
+}
+
+/**
+ * Creates a new embedded database (PGlite runs initdb in WebAssembly: seconds to half a minute) in a worker
+ * thread. On the main thread it held the event loop for up to 20 s at a stretch on a loaded machine, and a hub
+ * opening its database in the background must go on serving sockets meanwhile. Opening it afterwards is quick.
+ */
+async function initializeInWorker(path: string): Promise<void> {
+  const pglite = import.meta.resolve('@electric-sql/pglite');
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     import(workerData.pglite).then(async ({ PGlite }) => (await PGlite.create(workerData.path)).close());`,
+    { eval: true, workerData: { pglite, path } },
+  );
+  await new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`creating the embedded database in ${path} failed (worker exit code ${code})`))));
+  });
 }
 
 function isAlive(pid: number): boolean {

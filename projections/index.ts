@@ -7,6 +7,7 @@ export { loadProjectionsConfig, type ProjectionsConfig, ProjectionsConfigError }
 export { DashboardProjection } from './dashboard-projection.ts';
 export { claimPglite, DatabaseInUseError, openDatabase, openPglite, openPostgres, pglitePath, type ProjectionDatabase } from './database.ts';
 export { InventoryProjection } from './inventory-projection.ts';
+export { OpeningResponder } from './opening-responder.ts';
 export { migrateToLatest } from './migrations/index.ts';
 export type { FoldContext, Projection } from './projection.ts';
 export { type ProjectionStatus, readProjectionStatus, statusSubject } from './projection-status.ts';
