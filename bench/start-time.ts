@@ -4,7 +4,7 @@
  * database yet, no JetStream store), stopped with SIGTERM, then a second start on the same folder.
  * Times are from spawn to the first HTTP answer on /healthz (any status) and to its first 200.
  * Prints each run and the medians; nothing configured but the ports and HUB_DATA_DIR (embedded
- * nats-server, embedded database, development secret).
+ * nats-server, embedded database, development secret). `--root <dir>` times another checkout.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,10 +18,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     port: { type: 'string', default: '3000' },
     'nats-port': { type: 'string', default: '4223' },
+    /** Another checkout to time instead of this one (e.g. an older commit, for a ratio measured in the same run). */
+    root: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = values.root ?? new URL('..', import.meta.url).pathname;
 
 interface StartTimes {
   /** Spawn to the first answer of /healthz, whatever its status. */
@@ -93,7 +95,7 @@ async function closed(port: number): Promise<boolean> {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
 
-console.log(`npm run bench:start -- --runs ${runs} --port ${values.port} --nats-port ${values['nats-port']}`);
+console.log(`npm run bench:start -- --runs ${runs} --port ${values.port} --nats-port ${values['nats-port']}${values.root === undefined ? '' : ` --root ${values.root}`}`);
 const first: StartTimes[] = [];
 const second: StartTimes[] = [];
 for (let i = 1; i <= runs; i++) {
