@@ -13,11 +13,15 @@
  * time, and until then only the views answer 503.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
-import { claimPglite, loadProjectionsConfig, OpeningResponder, openDatabase, openPostgres, pglitePath, type ProjectionDatabase, ProjectionRunner, type ProjectionsConfig, ViewReader } from '../projections/index.ts';
+// The light parts of projections, for what happens before the port opens; the rest (kysely, pg, PGlite) is
+// imported after it opens: a person sees the port sooner.
+import { loadProjectionsConfig, type ProjectionsConfig } from '../projections/config.ts';
+import { claimPglite, pglitePath } from '../projections/embedded-lock.ts';
+import type { ProjectionDatabase, ProjectionRunner } from '../projections/index.ts';
 import { ConfigError, type HubConfig, loadConfig } from './config.ts';
 import { devSecretPath, loadOrCreateDevSecret } from './dev-secrets.ts';
 import { type EmbeddedNats, startEmbeddedNats } from './embedded-nats.ts';
-import { Hub } from './hub.ts';
+import { Hub, type HubOptions } from './hub.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { StartProgress } from './start-progress.ts';
 
@@ -74,8 +78,12 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   let runner: ProjectionRunner | undefined;
   let readerDb: ProjectionDatabase | undefined;
   let viewsFailure: string | undefined;
-  if (withProjections === 'off' && projectionsConfig.databaseUrl !== undefined) readerDb = openPostgres(projectionsConfig.databaseUrl);
-  const reader = readerDb === undefined ? () => runner?.reader : new ViewReader(readerDb.db, projectionsConfig.schema, projectionsConfig.timeZone);
+  let reader: HubOptions['reader'] = () => runner?.reader;
+  if (withProjections === 'off' && projectionsConfig.databaseUrl !== undefined) {
+    const { openPostgres, ViewReader } = await import('../projections/index.ts');
+    readerDb = openPostgres(projectionsConfig.databaseUrl);
+    reader = new ViewReader(readerDb.db, projectionsConfig.schema, projectionsConfig.timeZone);
+  }
   const unavailable = () => viewsFailure ?? (progress.isPending('database') ? `views are starting: waiting for ${progress.waitingFor().database}; retry shortly` : 'views are starting; retry shortly');
   const hub = await Hub.listen(config, log, { reader: withProjections === 'on' || readerDb !== undefined ? reader : undefined, unavailable, mount: options.mount, progress });
   log.info({ url: `http://${config.host}:${hub.port}/healthz` }, 'HTTP open: /healthz answers 503 with what the hub waits for, then 200 once it serves sockets');
@@ -93,6 +101,8 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
       throw e;
     }
   }
+  let served!: (ok: boolean) => void;
+  const socketsServed = new Promise<boolean>((resolve) => (served = resolve));
   const projections = withProjections === 'on' ? startProjections() : Promise.resolve(undefined);
   async function startProjections(): Promise<ProjectionRunner> {
     const where = projectionsConfig.databaseUrl === undefined ? `the embedded database in ${pglitePath(projectionsConfig.dataDir)} (a first start takes up to a minute)` : 'Postgres';
@@ -100,14 +110,19 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     // up, and a start that fails for want of NATS must not wait for (or cut short) a first database creation.
     await natsStarted;
     progress.begin('database', where);
-    const opening = embeddedDatabase ? await OpeningResponder.start(config.natsUrl!, config.namespace, `process ${process.pid} is still opening ${where}: retry in a few seconds`, log) : undefined;
     try {
+      // And after the hub serves sockets: loading the projections' modules and opening the database share this
+      // thread, and sockets come first.
+      if (!(await socketsServed)) throw new Error('the hub did not start');
+      const { OpeningResponder, openDatabase, ProjectionRunner } = await import('../projections/index.ts');
+      const opening = embeddedDatabase ? await OpeningResponder.start(config.natsUrl!, config.namespace, `process ${process.pid} is still opening ${where}: retry in a few seconds`, log) : undefined;
       const database = await openDatabase(projectionsConfig).finally(() => opening?.stop());
       runner = await ProjectionRunner.start({ config: projectionsConfig, log: log.child({ component: 'projections' }), database });
       progress.end('database', 'views database open: the views API answers', { database: database.kind });
       return runner;
     } catch (e) {
       progress.abandon('database');
+      if (!(await socketsServed)) throw e;
       viewsFailure = `views unavailable: ${(e as Error).message}`;
       log.error({ err: (e as Error).message }, 'the views database did not open: sockets are served, the views API answers 503 (restart to retry; see README, Troubleshooting)');
       throw e;
@@ -132,7 +147,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     await natsStarted;
     await hub.connect();
     options.signal?.throwIfAborted();
+    served(true);
   } catch (e) {
+    served(false);
     await stopAll();
     throw e;
   } finally {

@@ -3,14 +3,17 @@
  * an embedded PGlite under the data folder. Everything above this file is the
  * same code on both; int8 columns come back as numbers on both.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { claimPglite, LOCK_FILE, pglitePath } from './embedded-lock.ts';
 import { PgAdvisoryLocks } from './pg-advisory-locks.ts';
 import type { ProjectionTables } from './tables.ts';
 import { LocalLocks, type WorkerLocks } from './worker-lock.ts';
+
+export { claimPglite, DatabaseInUseError, pglitePath } from './embedded-lock.ts';
 
 export interface ProjectionDatabase {
   readonly db: Kysely<ProjectionTables>;
@@ -19,21 +22,6 @@ export interface ProjectionDatabase {
   readonly location: string;
   readonly locks: WorkerLocks;
   close(): Promise<void>;
-}
-
-/** The embedded database is in use by another process (PGlite is single-process). */
-export class DatabaseInUseError extends Error {
-  override readonly name = 'DatabaseInUseError';
-  /** The database's folder. */
-  readonly path: string;
-  /** The process that has it open: a hub (`npm start`), the demo or `npm run projections`. */
-  readonly holder: number;
-
-  constructor(path: string, holder: number) {
-    super(`the embedded database ${path} is open in process ${holder}; stop it, or set DATABASE_URL to share a real Postgres`);
-    this.path = path;
-    this.holder = holder;
-  }
 }
 
 const INT8_OID = 20;
@@ -57,29 +45,6 @@ export function openPostgres(databaseUrl: string): ProjectionDatabase {
   const db = new Kysely<ProjectionTables>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', location: redact(databaseUrl), locks: new PgAdvisoryLocks(databaseUrl), close: () => db.destroy() };
 }
-
-/** Where the embedded database of a data folder lives. */
-export function pglitePath(dataDir: string): string {
-  return resolve(join(dataDir, 'pglite'));
-}
-
-/**
- * Takes the embedded database in `dir` for this process, or throws {@link DatabaseInUseError} naming the
- * process that has it. Synchronous and quick: a hub claims it before opening its port, so a second hub on the
- * same folder fails at once with that message, while the slow opening itself happens in the background.
- */
-export function claimPglite(dir: string): void {
-  const path = resolve(dir);
-  mkdirSync(path, { recursive: true });
-  const lockFile = join(path, LOCK_FILE);
-  const holder = existsSync(lockFile) ? Number(readFileSync(lockFile, 'utf8')) : undefined;
-  if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-    throw new DatabaseInUseError(path, holder);
-  }
-  writeFileSync(lockFile, String(process.pid));
-}
-
-const LOCK_FILE = 'hub-process.pid';
 
 /** PGlite keeps its files under `dir`; a pid file keeps a second process from opening them. */
 export async function openPglite(dir: string): Promise<ProjectionDatabase> {
@@ -119,16 +84,6 @@ async function initializeInWorker(path: string): Promise<void> {
     worker.once('error', reject);
     worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`creating the embedded database in ${path} failed (worker exit code ${code})`))));
   });
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function redact(url: string): string {
