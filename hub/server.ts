@@ -101,6 +101,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
       throw e;
     }
   }
+  let stopping = false;
   let served!: (ok: boolean) => void;
   const socketsServed = new Promise<boolean>((resolve) => (served = resolve));
   const projections = withProjections === 'on' ? startProjections() : Promise.resolve(undefined);
@@ -117,12 +118,16 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
       const { OpeningResponder, openDatabase, ProjectionRunner } = await import('../projections/index.ts');
       const opening = embeddedDatabase ? await OpeningResponder.start(config.natsUrl!, config.namespace, `process ${process.pid} is still opening ${where}: retry in a few seconds`, log) : undefined;
       const database = await openDatabase(projectionsConfig).finally(() => opening?.stop());
+      if (stopping) {
+        await database.close();
+        throw new Error('stopped while the views database was opening');
+      }
       runner = await ProjectionRunner.start({ config: projectionsConfig, log: log.child({ component: 'projections' }), database });
       progress.end('database', 'views database open: the views API answers', { database: database.kind });
       return runner;
     } catch (e) {
       progress.abandon('database');
-      if (!(await socketsServed)) throw e;
+      if (stopping || !(await socketsServed)) throw e;
       viewsFailure = `views unavailable: ${(e as Error).message}`;
       log.error({ err: (e as Error).message }, 'the views database did not open: sockets are served, the views API answers 503 (restart to retry; see README, Troubleshooting)');
       throw e;
@@ -131,9 +136,11 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   projections.catch(() => {});
 
   const stopAll = async () => {
+    stopping = true;
     await hub.stop();
-    if (progress.isPending('database')) log.info('waiting for the views database to finish opening before closing it (cut short, a first creation would be left half made)');
-    const started = await projections.catch(() => undefined);
+    // A database still opening is not waited for: it is closed once open, and a creation cut short by the
+    // process's exit is redone at the next start (openPglite).
+    const started = runner ?? (progress.isPending('database') ? undefined : await projections.catch(() => undefined));
     await started?.stop();
     await started?.database.close();
     await readerDb?.close();

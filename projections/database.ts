@@ -3,7 +3,7 @@
  * an embedded PGlite under the data folder. Everything above this file is the
  * same code on both; int8 columns come back as numbers on both.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -72,18 +72,26 @@ export async function openPglite(dir: string): Promise<ProjectionDatabase> {
  * Creates a new embedded database (PGlite runs initdb in WebAssembly: seconds to half a minute) in a worker
  * thread. On the main thread it held the event loop for up to 20 s at a stretch on a loaded machine, and a hub
  * opening its database in the background must go on serving sockets meanwhile. Opening it afterwards is quick.
+ * It is made in a staging folder and moved into place with PG_VERSION last, whose presence says "complete":
+ * a creation cut short (Ctrl-C on a first start) is redone at the next start, never opened half made.
  */
 async function initializeInWorker(path: string): Promise<void> {
+  const staging = `${path}.creating`;
+  rmSync(staging, { recursive: true, force: true });
   const pglite = import.meta.resolve('@electric-sql/pglite');
   const worker = new Worker(
     `const { workerData } = require('node:worker_threads');
-     import(workerData.pglite).then(async ({ PGlite }) => (await PGlite.create(workerData.path)).close());`,
-    { eval: true, workerData: { pglite, path } },
+     import(workerData.pglite).then(async ({ PGlite }) => (await PGlite.create(workerData.staging)).close());`,
+    { eval: true, workerData: { pglite, staging } },
   );
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
     worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`creating the embedded database in ${path} failed (worker exit code ${code})`))));
   });
+  for (const entry of readdirSync(path)) if (entry !== LOCK_FILE) rmSync(join(path, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(staging)) if (entry !== 'PG_VERSION') renameSync(join(staging, entry), join(path, entry));
+  renameSync(join(staging, 'PG_VERSION'), join(path, 'PG_VERSION'));
+  rmSync(staging, { recursive: true, force: true });
 }
 
 function redact(url: string): string {

@@ -22,7 +22,8 @@ describe('OpeningResponder', () => {
       assert.deepEqual(reply.json(), { ok: false, error: 'still opening the embedded database: retry in a few seconds' });
     }
     await responder.stop();
-    await assert.rejects(nc.request(statusSubject(ns), '', { timeout: 5000 }), /no responders/);
+    // Unanswered now: "no responders", or a timeout while the server still drops the closed connection's interest.
+    await assert.rejects(nc.request(statusSubject(ns), '', { timeout: 1000 }), /no responders|timeout/);
   });
 
   it('does nothing, and does not throw, without NATS', async () => {
