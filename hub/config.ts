@@ -5,6 +5,7 @@
 import { EVENT_NAMES, isEventName } from '../protocol/catalogue.ts';
 import { natsServers } from '../protocol/nats-servers.ts';
 import { isValidNamespace } from '../protocol/subjects.ts';
+import type { LogFormat } from './logger.ts';
 
 export interface HubConfig {
   /** Port for HTTP and WebSocket (`/ws`). 0 picks a free port. */
@@ -36,6 +37,8 @@ export interface HubConfig {
   /** Byte bound of the site (domain) log; 0 keeps everything. */
   readonly siteStreamMaxBytes: number;
   readonly logLevel: string;
+  /** `auto` (readable on a terminal, JSON lines otherwise), `json` or `pretty`. */
+  readonly logFormat: LogFormat;
   /** A socket with more than this buffered is slow: latest-value traffic to it is shed. */
   readonly socketBudgetBytes: number;
   /** A socket that cannot take more than this is closed (4509) and resumes without loss. */
@@ -164,6 +167,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     notificationRetentionMs: int(env, 'HUB_NOTIFICATION_RETENTION_MS', 30 * DAY_MS, 60_000, 3650 * DAY_MS),
     siteStreamMaxBytes: int(env, 'HUB_SITE_STREAM_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
     logLevel: oneOf(env, 'HUB_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: oneOf(env, 'HUB_LOG_FORMAT', ['auto', 'json', 'pretty'], 'auto') as LogFormat,
     socketBudgetBytes: int(env, 'HUB_SOCKET_BUDGET_BYTES', 1024 * 1024, 1024, 1 << 30),
     socketHardLimitBytes: int(env, 'HUB_SOCKET_HARD_LIMIT_BYTES', 8 * 1024 * 1024, 2048, 1 << 30),
     ackTimeoutMs: int(env, 'HUB_ACK_TIMEOUT_MS', 10_000, 100, DAY_MS),

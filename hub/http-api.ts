@@ -28,6 +28,10 @@ export interface HttpApiDeps {
   /** Sets the gauges read at scrape time (NATS state, consumer lag, users). */
   collectMetrics(): Promise<void>;
   jetStreamReachable(): Promise<boolean>;
+  /** Connected, streams in place, delivering: what /healthz's 200 means. */
+  ready(): boolean;
+  /** What the start still awaits (`{step: what}`); empty once everything has started. */
+  waitingFor(): Record<string, string>;
 }
 
 export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
@@ -35,13 +39,18 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
   const { allowedOrigins } = deps.config;
   mountPreflight(app, allowedOrigins);
 
+  // 200 once the hub serves sockets. While it starts: 503, `status: "starting"` and `waitingFor` saying what
+  // it waits for. `waitingFor` may still name the views' database after the 200: sockets never wait for it.
   app.get('/healthz', (res, req) => {
     const state = beginExchange(res, req, allowedOrigins);
     void (async () => {
+      const waitingFor = deps.waitingFor();
+      const base = { uws: deps.uws, namespace: deps.config.namespace, waitingFor };
+      if (!deps.ready()) return sendJson(res, 503, { status: 'starting', ...base, nats: { connected: deps.natsConnected() } }, state);
       const nats = deps.natsConnected();
       const jetstream = nats && (await deps.jetStreamReachable());
       const ok = nats && jetstream;
-      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', nats: { connected: nats }, jetstream: { reachable: jetstream }, uws: deps.uws, namespace: deps.config.namespace }, state);
+      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', ...base, nats: { connected: nats }, jetstream: { reachable: jetstream } }, state);
     })();
   });
 

@@ -28,10 +28,16 @@ import { ensureStreams } from './streams.ts';
 import { RecoverySessions } from './recovery-sessions.ts';
 import { mountSchemaApi } from './schema-api.ts';
 import { type SocketIoBackend, SocketIoFace } from './socketio-face.ts';
+import { sinceStart, type StartProgress } from './start-progress.ts';
 import { SubscriberRegistry } from './subscriber-registry.ts';
 import { uws, uwsRuntime } from './uws.ts';
 import { VerifiedTokens } from './verified-tokens.ts';
 import { type HubViews, mountViewsApi } from './views-api.ts';
+
+/** The views and extra routes, and the start's progress for /healthz and the log (else the hub says only "NATS"). */
+export interface HubOptions extends HubViews {
+  readonly progress?: StartProgress;
+}
 
 export class HubStartError extends Error {
   override readonly name = 'HubStartError';
@@ -62,12 +68,14 @@ export class Hub {
   #socketIoBackend: SocketIoBackend | undefined;
   readonly metrics = new HubMetrics();
   readonly #ctx: SessionContext;
+  readonly #progress: StartProgress | undefined;
 
   #siteEpoch: string | undefined;
 
-  private constructor(config: HubConfig, log: Logger, auth: Authenticator, views: HubViews) {
+  private constructor(config: HubConfig, log: Logger, auth: Authenticator, options: HubOptions) {
     this.config = config;
     this.log = log;
+    this.#progress = options.progress;
     this.#app = uws.App();
     this.#presence = new PresenceTracker(this.id, log, config.presenceTtlMs);
     this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles) };
@@ -79,7 +87,7 @@ export class Hub {
     // Every /api/* route is mounted on `api`: rate-limited per address and per token (http-rate-limits.ts).
     const api = rateLimited(this.#app, new HttpRateLimits(config.httpLimits, config.serviceToken, new VerifiedTokens(auth)), config.allowedOrigins);
     const exportSlots = new ExportSlots(config.httpLimits.exportsPerToken);
-    mountViewsApi(api, { config, log, auth, views, exportSlots, permissions: this.#ctx.permissions, nc: () => this.#nc, siteEpoch: () => this.#siteEpoch });
+    mountViewsApi(api, { config, log, auth, views: options, exportSlots, permissions: this.#ctx.permissions, nc: () => this.#nc, siteEpoch: () => this.#siteEpoch });
     mountEventsApi(api, { config, log, auth, exportSlots, permissions: this.#ctx.permissions, nc: () => this.#nc });
     mountSchemaApi(api, config);
     mountHttpApi(api, {
@@ -92,23 +100,40 @@ export class Hub {
       natsConnected: () => natsLinkUp(this.#nc),
       jetStreamReachable: () => this.#jetStreamReachable(),
       collectMetrics: () => this.#collectMetrics(),
+      ready,
+      waitingFor: () => this.#progress?.waitingFor() ?? (this.#backend === undefined ? { nats: `NATS at ${config.natsUrl}` } : {}),
     });
   }
 
   /** Starts listening, then connects to NATS (retrying until it answers) and starts delivering; `views` adds the views API. */
-  static async start(config: HubConfig, log: Logger = createLogger(config.logLevel), views: HubViews = {}): Promise<Hub> {
+  static async start(config: HubConfig, log: Logger = createLogger(config.logLevel), views: HubOptions = {}): Promise<Hub> {
+    const hub = await Hub.listen(config, log, views);
+    await hub.connect();
+    return hub;
+  }
+
+  /**
+   * Opens the port and nothing else: `/healthz` answers 503 with what the hub waits for, and sockets are
+   * refused with 4503 (clients retry) until {@link connect} has joined NATS. A person sees the port at once.
+   */
+  static async listen(config: HubConfig, log: Logger = createLogger(config.logLevel), options: HubOptions = {}): Promise<Hub> {
     if (config.natsUrl === undefined) throw new HubStartError('no NATS URL: set NATS_URL, or start the hub with hub/main.ts which launches an embedded nats-server');
-    const hub = new Hub(config, log, await Authenticator.create(config.auth), views);
+    const hub = new Hub(config, log, await Authenticator.create(config.auth), options);
     await hub.#listen();
     if (uwsRuntime === 'fallback') log.warn('uWebSockets.js native binary did not load: running on its slow ws fallback');
+    return hub;
+  }
+
+  /** Connects to NATS (retrying until it answers, or until {@link stop}), ensures the streams, starts delivering. Stops the hub if it fails. */
+  async connect(): Promise<void> {
+    const { config, log } = this;
     try {
-      await hub.#connectNats(config.natsUrl);
+      await this.#connectNats(config.natsUrl!);
     } catch (e) {
-      await hub.stop();
+      await this.stop();
       throw e;
     }
-    log.info({ port: hub.port, namespace: config.namespace, uws: uwsRuntime, socketIo: config.socketIo }, config.socketIo ? 'hub ready: WebSocket at /ws, Socket.IO at /socket.io/ (namespace /ws)' : 'hub ready: WebSocket at /ws');
-    return hub;
+    log.info({ port: this.port, namespace: config.namespace, uws: uwsRuntime, socketIo: config.socketIo, sinceStartMs: sinceStart() }, config.socketIo ? 'hub ready: WebSocket at /ws, Socket.IO at /socket.io/ (namespace /ws)' : 'hub ready: WebSocket at /ws');
   }
 
   get port(): number {
@@ -150,8 +175,12 @@ export class Hub {
   }
 
   async #connectNats(url: string): Promise<void> {
+    const progress = this.#progress;
+    progress?.begin('nats', `NATS at ${url}`);
     const nc = await connectWithRetry(url, `hub-${this.config.namespace}-${this.id.slice(0, 8)}`, this.log, this.#abort.signal);
     this.#nc = nc;
+    progress?.end('nats');
+    progress?.begin('streams', `the JetStream streams and consumers of namespace ${this.config.namespace}`);
     this.#jsm = await jetstreamManager(nc);
     this.#js = jetstream(nc);
     const { epochs, presence, cursors, recovery } = await ensureStreams(nc, this.#jsm, this.config);
@@ -166,6 +195,7 @@ export class Hub {
     this.#socketIoBackend = { fanOut: this.#fanOut, replayer, sessions: new RecoverySessions(recovery, this.log) };
     this.#backend = { js: this.#js, cursors: new CursorStore(cursors, this.log), replayer };
     this.#socketIo?.ready();
+    progress?.end('streams', 'streams and consumers in place');
   }
 
   async #collectMetrics(): Promise<void> {

@@ -3,7 +3,7 @@
  * environment, until SIGINT or SIGTERM.
  */
 import { CommandLine } from '../protocol/cli/index.ts';
-import { startServer } from './server.ts';
+import { type Server, startServer } from './server.ts';
 import { startFailure } from './start-failure.ts';
 
 new CommandLine({
@@ -19,19 +19,15 @@ development secret (mint tokens with npm run token) and, so, listens on
 }).parse();
 
 async function main(): Promise<void> {
-  let server;
-  try {
-    server = await startServer();
-  } catch (e) {
-    const failure = startFailure(e, (held) => `process ${held.holder} (another hub, or npm run demo) holds the embedded database ${held.path}: stop it, or give this hub its own HUB_DATA_DIR, HUB_PORT and HUB_EMBEDDED_NATS_PORT, or set DATABASE_URL to share a real Postgres`);
-    console.error(failure.message);
-    process.exit(failure.exitCode);
-  }
-  const { log, config } = server;
+  // Signals are heard from the first moment: Ctrl-C while NATS is still awaited stops the start cleanly.
+  const starting = new AbortController();
+  let server: Server | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    if (server === undefined) return starting.abort(new Error(`${signal} while starting`));
+    const { log, config } = server;
     log.info({ signal }, 'stopping: refusing new sockets, closing sessions with 4503, flushing cursors, finishing the batch in hand');
     // Bounded: a stuck flush must not keep a rolling restart waiting.
     const timeout = new Promise((resolve) => setTimeout(resolve, config.drainTimeoutMs).unref());
@@ -40,6 +36,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  try {
+    server = await startServer({ signal: starting.signal });
+  } catch (e) {
+    if (starting.signal.aborted) process.exit(0);
+    const failure = startFailure(e, (held) => `process ${held.holder} (another hub, or npm run demo) holds the embedded database ${held.path}: stop it, or give this hub its own HUB_DATA_DIR, HUB_PORT and HUB_EMBEDDED_NATS_PORT, or set DATABASE_URL to share a real Postgres`);
+    console.error(failure.message);
+    process.exit(failure.exitCode);
+  }
 }
 
 void main();

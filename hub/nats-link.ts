@@ -3,6 +3,7 @@
  * log line per attempt, never a crash), then kept alive by nats.js reconnects.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
 import { natsServers } from '../protocol/nats-servers.ts';
 import type { Logger } from './logger.ts';
@@ -24,7 +25,7 @@ export async function connectWithRetry(url: string, name: string, log: Logger, s
       return nc;
     } catch (e) {
       log.warn({ url, attempt, retryInMs: delay, err: (e as Error).message }, 'NATS unreachable; retrying');
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay, undefined, { signal }).catch(() => signal?.throwIfAborted());
       delay = Math.min(delay * 2, 10_000);
     }
   }

@@ -5,7 +5,7 @@
  * caller words that one.
  */
 import { ProjectionsConfigError } from '../projections/config.ts';
-import { DatabaseInUseError } from '../projections/database.ts';
+import { DatabaseInUseError } from '../projections/embedded-lock.ts';
 import { ConfigError } from './config.ts';
 
 export interface StartFailure {

@@ -22,7 +22,10 @@ import type { Logger } from './logger.ts';
 
 /** What the hub serves beside its socket: the views (when a database is reachable) and extra routes (the demo page). */
 export interface HubViews {
-  readonly reader?: ViewReader;
+  /** The views' reader, or a function giving it once its database is open (the hub serves sockets before). */
+  readonly reader?: ViewReader | (() => ViewReader | undefined);
+  /** Why there are no views (yet), for the 503's body. */
+  readonly unavailable?: () => string;
   /** Mounts further routes (e.g. the demo dashboard page) before the hub's catch-all. */
   readonly mount?: (app: TemplatedApp) => void;
 }
@@ -51,8 +54,8 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
   app.get('/api/sites', (res, req) => {
     const r = request(res, req, undefined, deps);
     void guard(res, r, deps, async (grant) => {
-      const reader = deps.views.reader;
-      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r);
+      const reader = readerOf(deps.views);
+      if (reader === undefined) return sendJson(res, 503, { error: deps.views.unavailable?.() ?? unavailable }, r);
       const sites = (await reader.sites()).filter((s) => grantsSite(grant, s));
       sendJson(res, 200, { sites }, r);
     });
@@ -61,8 +64,8 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
   app.get('/api/sites/:id/dashboard', (res, req) => {
     const r = request(res, req, req.getParameter(0), deps);
     void guard(res, r, deps, async () => {
-      const reader = deps.views.reader;
-      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r);
+      const reader = readerOf(deps.views);
+      if (reader === undefined) return sendJson(res, 503, { error: deps.views.unavailable?.() ?? unavailable }, r);
       sendJson(res, 200, { ...(await reader.dashboard(r.site!)), stream: 'site', epoch: deps.siteEpoch() ?? null }, r);
     });
   });
@@ -70,8 +73,8 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
   app.get('/api/sites/:id/inventory', (res, req) => {
     const r = request(res, req, req.getParameter(0), deps);
     void guard(res, r, deps, async () => {
-      const reader = deps.views.reader;
-      if (reader === undefined) return sendJson(res, 503, { error: unavailable }, r);
+      const reader = readerOf(deps.views);
+      if (reader === undefined) return sendJson(res, 503, { error: deps.views.unavailable?.() ?? unavailable }, r);
       sendJson(res, 200, { ...(await reader.inventory(r.site!)), stream: 'site', epoch: deps.siteEpoch() ?? null }, r);
     });
   });
@@ -95,6 +98,10 @@ export function mountViewsApi(app: TemplatedApp, deps: ViewsApiDeps): void {
 const SITE_EXPORT_PARAMS: readonly ExportParam[] = ['events', 'from', 'to', 'limit', 'format', 'follow'];
 
 const unavailable = 'views are not served by this hub: run it with the projections (npm start) or set DATABASE_URL';
+
+function readerOf(views: HubViews): ViewReader | undefined {
+  return typeof views.reader === 'function' ? views.reader() : views.reader;
+}
 
 /** Copies what is needed from the request before any await (uWS invalidates it). */
 function request(res: HttpResponse, req: HttpRequest, rawSite: string | undefined, deps: ViewsApiDeps): Request {

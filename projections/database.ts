@@ -3,15 +3,17 @@
  * an embedded PGlite under the data folder. Everything above this file is the
  * same code on both; int8 columns come back as numbers on both.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
 import { Kysely, PostgresDialect } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { claimPglite, LOCK_FILE, pglitePath } from './embedded-lock.ts';
 import { PgAdvisoryLocks } from './pg-advisory-locks.ts';
 import type { ProjectionTables } from './tables.ts';
 import { LocalLocks, type WorkerLocks } from './worker-lock.ts';
+
+export { claimPglite, DatabaseInUseError, pglitePath } from './embedded-lock.ts';
 
 export interface ProjectionDatabase {
   readonly db: Kysely<ProjectionTables>;
@@ -22,25 +24,10 @@ export interface ProjectionDatabase {
   close(): Promise<void>;
 }
 
-/** The embedded database is in use by another process (PGlite is single-process). */
-export class DatabaseInUseError extends Error {
-  override readonly name = 'DatabaseInUseError';
-  /** The database's folder. */
-  readonly path: string;
-  /** The process that has it open: a hub (`npm start`), the demo or `npm run projections`. */
-  readonly holder: number;
-
-  constructor(path: string, holder: number) {
-    super(`the embedded database ${path} is open in process ${holder}; stop it, or set DATABASE_URL to share a real Postgres`);
-    this.path = path;
-    this.holder = holder;
-  }
-}
-
 const INT8_OID = 20;
 
 export async function openDatabase(options: { databaseUrl: string | undefined; dataDir: string }): Promise<ProjectionDatabase> {
-  return options.databaseUrl === undefined ? openPglite(join(options.dataDir, 'pglite')) : openPostgres(options.databaseUrl);
+  return options.databaseUrl === undefined ? openPglite(pglitePath(options.dataDir)) : openPostgres(options.databaseUrl);
 }
 
 export function openPostgres(databaseUrl: string): ProjectionDatabase {
@@ -61,14 +48,12 @@ export function openPostgres(databaseUrl: string): ProjectionDatabase {
 
 /** PGlite keeps its files under `dir`; a pid file keeps a second process from opening them. */
 export async function openPglite(dir: string): Promise<ProjectionDatabase> {
+  claimPglite(dir);
   const path = resolve(dir);
-  mkdirSync(path, { recursive: true });
-  const lockFile = join(path, 'hub-process.pid');
-  const holder = existsSync(lockFile) ? Number(readFileSync(lockFile, 'utf8')) : undefined;
-  if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-    throw new DatabaseInUseError(path, holder);
-  }
-  writeFileSync(lockFile, String(process.pid));
+  const lockFile = join(path, LOCK_FILE);
+  if (!existsSync(join(path, 'PG_VERSION'))) await initializeInWorker(path);
+  // Loaded here, not at the top: PGlite's WebAssembly is the heaviest import of a start, and a hub on Postgres never needs it.
+  const [{ PGlite, types: pgliteTypes }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite-dialect')]);
   const pglite = await PGlite.create(path, { parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) } });
   const db = new Kysely<ProjectionTables>({ dialect: new PGliteDialect(pglite) });
   return {
@@ -83,14 +68,30 @@ export async function openPglite(dir: string): Promise<ProjectionDatabase> {
   };
 }
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/**
+ * Creates a new embedded database (PGlite runs initdb in WebAssembly: seconds to half a minute) in a worker
+ * thread. On the main thread it held the event loop for up to 20 s at a stretch on a loaded machine, and a hub
+ * opening its database in the background must go on serving sockets meanwhile. Opening it afterwards is quick.
+ * It is made in a staging folder and moved into place with PG_VERSION last, whose presence says "complete":
+ * a creation cut short (Ctrl-C on a first start) is redone at the next start, never opened half made.
+ */
+async function initializeInWorker(path: string): Promise<void> {
+  const staging = `${path}.creating`;
+  rmSync(staging, { recursive: true, force: true });
+  const pglite = import.meta.resolve('@electric-sql/pglite');
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     import(workerData.pglite).then(async ({ PGlite }) => (await PGlite.create(workerData.staging)).close());`,
+    { eval: true, workerData: { pglite, staging } },
+  );
+  await new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`creating the embedded database in ${path} failed (worker exit code ${code})`))));
+  });
+  for (const entry of readdirSync(path)) if (entry !== LOCK_FILE) rmSync(join(path, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(staging)) if (entry !== 'PG_VERSION') renameSync(join(staging, entry), join(path, entry));
+  renameSync(join(staging, 'PG_VERSION'), join(path, 'PG_VERSION'));
+  rmSync(staging, { recursive: true, force: true });
 }
 
 function redact(url: string): string {

@@ -5,8 +5,9 @@
 export { type AppliedBatch, BatchApplier, type BatchCursor } from './batch-applier.ts';
 export { loadProjectionsConfig, type ProjectionsConfig, ProjectionsConfigError } from './config.ts';
 export { DashboardProjection } from './dashboard-projection.ts';
-export { DatabaseInUseError, openDatabase, openPglite, openPostgres, type ProjectionDatabase } from './database.ts';
+export { claimPglite, DatabaseInUseError, openDatabase, openPglite, openPostgres, pglitePath, type ProjectionDatabase } from './database.ts';
 export { InventoryProjection } from './inventory-projection.ts';
+export { OpeningResponder } from './opening-responder.ts';
 export { migrateToLatest } from './migrations/index.ts';
 export type { FoldContext, Projection } from './projection.ts';
 export { type ProjectionStatus, readProjectionStatus, statusSubject } from './projection-status.ts';

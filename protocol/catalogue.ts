@@ -42,7 +42,7 @@ const specs: EventSpec[] = [
   { name: 'system:message', stream: 'global', tail: 'system', priority: 'critical' },
 ];
 
-/** Every (event, log) pair: `notification:new` appears twice, once per log that carries it. */
+/** Every (event, log) pair, as the logs store them: `notification:new` appears twice, once per log that carries it (README's events table). */
 export const EVENT_SPECS: readonly EventSpec[] = Object.freeze(specs);
 
 const bySubject = new Map<string, EventSpec>(specs.map((s) => [`${s.stream}:${s.tail}`, s]));

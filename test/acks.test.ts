@@ -16,8 +16,8 @@ import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
 const ACK_TIMEOUT_MS = 500;
-/** Long enough for several redeliveries to have happened, had any been due. */
-const QUIET_MS = ACK_TIMEOUT_MS * 3;
+/** The witness's site: no socket under test subscribes to it. */
+const WITNESS_SITE = 99;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -111,6 +111,25 @@ describe('acks', () => {
   });
   after(() => t.stop());
 
+  /** A socket that never acks, to tell when a redelivery round has passed (see {@link noRedeliveryDue}). Connect it after the sockets it watches. */
+  async function witness(): Promise<RawSocket> {
+    const raw = track(await rawWithAcks(t, { sub: 'witness', sites: [WITNESS_SITE] }));
+    assert.equal((await request(raw, 'subscribe:alarms', {}))[0], 'subscribed');
+    return raw;
+  }
+
+  /**
+   * Proof, without a timed wait, that anything the hub would still redeliver to `socket` has arrived: an alarm
+   * appended now reaches the witness, whose redelivery comes one ack timeout later, in a sweep that resends
+   * every overdue event, sessions in connection order (the socket's before the witness's). A round trip on
+   * `socket` then puts in hand anything sent to it before.
+   */
+  async function noRedeliveryDue(w: RawSocket, roundTrip: () => Promise<unknown>): Promise<void> {
+    const offset = await pub.sendAlarmNotification({ id: `witness-${nextRef++}`, siteId: WITNESS_SITE });
+    await w.next(() => deliveries(w, 'alarm:new', offset).length >= 2, { timeoutMs: ACK_TIMEOUT_MS * 20 });
+    await roundTrip();
+  }
+
   it('redelivers an alarm a client does not ack, and never again once it acks {stream, offset, epoch}', async () => {
     const raw = track(await rawWithAcks(t, { sub: 'slow-acker', sites: [1] }));
     assert.equal((await request(raw, 'subscribe:alarms', {}))[0], 'subscribed');
@@ -124,10 +143,11 @@ describe('acks', () => {
     assert.deepEqual(redelivered[1], redelivered[0], 'the same frame, offset and payload');
 
     const meta = first[2] as EventMeta;
+    const w = await witness();
     const acked = await request(raw, 'ack', { stream: meta.stream, offset: meta.offset, epoch: meta.epoch });
     assert.deepEqual(acked.slice(0, 2), ['acked', { stream: 'site', offset }]);
     const count = deliveries(raw, 'alarm:new', offset).length;
-    await sleep(QUIET_MS);
+    await noRedeliveryDue(w, () => request(raw, 'ping'));
     assert.equal(deliveries(raw, 'alarm:new', offset).length, count, 'nothing redelivered after the ack');
     raw.close();
   });
@@ -141,9 +161,10 @@ describe('acks', () => {
     assert.ok(((await t.hub.metrics.redelivered.get()).values[0]?.value ?? 0) > redeliveredBefore, 'the redelivery is counted');
     const meta = deliveries(raw, 'notification:new', offset)[0]![2] as EventMeta;
     assert.equal(meta.stream, 'user');
+    const w = await witness();
     await request(raw, 'ack', { stream: 'user', offset, epoch: meta.epoch });
     const count = deliveries(raw, 'notification:new', offset).length;
-    await sleep(QUIET_MS);
+    await noRedeliveryDue(w, () => request(raw, 'ping'));
     assert.equal(deliveries(raw, 'notification:new', offset).length, count);
     raw.close();
   });
@@ -152,9 +173,10 @@ describe('acks', () => {
     const token = await t.token({ sub: 'no-acks', sites: [1] });
     const raw = track(await RawSocket.connect(t.wsUrl, { token }));
     assert.equal((await request(raw, 'subscribe:alarms', {}))[0], 'subscribed');
+    const w = await witness();
     const offset = await pub.sendAlarmNotification({ id: 'A-2', siteId: 1 });
     await raw.next((f) => f[0] === 'alarm:new' && (f[2] as EventMeta).offset === offset);
-    await sleep(QUIET_MS);
+    await noRedeliveryDue(w, () => request(raw, 'ping'));
     assert.equal(deliveries(raw, 'alarm:new', offset).length, 1);
     raw.close();
   });
@@ -164,10 +186,11 @@ describe('acks', () => {
     const c = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'auto-acker', sites: [1] }), { WebSocket: Impl }));
     await c.client.subscribeAlarms();
     await liveClient(c);
+    const w = await witness();
     const alarm = await pub.sendAlarmNotification({ id: 'A-3', siteId: 1 });
     const note = await pub.sendUserNotification('auto-acker', { title: 'hello' });
     await c.waitFor((r) => r.some((e) => e.meta?.offset === alarm && e.name === 'alarm:new') && r.some((e) => e.meta?.offset === note && e.name === 'notification:new'));
-    await sleep(QUIET_MS);
+    await noRedeliveryDue(w, () => c.client.ping());
     assert.equal(onWire(wire, 'alarm:new', alarm), 1, 'the alarm was sent once');
     assert.equal(onWire(wire, 'notification:new', note), 1, 'the notification was sent once');
     c.close();
@@ -178,6 +201,7 @@ describe('acks', () => {
       const { Impl, wire } = wireTap();
       const c = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'clumsy', sites: [1] }), { WebSocket: Impl }));
       await c.client.subscribeAlarms();
+      const w = await witness();
       const handled: number[] = [];
       c.client.on('alarm:new', (_alarm, meta) => {
         handled.push(meta!.offset);
@@ -189,7 +213,7 @@ describe('acks', () => {
       await until(() => handled.length >= 2, ACK_TIMEOUT_MS * 2, 'the handler to run again').catch(() => {});
       assert.deepEqual(handled, [offset, offset], 'the redelivered alarm reaches the handler again');
       const sent = onWire(wire, 'alarm:new', offset);
-      await sleep(QUIET_MS);
+      await noRedeliveryDue(w, () => c.client.ping());
       assert.equal(onWire(wire, 'alarm:new', offset), sent, 'handled the second time, it is acked and not sent again');
       c.close();
     });

@@ -123,7 +123,6 @@ describeWithChromium('HubClient in a browser', () => {
       await pub.sendTaskUpdate(2, { id: 99, status: 'site 2 only' });
       const offset = await pub.sendTaskUpdate(1, task);
       await page.waitForFunction(() => (window as any).received.some((e: Received) => e.name === 'task:update'));
-      await new Promise((r) => setTimeout(r, 200));
 
       const events = (await received(page)).filter((e) => e.name === 'task:update');
       assert.equal(events.length, 1, `expected only site 1's task, got ${JSON.stringify(events)}`);

@@ -218,11 +218,11 @@ describe('the command-line tools', { concurrency: 2 }, () => {
       const env = { NATS_URL, HUB_NAMESPACE: ns, HUB_DATA_DIR: dir };
       const server = await startServer({ env: { ...env, HUB_PORT: '0', HUB_JWT_SECRET: SECRET, HUB_LOG_LEVEL: 'silent' } });
       try {
-        await server.projections!.ready;
+        await (await server.projections)!.ready;
         const pub = await HubPublisher.connect({ servers: NATS_URL, namespace: ns });
         const offset = await pub.sendTaskUpdate(1, { id: 'status-task', status: 'loading' });
         await pub.close();
-        await server.projections!.worker('dashboard')!.waitFor(offset);
+        await (await server.projections)!.worker('dashboard')!.waitFor(offset);
         const r = await cli('projections/main.ts', ['status'], env);
         assert.equal(r.code, 0, r.stderr);
         // The dashboard also folds the dashboard:update the hub appends after that event.

@@ -4,6 +4,7 @@ import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
+import { assertProperty } from './support/property.ts';
 import { ConfigError, loadConfig } from '../hub/config.ts';
 import {
   buildAppend,
@@ -68,7 +69,7 @@ describe('encodeEventFrame', () => {
   });
 
   it('delivers any JSON-like payload a producer may append intact, in both formats', () => {
-    fc.assert(
+    assertProperty(
       fc.property(fc.jsonValue(), (value) => {
         let append;
         try {
@@ -145,7 +146,7 @@ describe('encodeFrame / decodeFrame', () => {
   });
 
   it('never throws anything but FrameError on arbitrary bytes or text', () => {
-    fc.assert(
+    assertProperty(
       fc.property(fc.uint8Array({ maxLength: 64 }), fc.string({ maxLength: 64 }), (bytes, text) => {
         for (const attempt of [() => decodeFrame(bytes, true), () => decodeFrame(bytes, false), () => decodeFrame(text, false)]) {
           try {

@@ -48,7 +48,7 @@ describeWithChromium('demo dashboard page', () => {
       },
       mount: (app) => mountDashboardPage(app, page),
     });
-    await server.projections!.ready;
+    await (await server.projections)!.ready;
     origin = `http://127.0.0.1:${server.hub.port}`;
     token = await signToken(TEST_SECRET, { sub: 'operator-1', sites: '*', role: 'operator' });
     pub = await HubPublisher.connect({ servers: NATS_URL, namespace: ns });

@@ -64,18 +64,39 @@ function assertNoLossNoDuplicates(clients: ReadonlyArray<{ r: Recorder; site: nu
   assert.deepEqual({ lost, duplicates }, { lost: 0, duplicates: 0 }, examples.join('\n'));
 }
 
-/** Appends with retries under the same msg id until stored: what a careful producer does through an outage. */
-async function appendSurely(pub: HubPublisher, site: number, i: number, tag: string): Promise<Appended> {
+/** Appends with retries under the same msg id until stored: what a careful producer does through an outage. `failures` counts the failed attempts. */
+async function appendSurely(pub: HubPublisher, site: number, i: number, tag: string, failures = { count: 0 }): Promise<Appended> {
   for (let attempt = 0; ; attempt++) {
     try {
       const msgId = `${tag}-${i}`;
       const offset = i % 10 === 0 ? await pub.sendAlarmNotification({ id: `${tag}-alarm-${i}`, siteId: site, level: 'high' }, { msgId }) : await pub.sendTaskUpdate(site, { id: i }, { msgId });
       return { site, offset };
     } catch (e) {
+      failures.count++;
       if (attempt > 300) throw e;
       await sleep(50);
     }
   }
+}
+
+/** Polls a condition no event signals (a count the producer's loop moves, another process's state). */
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what()}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * After the clients have every produced event: one more event per site, of a kind the checks ignore, and each
+ * client waits for its site's. A connection delivers a site's events in log order, so a duplicate of an earlier
+ * event would have come before it: when every client has its marker, the tally is final.
+ */
+async function markersDelivered(pub: HubPublisher, clients: ReadonlyArray<{ r: Recorder; site: number }>, sites: number, timeoutMs: number): Promise<void> {
+  const markers = new Map<number, number>();
+  for (let site = 1; site <= sites; site++) markers.set(site, await pub.sendOrderUpdate(site, { id: 'end-of-test marker' }));
+  await Promise.all(clients.map((c) => c.r.waitFor((rs) => rs.some((e) => e.name === 'order:update' && e.meta?.offset === markers.get(c.site)), timeoutMs)));
 }
 
 /** A hub as its own process, `node --import tsx hub/main.ts`, configured by environment. */
@@ -196,7 +217,8 @@ describe('hub kill -9 under a thousand clients', () => {
     let beforeKill = 0;
     let movedInMs = 0;
     try {
-      await sleep(700);
+      // Counted, not timed: enough events before the kill and after every client moved, however loaded the machine.
+      await until(() => appended.length >= 50, 30_000, () => `50 events appended before the kill (${appended.length})`);
       beforeKill = appended.length;
       await a.kill('SIGKILL');
       const killedAt = Date.now();
@@ -204,13 +226,14 @@ describe('hub kill -9 under a thousand clients', () => {
       while ((await b.connections()) < N && Date.now() < deadline) await sleep(200);
       movedInMs = Date.now() - killedAt;
       assert.equal(await b.connections(), N, `all clients on hub B (${movedInMs} ms)`);
-      await sleep(700);
+      const moved = appended.length;
+      await until(() => appended.length >= moved + 50, 30_000, () => `50 events appended once all clients moved (${appended.length - moved})`);
     } finally {
       producing = false;
       await producer;
     }
     await settleAll(clients, appended, 30_000);
-    await sleep(300);
+    await markersDelivered(pub, clients, SITES, 30_000);
 
     assert.ok(beforeKill > 20 && appended.length > beforeKill + 20, `events before (${beforeKill}) and after the kill (${appended.length})`);
     assertNoLossNoDuplicates(clients, appended);
@@ -254,32 +277,33 @@ describe('NATS restart under load', () => {
     );
 
     const appended: Appended[] = [];
+    const failures = { count: 0 };
     let producing = true;
     const producer = (async () => {
       for (let i = 0; producing; i++) {
-        appended.push(await appendSurely(pub, (i % SITES) + 1, i, 'nr'));
+        appended.push(await appendSurely(pub, (i % SITES) + 1, i, 'nr', failures));
         await sleep(5);
       }
     })();
     let beforeKill = 0;
     let afterRestart = 0;
+    const healthz = async (url: string) => (await fetch(`${url}/healthz`).catch(() => undefined))?.status;
     try {
-      await sleep(600);
+      await until(() => appended.length >= 50, 30_000, () => `50 events appended before the outage (${appended.length})`);
       beforeKill = appended.length;
       await nats.kill();
-      await sleep(1000);
+      // The outage as each party sees it, not a time: both hubs report NATS down and the producer's appends fail.
+      await until(async () => (await healthz(a.httpUrl)) === 503 && (await healthz(b.httpUrl)) === 503 && failures.count > 0, 30_000, () => `both hubs and the producer to see NATS down (${failures.count} failed appends)`);
       await nats.restart();
       afterRestart = appended.length;
-      // Keep producing until events flow again, then a little longer.
-      const deadline = Date.now() + 20_000;
-      while (appended.length < afterRestart + 50 && Date.now() < deadline) await sleep(100);
-      await sleep(500);
+      // Keep producing until events flow again: 80 more appended after the restart.
+      await until(() => appended.length >= afterRestart + 80, 30_000, () => `80 events appended after the restart (${appended.length - afterRestart})`);
     } finally {
       producing = false;
       await producer;
     }
     await settleAll(clients, appended, 30_000);
-    await sleep(300);
+    await markersDelivered(pub, clients, SITES, 30_000);
 
     assert.ok(beforeKill > 20 && appended.length > afterRestart + 20, `events before (${beforeKill}) and after (${appended.length - afterRestart}) the outage`);
     // Every append answered with its own offset: a retry never stored a second copy.

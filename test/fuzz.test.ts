@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
+import { assertAsyncProperty, assertProperty } from './support/property.ts';
 import { CloseCode, ErrorCode, type Frame } from '../protocol/index.ts';
 import { decodeFrame, FrameError } from '../protocol/codec.ts';
 import type { HubPublisher } from '../protocol/publisher.ts';
@@ -153,7 +154,7 @@ const anyMessage: fc.Arbitrary<Uint8Array | string> = fc.oneof(
 describe('decodeFrame fuzzing', () => {
   it('returns an [name, data?, meta?] frame or throws FrameError 100, for any bytes or text', () => {
     const input = fc.oneof(anyMessage, fc.uint8Array({ maxLength: 2048 }), fc.string({ unit: 'binary', maxLength: 512 }));
-    fc.assert(
+    assertProperty(
       fc.property(input, fc.boolean(), (message, isBinary) => {
         let frame: Frame;
         try {
@@ -170,7 +171,7 @@ describe('decodeFrame fuzzing', () => {
   });
 
   it('round-trips every valid frame and decodes every prefix of it without an unexpected error', () => {
-    fc.assert(
+    assertProperty(
       fc.property(opFrame, (frame) => {
         const bytes = encodeAny(frame);
         for (let i = 0; i < bytes.length; i++) {
@@ -238,7 +239,7 @@ describe('protocol fuzzing against a running hub', () => {
       let replies = { seen: 0 };
       let n = 0;
       const codes = new Map<number | string, number>();
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(anyMessage, async (message) => {
           if (!raw.open) {
             // Only a frame over 4 × the limit may cost the socket (uWS drops it); none is generated, so say so.
@@ -309,7 +310,7 @@ describe('protocol fuzzing against a running hub', () => {
         }),
         opFrame.filter(([op]) => !OPS.includes(op as never)).map(encodeAny),
       );
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(fc.array(badOnly, { minLength: 5, maxLength: 5 }), async (messages) => {
           const raw = await RawSocket.connect(strict.wsUrl, { token: await strict.token({ sub: 'strikes', sites: [1] }) });
           for (const m of messages) raw.sendRaw(m);

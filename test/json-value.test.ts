@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Decimal } from 'decimal.js';
 import fc from 'fast-check';
+import { assertProperty } from './support/property.ts';
 import { decodePayload } from '../protocol/codec.ts';
 import { InvalidEventError } from '../protocol/errors.ts';
 import { buildAppend } from '../protocol/event-append.ts';
@@ -18,16 +19,8 @@ function viaJson(value: unknown): unknown {
   return text === undefined ? undefined : JSON.parse(text);
 }
 
-/** Seeded so a failure can be replayed: FC_SEED=<seed printed below> node --import tsx --test test/json-value.test.ts */
-const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
-
 function checkProperty(property: fc.IProperty<[unknown]>): void {
-  try {
-    fc.assert(property, { seed: SEED, numRuns: 400 });
-  } catch (e) {
-    console.error(`json-value property failed with seed ${SEED} (replay: FC_SEED=${SEED})`);
-    throw e;
-  }
+  assertProperty(property, { numRuns: 400 });
 }
 
 describe('toJsonValue', () => {

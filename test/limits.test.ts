@@ -94,22 +94,43 @@ describe('idle timeout (HUB_IDLE_TIMEOUT_MS=1500) and token expiry', () => {
     silent.close();
   });
 
+  /**
+   * A client that sends nothing, connected after the one under test: its idle close (one timeout after it
+   * connected, in a sweep that closes every idle socket, the earlier ones first) proves that the one under
+   * test has been up for longer than the idle timeout, with no timed wait.
+   */
+  async function silentWitness(): Promise<Recorder> {
+    return Recorder.connect(t.wsUrl, await t.token({ sub: 'idle-witness' }), { pingIntervalMs: 600_000, reconnect: false });
+  }
+
   it('keeps a client that pings every 500 ms connected past the idle timeout', async () => {
     const pinging = await Recorder.connect(t.wsUrl, await t.token({ sub: 'pinging' }), { pingIntervalMs: 500 });
-    await sleep(3500);
+    const witness = await silentWitness();
+    assert.equal((await disconnected(witness, 10_000)).code, CloseCode.IdleTimeout);
+    assert.ok((await pinging.client.ping()).timestamp > 0, 'still answering after the witness was closed for idleness');
     assert.deepEqual(pinging.of('disconnect'), []);
     assert.equal(pinging.client.connected, true);
     pinging.close();
+    witness.close();
   });
 
   it('counts any frame as activity, not only pings', async () => {
     const busy = await Recorder.connect(t.wsUrl, await t.token({ sub: 'busy', sites: [1] }), { pingIntervalMs: 600_000 });
-    for (let i = 0; i < 7; i++) {
+    const witness = await silentWitness();
+    const witnessClosed = disconnected(witness, 10_000);
+    let idle = false;
+    const stop = () => (idle = true);
+    witnessClosed.then(stop, stop);
+    // A frame every 500 ms (the stimulus, not a wait), until a socket that sent nothing has timed out.
+    while (!idle) {
       await sleep(500);
       await busy.client.subscribeSite(1);
     }
+    assert.equal((await witnessClosed).code, CloseCode.IdleTimeout);
     assert.equal(busy.client.connected, true);
+    assert.deepEqual(busy.of('disconnect'), []);
     busy.close();
+    witness.close();
   });
 
   it('closes a connection whose token expires while connected with 4402 "token expired"', async () => {

@@ -133,8 +133,9 @@ describe('resume', () => {
     await pub.sendUserNotification('nightshift', { title: 'seen' });
     await pub.sendAlarmNotification({ id: 'seen-alarm', siteId: 1 });
     await phone.waitFor((r) => r.some((e) => e.name === 'notification:new') && r.some((e) => e.name === 'alarm:new'));
-    await new Promise((r) => setTimeout(r, 200)); // acks are coalesced for 50 ms
+    // close() sends the pending acks, then the close frame: once the hub has counted the socket gone, it has read them.
     phone.close();
+    await until(() => first.hub.connections === 0);
     await first.stop({ drop: false });
 
     // Hours offline, compressed: events appended while no hub runs.

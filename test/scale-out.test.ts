@@ -15,9 +15,23 @@ const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 400, jitter: 0.3 };
 const SITES = [1, 2, 3, 4, 5] as const;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The event that closes a tally ({@link tallyFinal}); not part of what the tests count. */
+const MARKER_EVENT = 'order:update';
+
 /** Offsets of the site events a client was handed, in arrival order. */
 function siteOffsets(r: Recorder): number[] {
-  return r.received.filter((e) => e.meta?.stream === 'site').map((e) => e.meta!.offset);
+  return r.received.filter((e) => e.meta?.stream === 'site' && e.name !== MARKER_EVENT).map((e) => e.meta!.offset);
+}
+
+/**
+ * Once every client has what was appended: one marker per site, and each client waits for those of its
+ * sites. A connection delivers a site's events in log order, so any duplicate would have come before the
+ * marker: the tally is final without a timed wait.
+ */
+async function tallyFinal(pub: HubPublisher, clients: ReadonlyArray<{ r: Recorder; sites: readonly number[] }>, timeoutMs: number): Promise<void> {
+  const markers = new Set<number>();
+  for (const site of SITES) markers.add(await pub.sendOrderUpdate(site, { id: 'end-of-test marker' }));
+  await Promise.all(clients.map((c) => c.r.waitFor((rs) => rs.filter((e) => e.name === MARKER_EVENT && markers.has(e.meta!.offset)).length >= c.sites.length, timeoutMs)));
 }
 
 /** The offsets a client of `sites` must get, ascending, from what was appended. */
@@ -99,7 +113,7 @@ describe('three hubs on one NATS', () => {
     assert.deepEqual(hubs.map((h) => h.hub.connections), [50, 50, 50]);
     for (let i = 0; i < 300; i++) appended.push(await appendOne(pub, SITES[i % SITES.length]!, i));
     await waitAll(clients, appended, 15_000);
-    await sleep(200);
+    await tallyFinal(pub, clients, 15_000);
     for (const c of clients) assertExactlyOnce(c.r, expectedFor(appended, c.sites), `${c.user} on hub ${c.hub}`);
   });
 
@@ -131,7 +145,7 @@ describe('three hubs on one NATS', () => {
     })();
     await producing;
     await waitAll(clients, appended, 20_000);
-    await sleep(300);
+    await tallyFinal(pub, clients, 20_000);
     for (const c of clients) assertExactlyOnce(c.r, expectedFor(appended, c.sites), `${c.user} (hub ${c.hub})`);
     for (const c of moving) {
       assert.ok(c.r.of('disconnect').some((d) => d.data.code === 4503), `${c.user} was told to reconnect`);
@@ -186,8 +200,14 @@ describe('rolling restart of two hubs under load', () => {
         await sleep(3);
       }
     })();
+    // Each phase begins once 40 more events were appended: counted, so a loaded machine cannot shrink it.
+    const moreAppended = async (n: number) => {
+      const from = appended.length;
+      const now = await until(async () => appended.length, (count) => count >= from + n, 30_000);
+      assert.ok(now >= from + n, `${n} more events appended (${now - from})`);
+    };
     const phase = async (label: string, action: () => Promise<void>) => {
-      await sleep(400);
+      await moreAppended(40);
       await action();
       assert.ok(appended.length > 0, label);
     };
@@ -199,12 +219,12 @@ describe('rolling restart of two hubs under load', () => {
     await phase('start B', async () => {
       b = await startTestHub({ HUB_NAMESPACE: ns }, { port: portB });
     });
-    await sleep(400);
+    await moreAppended(40);
     producing = false;
     await producer;
 
     await waitAll(clients, appended, 20_000);
-    await sleep(300);
+    await tallyFinal(pub, clients, 20_000);
     assert.ok(appended.length > 200, `${appended.length} events appended during the restarts`);
     for (const [i, c] of clients.entries()) assertExactlyOnce(c.r, expectedFor(appended, c.sites), `roller-${i}`);
     for (const c of clients) assert.equal(c.r.client.connected, true);

@@ -1,7 +1,8 @@
 /**
  * startServer's defaults for a development machine: with no token key it signs
  * with a secret kept in a file, so it listens on loopback only unless HUB_HOST
- * is set explicitly.
+ * is set explicitly. And its start as a person sees it: the port opens before
+ * NATS answers, /healthz says what it waits for.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type Server, startServer } from '../hub/server.ts';
-import { dropNamespace, NATS_URL, uniqueNamespace } from './support/nats.ts';
+import { dropNamespace, freePort, NATS_URL, uniqueNamespace } from './support/nats.ts';
+import { TcpProxy } from './support/tcp-proxy.ts';
 
 const SECRET = 'server-test-secret-of-at-least-32-chars';
 
@@ -65,5 +67,64 @@ describe('startServer on a development machine', () => {
 
   it('with a configured key, listens on every interface by default', { timeout: 30_000 }, async () => {
     await withServer({ HUB_JWT_SECRET: SECRET }, async (server) => assert.equal(server.config.host, '0.0.0.0'));
+  });
+});
+
+describe('startServer while NATS does not answer yet', () => {
+  const ns = uniqueNamespace('srvw');
+  const dataDir = mkdtempSync(join(tmpdir(), 'hub-server-wait-'));
+  let proxy: TcpProxy;
+
+  after(async () => {
+    await proxy?.cut();
+    await dropNamespace(ns);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function healthz(port: number): Promise<{ status: number; body: any } | undefined> {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+    return res === undefined ? undefined : { status: res.status, body: await res.json() };
+  }
+
+  async function firstAnswer(port: number): Promise<{ status: number; body: any }> {
+    for (;;) {
+      const answer = await healthz(port);
+      if (answer !== undefined) return answer;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('opens its port at once: /healthz is 503 naming what it waits for, then 200 once NATS answers', { timeout: 60_000 }, async () => {
+    // NATS behind a cut proxy: the hub retries, and meanwhile says why it is not ready.
+    proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(NATS_URL).port) });
+    await proxy.cut();
+    const port = await freePort();
+    const natsUrl = `nats://127.0.0.1:${proxy.port}`;
+    const starting = startServer({ env: { NATS_URL: natsUrl, HUB_NAMESPACE: ns, HUB_DATA_DIR: dataDir, HUB_PORT: String(port), HUB_PROJECTIONS: 'off', HUB_JWT_SECRET: SECRET, HUB_LOG_LEVEL: 'silent' } });
+    const waiting = await firstAnswer(port);
+    assert.equal(waiting.status, 503);
+    assert.equal(waiting.body.status, 'starting');
+    assert.deepEqual(waiting.body.waitingFor, { nats: `NATS at ${natsUrl}` });
+    await proxy.restore();
+    const server = await starting;
+    try {
+      const ready = await healthz(port);
+      assert.equal(ready?.status, 200);
+      assert.equal(ready?.body.status, 'ok');
+      assert.deepEqual(ready?.body.waitingFor, {});
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('stops a start in progress when its signal is aborted, closing the port', { timeout: 60_000 }, async () => {
+    await proxy.cut();
+    const port = await freePort();
+    const abort = new AbortController();
+    const starting = startServer({ env: { NATS_URL: `nats://127.0.0.1:${proxy.port}`, HUB_NAMESPACE: ns, HUB_DATA_DIR: dataDir, HUB_PORT: String(port), HUB_PROJECTIONS: 'off', HUB_JWT_SECRET: SECRET, HUB_LOG_LEVEL: 'silent' }, signal: abort.signal });
+    assert.equal((await firstAnswer(port)).status, 503);
+    abort.abort();
+    await assert.rejects(starting);
+    assert.equal(await answers('127.0.0.1', port), false, 'the port is closed again');
   });
 });
