@@ -88,22 +88,33 @@ export class Replayer {
       recovered = false; // aged out of retention: deliver what is left, the client refetches state
       cursor = first - 1;
     }
+    // One paced path: the log for what the window no longer holds, then the window, both waiting on the
+    // socket's drain. A socket that falls behind keeps making progress and is never closed for its own
+    // replay (sending the window in one tick overran the hard limit: 4509, resume, 4509 again).
     for (;;) {
       if (state.cancelled || session.closed) throw new ResumeCancelled();
-      if (cursor + 1 >= recent.start) {
-        // The window holds the rest: finish and join in this same tick.
-        for (const e of recent.since(cursor)) {
-          if (session.receives(state, e) && session.deliver(e)) replayed++;
-        }
+      if (cursor + 1 < recent.start) {
+        const target = recent.start - 1;
+        replayed += await this.#replayFromLog(session, state, cursor, target);
+        cursor = target;
+        continue;
+      }
+      // Sends from the window while the socket has room; the window is read synchronously, so the check
+      // "reached live" and joining live happen in one tick and nothing slips between.
+      for (const e of recent.since(cursor)) {
+        if (session.receives(state, e) && session.deliver(e)) replayed++;
+        cursor = e.seq;
+        if (session.replayFull()) break;
+      }
+      if (session.closed) throw new ResumeCancelled();
+      if (!session.replayFull()) {
         session.joinLive(state);
         this.#metrics.resumes.inc({ recovered: String(recovered) });
         this.#metrics.replayed.inc(replayed);
         return { offset: recent.last, epoch, recovered, replayed };
       }
-      const target = recent.start - 1;
-      const sent = await this.#replayFromLog(session, state, cursor, target);
-      replayed += sent;
-      cursor = target;
+      // Live events keep arriving while this waits; the window may also move past `cursor`, then the log serves it.
+      await session.drained();
     }
   }
 
@@ -115,7 +126,7 @@ export class Replayer {
         if (session.receives(state, event) && session.deliver(event)) sent++;
       },
       // Backpressure: a full socket pauses its own replay, never anyone's live traffic.
-      pause: () => (session.bufferedAmount > 0 ? session.drained() : undefined),
+      pause: () => (session.replayFull() ? session.drained() : undefined),
       cancelled: () => state.cancelled || session.closed,
     });
     return sent;

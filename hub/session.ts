@@ -188,7 +188,15 @@ export class Session {
     }
   }
 
-  /** Waits until the socket's buffer drains below the replay budget (or it closes). */
+  /**
+   * Whether a catch-up (resume, replay) must wait before sending more: half the byte budget is buffered.
+   * Catch-up alone then never makes a socket slow, let alone reach its hard limit.
+   */
+  replayFull(): boolean {
+    return !this.closed && this.#ws.getBufferedAmount() >= this.#ctx.config.socketBudgetBytes / 2;
+  }
+
+  /** Waits until the socket's buffer drains below the replay budget (or it closes); woken by uWS's drain. */
   drained(): Promise<void> {
     if (this.closed || this.bufferedAmount < this.#ctx.config.socketBudgetBytes / 2) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
