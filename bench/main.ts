@@ -3,13 +3,15 @@
  * native protocol or its Socket.IO face), the Socket.IO baseline or bare
  * uWebSockets.js (or several: --targets, --compare), prints
  * the figures and writes them as JSON. `npm run bench -- chart <json>…` draws them.
- * `npm run bench -- append` measures WebSocketService's outbox against bare JetStream (bench/append.ts).
+ * `npm run bench -- append` measures WebSocketService's outbox against bare JetStream (bench/append.ts);
+ * `npm run bench -- resume-slow` resumes a large backlog over a throttled link (bench/resume-slow.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uwsRuntime } from '../hub/uws.ts';
 import { runAppendBench } from './append.ts';
 import { raiseFileLimit } from './child-server.ts';
+import { runResumeSlowBench } from './resume-slow.ts';
 import { type BenchOptions, HELP, OptionError, parseCommand } from './options.ts';
 import { busyPercent, machineTicks } from './proc-stats.ts';
 import { chartPoints, renderChart } from './report/latency-chart.ts';
@@ -23,6 +25,8 @@ import { scenarios } from './scenarios/index.ts';
 async function main(argv: readonly string[]): Promise<number> {
   // Producer-side, no WebSocket clients or targets: its own small command line.
   if (argv[0] === 'append') return runAppendBench(argv.slice(1));
+  // A correctness goal over a slow link (issue 11), counted per run: its own small command line too.
+  if (argv[0] === 'resume-slow') return runResumeSlowBench(argv.slice(1));
   let command;
   try {
     command = parseCommand(argv, process.env);
