@@ -56,7 +56,11 @@ export class TcpProxy {
       this.#downstream.set(upstream, next);
       upstream.on('close', () => this.#downstream.delete(upstream));
       client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
+      // A server that closes cleanly (its close frame, then FIN) has its last bytes passed on first: pipe()
+      // ends the client side once they are through. Destroying the client at once lost them (seen as 1006).
+      upstream.on('close', (hadError) => {
+        if (hadError) client.destroy();
+      });
     });
     this.#server = server;
     return new Promise((resolve) => server.listen(this.port, '127.0.0.1', () => resolve()));
