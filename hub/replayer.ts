@@ -104,7 +104,7 @@ export class Replayer {
       for (const e of recent.since(cursor)) {
         if (session.receives(state, e) && session.deliver(e)) replayed++;
         cursor = e.seq;
-        if (session.replayFull()) break;
+        if (session.closed || session.replayFull()) break;
       }
       if (session.closed) throw new ResumeCancelled();
       if (!session.replayFull()) {
