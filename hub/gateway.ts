@@ -205,9 +205,9 @@ export class Gateway {
   }
 
   /**
-   * One pass over the sessions: expired tokens (warned first), idle sockets,
-   * sockets over their byte budget (moved to the per-socket path), and critical
-   * events due for redelivery.
+   * One pass over the sessions: expired tokens (warned first), idle sockets, and
+   * sockets over their byte budget (moved to the per-socket path). Critical events
+   * due for redelivery have a queue of their own (RedeliveryQueue), not this pass.
    */
   #sweep(): void {
     const now = Date.now();
@@ -233,7 +233,6 @@ export class Gateway {
         continue;
       }
       if (!s.slow && buffered > socketBudgetBytes) s.goSlow();
-      if (s.acks) s.redeliverOverdue(now);
     }
   }
 }

@@ -17,6 +17,7 @@ import { Gateway } from './gateway.ts';
 import { mountHttpApi } from './http-api.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
+import { RedeliveryQueue } from './redelivery-queue.ts';
 import { connectWithRetry, natsLinkUp } from './nats-link.ts';
 import { PresenceTracker } from './presence-tracker.ts';
 import { Replayer } from './replayer.ts';
@@ -65,7 +66,8 @@ export class Hub {
     this.log = log;
     this.#app = uws.App();
     this.#presence = new PresenceTracker(this.id, log);
-    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles) };
+    const redelivery = new RedeliveryQueue((e) => log.error({ err: e.stack }, 'critical redelivery failed for a session'));
+    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles), redelivery };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);
@@ -115,6 +117,7 @@ export class Hub {
     if (this.#listenSocket !== undefined) uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = undefined;
     this.#gateway.closeAll(CloseCode.HubUnavailable, 'hub stopping: reconnect and resume');
+    this.#ctx.redelivery.stop();
     await this.#socketIo?.close();
     await this.#fanOut?.stop();
     await this.#backend?.cursors.close();

@@ -10,6 +10,7 @@ import { CloseCode } from '../protocol/errors.ts';
 import type { StreamKey } from '../protocol/subjects.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
+import type { Redeliverable } from './redelivery-queue.ts';
 import type { SessionContext } from './session-context.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import type { Subscription, SubscriptionKey } from './subscription.ts';
@@ -45,7 +46,10 @@ interface Unacked {
 /** uWS send results. */
 const DROPPED = 2;
 
-export class Session {
+/** Bits of `#redeliveryScheduled`, per log. */
+const STREAM_BIT: Record<StreamKey, number> = { site: 1, user: 2, global: 4 };
+
+export class Session implements Redeliverable {
   readonly id: string;
   readonly format: WireFormat;
   /** The client acks critical events (HubClient does); others get them fire-and-forget. */
@@ -67,6 +71,8 @@ export class Session {
   /** Highest offset of a critical event sent on this connection, per log: the most an ack may cover. */
   readonly #sentUpTo: Record<StreamKey, number> = { site: 0, user: 0, global: 0 };
   #drainWaiters: Array<() => void> = [];
+  /** Logs with an entry in the redelivery queue (one at most per log). */
+  #redeliveryScheduled = 0;
 
   constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
     this.id = id;
@@ -174,18 +180,29 @@ export class Session {
     if (i > 0) list.splice(0, i);
   }
 
-  /** Resends critical events unacked for longer than the ack timeout. */
-  redeliverOverdue(now: number): void {
+  /**
+   * Called by the redelivery queue: resends the critical events of `stream` unacked for longer than the ack
+   * timeout, and returns when the next one falls due (undefined: nothing unacked, nothing scheduled).
+   */
+  redeliverDue(stream: StreamKey, now: number): number | undefined {
+    this.#redeliveryScheduled &= ~STREAM_BIT[stream];
+    const list = this.#unacked[stream];
+    if (this.closed || list.length === 0) return undefined;
     const timeout = this.#ctx.config.ackTimeoutMs;
-    for (const list of Object.values(this.#unacked)) {
+    let oldest = now;
+    this.#ws.cork(() => {
       for (const u of list) {
-        if (now - u.sentAt < timeout) continue;
-        u.sentAt = now;
-        this.#ctx.metrics.redelivered.inc();
-        const frame = u.event.frame(this.format);
-        this.#ws.cork(() => this.#ws.send(frame, typeof frame !== 'string'));
+        if (now - u.sentAt >= timeout) {
+          u.sentAt = now;
+          this.#ctx.metrics.redelivered.inc();
+          const frame = u.event.frame(this.format);
+          this.#ws.send(frame, typeof frame !== 'string');
+        }
+        if (u.sentAt < oldest) oldest = u.sentAt;
       }
-    }
+    });
+    this.#redeliveryScheduled |= STREAM_BIT[stream];
+    return oldest + timeout;
   }
 
   /**
@@ -279,7 +296,12 @@ export class Session {
     let i = list.length;
     while (i > 0 && list[i - 1]!.event.seq > event.seq) i--;
     if (i > 0 && list[i - 1]!.event.seq === event.seq) return;
-    list.splice(i, 0, { event, sentAt: Date.now() });
+    const now = Date.now();
+    list.splice(i, 0, { event, sentAt: now });
+    if ((this.#redeliveryScheduled & STREAM_BIT[event.stream]) === 0) {
+      this.#redeliveryScheduled |= STREAM_BIT[event.stream];
+      this.#ctx.redelivery.schedule(this, event.stream, now + this.#ctx.config.ackTimeoutMs);
+    }
     if (list.length > this.#ctx.config.maxUnackedCritical) {
       this.#ctx.metrics.forcedCloses.inc({ reason: 'unacked' });
       this.end(CloseCode.SlowConsumer, `more than ${this.#ctx.config.maxUnackedCritical} critical events unacked: reconnect and resume`);
