@@ -32,6 +32,8 @@ export interface ResumeResult {
 
 /** What reads a range of the log: the events, backpressure, and when to stop. */
 export interface RangeReader {
+  /** Before `each`: a wait until the socket has room for this event, or undefined to send it now. */
+  room?(event: LiveEvent): Promise<void> | undefined;
   each(event: LiveEvent): void;
   pause(): Promise<void> | undefined;
   cancelled(): boolean;
@@ -101,20 +103,29 @@ export class Replayer {
       }
       // Sends from the window while the socket has room; the window is read synchronously, so the check
       // "reached live" and joining live happen in one tick and nothing slips between.
+      let wait: Promise<void> | undefined;
       for (const e of recent.since(cursor)) {
-        if (session.receives(state, e) && session.deliver(e)) replayed++;
+        if (session.receives(state, e)) {
+          wait = session.roomFor(e);
+          if (wait !== undefined) break; // sent once there is room for it
+          if (session.deliver(e)) replayed++;
+        }
         cursor = e.seq;
-        if (session.closed || session.replayFull()) break;
+        if (session.closed) break;
+        if (session.replayFull()) {
+          wait = session.drained();
+          break;
+        }
       }
       if (session.closed) throw new ResumeCancelled();
-      if (!session.replayFull()) {
+      if (wait === undefined) {
         session.joinLive(state);
         this.#metrics.resumes.inc({ recovered: String(recovered) });
         this.#metrics.replayed.inc(replayed);
         return { offset: recent.last, epoch, recovered, replayed };
       }
       // Live events keep arriving while this waits; the window may also move past `cursor`, then the log serves it.
-      await session.drained();
+      await wait;
     }
   }
 
@@ -122,6 +133,7 @@ export class Replayer {
   async #replayFromLog(session: Session, state: SubscriptionState, after: number, target: number): Promise<number> {
     let sent = 0;
     await this.readRange(state.sub.stream, state.sub.filter(this.#ns), after, target, {
+      room: (event) => (session.receives(state, event) ? session.roomFor(event) : undefined),
       each: (event) => {
         if (session.receives(state, event) && session.deliver(event)) sent++;
       },
@@ -159,7 +171,12 @@ export class Replayer {
         if (reader.cancelled()) throw new ResumeCancelled();
         if (m.seq > target) break;
         const event = this.#fanOut.toEvent(stream, m);
-        if (event !== undefined) reader.each(event);
+        if (event !== undefined) {
+          const room = reader.room?.(event);
+          if (room !== undefined) await room;
+          if (reader.cancelled()) throw new ResumeCancelled();
+          reader.each(event);
+        }
         if (m.info.pending === 0) break;
         const paused = reader.pause();
         if (paused !== undefined) await paused;

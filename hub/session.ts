@@ -70,7 +70,8 @@ export class Session implements Redeliverable {
   readonly #unacked: Record<StreamKey, Unacked[]> = { site: [], user: [], global: [] };
   /** Highest offset of a critical event sent on this connection, per log: the most an ack may cover. */
   readonly #sentUpTo: Record<StreamKey, number> = { site: 0, user: 0, global: 0 };
-  #drainWaiters: Array<() => void> = [];
+  /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close). */
+  #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> = [];
   /** Logs with an entry in the redelivery queue (one at most per log). */
   #redeliveryScheduled = 0;
 
@@ -107,9 +108,8 @@ export class Session implements Redeliverable {
   deliver(event: LiveEvent): boolean {
     if (this.closed) return false;
     const frame = event.frame(this.format);
-    const size = typeof frame === 'string' ? frame.length * 3 : frame.byteLength;
     const buffered = this.bufferedAmount;
-    if (buffered > 0 && buffered + size > this.#ctx.config.socketHardLimitBytes) {
+    if (buffered > 0 && buffered + frameSize(frame) > this.#ctx.config.socketHardLimitBytes) {
       // Closed at our hard limit, below uWS's, so the close frame still fits and the client sees 4509.
       this.#ctx.metrics.forcedCloses.inc({ reason: 'hard_limit' });
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
@@ -215,15 +215,32 @@ export class Session implements Redeliverable {
 
   /** Waits until the socket's buffer drains below the replay budget (or it closes); woken by uWS's drain. */
   drained(): Promise<void> {
-    if (this.closed || this.bufferedAmount < this.#ctx.config.socketBudgetBytes / 2) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.#drainedBelow(this.#ctx.config.socketBudgetBytes / 2);
   }
 
-  /** uWS drain: wake replays; a slow socket back under half its budget rejoins the fast path. */
+  /**
+   * For a catch-up about to send `event`: undefined if it can go now, else a wait until it fits under the
+   * hard limit (an event larger than what is left would otherwise close the socket for its own replay).
+   */
+  roomFor(event: LiveEvent): Promise<void> | undefined {
+    const buffered = this.bufferedAmount;
+    const size = frameSize(event.frame(this.format));
+    const hardLimit = this.#ctx.config.socketHardLimitBytes;
+    if (buffered === 0 || buffered + size <= hardLimit) return undefined;
+    // Below 1 byte means empty: a frame larger than the hard limit goes out alone.
+    return this.#drainedBelow(Math.max(1, hardLimit - size + 1));
+  }
+
+  /** uWS drain: wake replays whose room is there; a slow socket back under half its budget rejoins the fast path. */
   onDrain(): void {
-    if (this.bufferedAmount >= this.#ctx.config.socketBudgetBytes / 2) return;
-    this.#wakeDrainWaiters();
-    if (this.slow) this.goFast();
+    const buffered = this.bufferedAmount;
+    if (this.#drainWaiters.length > 0) this.#wakeDrainWaiters(buffered);
+    if (this.slow && buffered < this.#ctx.config.socketBudgetBytes / 2) this.goFast();
+  }
+
+  #drainedBelow(below: number): Promise<void> {
+    if (this.closed || this.bufferedAmount < below) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ below, resolve }));
   }
 
   /** Takes the socket off the uWS topics: from now on its traffic is sent (and shed) per socket. */
@@ -308,11 +325,20 @@ export class Session implements Redeliverable {
     }
   }
 
-  #wakeDrainWaiters(): void {
+  /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */
+  #wakeDrainWaiters(buffered = 0): void {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
-    for (const w of waiters) w();
+    for (const w of waiters) {
+      if (this.closed || buffered < w.below) w.resolve();
+      else this.#drainWaiters.push(w);
+    }
   }
+}
+
+/** Bytes a frame may take in the send buffer (a string at most 3 bytes per UTF-16 unit). */
+function frameSize(frame: string | Uint8Array): number {
+  return typeof frame === 'string' ? frame.length * 3 : frame.byteLength;
 }
 
 /** Latest-value events replace each other per site, event and entity (a vehicle's id). */
