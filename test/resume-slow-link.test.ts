@@ -15,9 +15,9 @@ import { startTestHub, type TestHub } from './support/test-hub.ts';
 
 /** 16 Mbit/s. */
 const LINK_BYTES_PER_SECOND = 2_000_000;
-/** 5,000 events of ~1.3 KB: more than the kernel's socket buffers take, all from the hub's recent window. */
+/** 5,000 events of ~1.1 KB: more than the kernel's socket buffers take, all from the hub's recent window. */
 const EVENTS = 5000;
-const EVENT_BYTES = 1200;
+const EVENT_BYTES = 1000;
 
 describe('resuming over a slow link', { timeout: 90_000 }, () => {
   let t: TestHub;
@@ -54,6 +54,15 @@ describe('resuming over a slow link', { timeout: 90_000 }, () => {
       assert.equal(r.forcedCloses, 0, label);
       assert.deepEqual(r.closeCodes, [], label);
     }
+  });
+
+  it('events nearly as large as the hard limit are replayed one at a time as the buffer empties, never closing the socket', async () => {
+    // 120 KB each against a 128 KB hard limit: sent behind half a budget already buffered, one would pass it.
+    const r = await resumeOnce(setup, 'large', 40, 120 * 1024, 25_000);
+    const label = JSON.stringify(r);
+    assert.equal(r.completed, true, label);
+    assert.equal(r.lost + r.duplicates, 0, label);
+    assert.equal(r.forcedCloses, 0, label);
   });
 
   it('a subscribe from an offset cut off by a dropped connection before its reply is asked again on reconnect, from where the client got: 0 lost, 0 duplicates', async () => {
