@@ -189,6 +189,8 @@ export class HubClient {
 
   unsubscribeSite(siteId: string | number): Promise<any> {
     this.#wanted.delete(`site:${siteId}`);
+    // Subscribing again later (say from an older snapshot's offset) gets its events again.
+    this.#highWater.delete(String(siteId));
     return this.request('unsubscribe:site', { siteId });
   }
 
@@ -401,7 +403,7 @@ export class HubClient {
       return;
     }
     if (this.#seen.has(stream, offset) && meta.resync !== true) {
-      if (critical) this.#scheduleAck(stream, offset, epoch); // our ack was lost: send it again
+      this.#scheduleAck(stream, offset, epoch); // our ack was lost: send it again
       return;
     }
     if (stream === 'site') {
