@@ -44,6 +44,7 @@ interface Unacked {
 }
 
 /** uWS send results. */
+const BACKPRESSURE = 0;
 const DROPPED = 2;
 
 /** Bits of `#redeliveryScheduled`, per log. */
@@ -124,6 +125,9 @@ export class Session implements Redeliverable {
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
       return false;
     }
+    // The send result says the socket is behind: over its budget it goes slow now, not at the next sweep
+    // (which remains for topic traffic, whose per-socket results uWS does not report).
+    if (result === BACKPRESSURE && !this.slow && this.#ws.getBufferedAmount() > this.#ctx.config.socketBudgetBytes) this.goSlow();
     if (event.spec.priority === 'critical') {
       if (event.seq > this.#sentUpTo[event.stream]) this.#sentUpTo[event.stream] = event.seq;
       this.#trackCritical(event);
