@@ -238,6 +238,7 @@ export class Gateway {
         continue;
       }
       if (!s.slow && buffered > socketBudgetBytes) s.goSlow();
+      s.onDrain(buffered);
     }
   }
 }

@@ -235,9 +235,12 @@ export class Session implements Redeliverable {
     return this.#drainedBelow(Math.max(1, hardLimit - size + 1));
   }
 
-  /** uWS drain: wake replays whose room is there; a slow socket back under half its budget rejoins the fast path. */
-  onDrain(): void {
-    const buffered = this.bufferedAmount;
+  /**
+   * uWS drain: wake catch-ups whose room is there; a slow socket back under half its budget rejoins the fast
+   * path. The sweep calls it too, as a safety net: uWS emits `drain` only from a writable event, so a buffer
+   * flushed by a later send (uWS issue 1047) drains without one.
+   */
+  onDrain(buffered = this.bufferedAmount): void {
     if (this.#drainWaiters.length > 0) this.#wakeDrainWaiters(buffered);
     if (this.slow && buffered < this.#ctx.config.socketBudgetBytes / 2) this.goFast();
   }
