@@ -139,11 +139,6 @@ export class Gateway {
       return;
     }
     const userId = data.grant.userId;
-    // Made a uWS subscriber at once: uWS 20.30's fast path for a large frame (≥ 16 KB) to a socket that is
-    // none, when its buffer is empty, leaves a partly written frame buffered without waiting for the socket
-    // to become writable, so it sat there (and no drain came) until something else was sent: a resume
-    // waiting on drain stalled for good.
-    ws.subscribe(NO_TOPIC);
     const session = new Session(randomUUID(), data.grant, data.format, data.acks, ws, this.#ctx);
     data.session = session;
     this.sessions.add(session);
@@ -250,9 +245,6 @@ export class Gateway {
 function uwsIdleTimeoutSeconds(hubIdleTimeoutMs: number): number {
   return hubIdleTimeoutMs < 960_000 ? 960 : 0;
 }
-
-/** A topic nothing is published to (see #open). */
-const NO_TOPIC = '\u0000none';
 
 /** Often enough to catch a socket filling up before uWS's hard limit does. */
 const SWEEP_MS = 100;

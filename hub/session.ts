@@ -43,6 +43,9 @@ interface Unacked {
   sentAt: number;
 }
 
+/** Frames from this size on take uWS's fast path for large sends (see deliver). */
+const UWS_LARGE_FRAME = 16 * 1024;
+
 /** uWS send results. */
 const BACKPRESSURE = 0;
 const DROPPED = 2;
@@ -125,6 +128,11 @@ export class Session implements Redeliverable {
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
       return false;
     }
+    // uWS 20.30 sends a large frame (≥ 16 KB) into an empty buffer of a socket that is no pub/sub subscriber
+    // through a fast path which, when the kernel takes only part of it, buffers the rest without polling for
+    // writable: it sat there, with no drain, until something else was sent (a catch-up waiting on drain
+    // stalled for good). An empty ping right behind it goes the ordinary way, which flushes and polls.
+    if (result === BACKPRESSURE && buffered === 0 && frameSize(frame) >= UWS_LARGE_FRAME) this.#ws.ping();
     // The send result says the socket is behind: over its budget it goes slow now, not at the next sweep
     // (which remains for topic traffic, whose per-socket results uWS does not report).
     if (result === BACKPRESSURE && !this.slow && this.#ws.getBufferedAmount() > this.#ctx.config.socketBudgetBytes) this.goSlow();
