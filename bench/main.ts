@@ -5,6 +5,7 @@
  * the figures and writes them as JSON. `npm run bench -- chart <json>…` draws them.
  * `npm run bench -- append` measures WebSocketService's outbox against bare JetStream (bench/append.ts);
  * `npm run bench -- presence` online counts at 100,000 simulated users over three hubs (bench/presence.ts).
+ * `npm run bench -- resume-slow` resumes a large backlog over a throttled link (bench/resume-slow.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { uwsRuntime } from '../hub/uws.ts';
 import { runAppendBench } from './append.ts';
 import { runPresenceBench } from './presence.ts';
 import { raiseFileLimit } from './child-server.ts';
+import { runResumeSlowBench } from './resume-slow.ts';
 import { type BenchOptions, HELP, OptionError, parseCommand } from './options.ts';
 import { busyPercent, machineTicks } from './proc-stats.ts';
 import { chartPoints, renderChart } from './report/latency-chart.ts';
@@ -27,6 +29,8 @@ async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'append') return runAppendBench(argv.slice(1));
   // Presence at 100,000 simulated users over simulated hubs: no sockets either (bench/presence.ts).
   if (argv[0] === 'presence') return runPresenceBench(argv.slice(1));
+  // A correctness goal over a slow link (issue 11), counted per run: its own small command line too.
+  if (argv[0] === 'resume-slow') return runResumeSlowBench(argv.slice(1));
   let command;
   try {
     command = parseCommand(argv, process.env);

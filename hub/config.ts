@@ -109,6 +109,11 @@ export interface AuthConfig {
   readonly algorithms: readonly string[];
   readonly audience: string | undefined;
   readonly issuer: string | undefined;
+  /**
+   * The longest a token without `exp` is accepted: it expires this long after its `iat` (or, without `iat`,
+   * after it was presented). 0 refuses tokens without `exp`.
+   */
+  readonly maxTokenLifetimeMs: number;
   /** Claims that may carry the user id, tried in order: the hub's own tokens use `sub`, the seed's `userId`. */
   readonly userClaims: readonly string[];
   /** Claim with the granted site ids (a list, or `"*"`). */
@@ -145,6 +150,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     siteClaim: claimName(env, 'HUB_JWT_SITE_CLAIM', 'siteId'),
     roleClaims: list(env, 'HUB_JWT_ROLE_CLAIM') ?? ['role', 'roles'],
     allSitesRoles: roles(env, 'HUB_ALL_SITES_ROLES', ['admin']),
+    maxTokenLifetimeMs: int(env, 'HUB_MAX_TOKEN_LIFETIME_MS', DAY_MS, 0, 365 * DAY_MS),
   };
   if (auth.secret !== undefined && auth.secret.length < 32) throw new ConfigError('HUB_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)');
   if (auth.jwksUrl !== undefined && auth.publicKey !== undefined) throw new ConfigError('set HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY, not both');

@@ -47,8 +47,11 @@ export class Gateway {
     const behavior: WebSocketBehavior<SocketData> = {
       // Frames above maxFrameBytes get an error frame; far above it, uWS closes the socket before buffering more.
       maxPayloadLength: this.#config.maxFrameBytes * 4,
-      // Idle detection is ours (application pings, see sweep), so it can close with a documented code.
-      idleTimeout: 0,
+      // Idle detection is ours (application pings, see sweep), so it can close with a documented code. uWS's
+      // own is only a backstop, set as long as it goes because it also bounds how long a closing socket may
+      // take to flush its close frame (16 s here, 4 s when disabled): a slow consumer closed with 4509 still
+      // has its buffered events ahead of that frame, and cut off early, its client saw 1006 instead.
+      idleTimeout: uwsIdleTimeoutSeconds(this.#config.idleTimeoutMs),
       sendPingsAutomatically: false,
       // The hub closes sockets past the hard limit itself (sweep or send, 4509, counted). uWS's own limit,
       // far above, is a backstop for a burst between two sweeps: it closes rather than silently skip a message.
@@ -208,9 +211,9 @@ export class Gateway {
   }
 
   /**
-   * One pass over the sessions: expired tokens (warned first), idle sockets,
-   * sockets over their byte budget (moved to the per-socket path), and critical
-   * events due for redelivery.
+   * One pass over the sessions: expired tokens (warned first), idle sockets, and
+   * sockets over their byte budget (moved to the per-socket path). Critical events
+   * due for redelivery have a queue of their own (RedeliveryQueue), not this pass.
    */
   #sweep(): void {
     const now = Date.now();
@@ -236,9 +239,17 @@ export class Gateway {
         continue;
       }
       if (!s.slow && buffered > socketBudgetBytes) s.goSlow();
-      if (s.acks) s.redeliverOverdue(now);
+      s.onDrain(buffered);
     }
   }
+}
+
+/**
+ * uWS's idle timeout in seconds: its longest (960 s, giving a closing socket 16 s to flush), unless the hub's
+ * own idle timeout is longer, then none (uWS must not close a socket the hub still considers alive).
+ */
+function uwsIdleTimeoutSeconds(hubIdleTimeoutMs: number): number {
+  return hubIdleTimeoutMs < 960_000 ? 960 : 0;
 }
 
 /** Often enough to catch a socket filling up before uWS's hard limit does. */

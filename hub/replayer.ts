@@ -32,6 +32,8 @@ export interface ResumeResult {
 
 /** What reads a range of the log: the events, backpressure, and when to stop. */
 export interface RangeReader {
+  /** Before `each`: a wait until the socket has room for this event, or undefined to send it now. */
+  room?(event: LiveEvent): Promise<void> | undefined;
   each(event: LiveEvent): void;
   pause(): Promise<void> | undefined;
   cancelled(): boolean;
@@ -104,24 +106,44 @@ export class Replayer {
       recovered = false; // aged out of retention: deliver what is left, the client refetches state
       cursor = first - 1;
     }
+    // One paced path: the log for what the window no longer holds, then the window, both waiting on the
+    // socket's drain. A socket that falls behind keeps making progress and is never closed for its own
+    // replay (sending the window in one tick overran the hard limit: 4509, resume, 4509 again).
     for (;;) {
       if (state.cancelled || session.closed) throw new ResumeCancelled();
-      if (cursor + 1 >= recent.start) {
-        // The window holds the rest: finish and join in this same tick.
-        for (const e of recent.since(cursor)) {
-          if (session.receives(state, e) && session.deliver(e)) replayed++;
+      if (cursor + 1 < recent.start) {
+        const target = recent.start - 1;
+        replayed += await this.#replayFromLog(session, state, cursor, target).catch((e: unknown) => {
+          throw unavailable(e, `replay of log ${stream} failed`);
+        });
+        cursor = target;
+        continue;
+      }
+      // Sends from the window while the socket has room; the window is read synchronously, so the check
+      // "reached live" and joining live happen in one tick and nothing slips between.
+      let wait: Promise<void> | undefined;
+      for (const e of recent.since(cursor)) {
+        if (session.receives(state, e)) {
+          wait = session.roomFor(e);
+          if (wait !== undefined) break; // sent once there is room for it
+          if (session.deliver(e)) replayed++;
         }
+        cursor = e.seq;
+        if (session.closed) break;
+        if (session.replayFull()) {
+          wait = session.drained();
+          break;
+        }
+      }
+      if (session.closed) throw new ResumeCancelled();
+      if (wait === undefined) {
         session.joinLive(state);
         this.#metrics.resumes.inc({ recovered: String(recovered) });
         this.#metrics.replayed.inc(replayed);
         return { offset: recent.last, epoch, recovered, replayed };
       }
-      const target = recent.start - 1;
-      const sent = await this.#replayFromLog(session, state, cursor, target).catch((e: unknown) => {
-        throw unavailable(e, `replay of log ${stream} failed`);
-      });
-      replayed += sent;
-      cursor = target;
+      // Live events keep arriving while this waits; the window may also move past `cursor`, then the log serves it.
+      await wait;
     }
   }
 
@@ -129,11 +151,12 @@ export class Replayer {
   async #replayFromLog(session: Session, state: SubscriptionState, after: number, target: number): Promise<number> {
     let sent = 0;
     await this.readRange(state.sub.stream, state.sub.filter(this.#ns), after, target, {
+      room: (event) => (session.receives(state, event) ? session.roomFor(event) : undefined),
       each: (event) => {
         if (session.receives(state, event) && session.deliver(event)) sent++;
       },
       // Backpressure: a full socket pauses its own replay, never anyone's live traffic.
-      pause: () => (session.bufferedAmount > 0 ? session.drained() : undefined),
+      pause: () => (session.replayFull() ? session.drained() : undefined),
       cancelled: () => state.cancelled || session.closed,
     });
     return sent;
@@ -184,7 +207,12 @@ export class Replayer {
           break;
         }
         const event = this.#fanOut.toEvent(stream, m);
-        if (event !== undefined) reader.each(event);
+        if (event !== undefined) {
+          const room = reader.room?.(event);
+          if (room !== undefined) await room;
+          if (reader.cancelled()) throw new ResumeCancelled();
+          reader.each(event);
+        }
         if (m.info.pending === 0 || m.seq === target) {
           complete = true;
           break;

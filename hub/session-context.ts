@@ -2,6 +2,7 @@
 import type { HubConfig } from './config.ts';
 import type { EventPermissions } from './event-permissions.ts';
 import type { HubMetrics } from './metrics.ts';
+import type { RedeliveryQueue } from './redelivery-queue.ts';
 import type { SubscriberRegistry } from './subscriber-registry.ts';
 
 export interface SessionContext {
@@ -13,4 +14,6 @@ export interface SessionContext {
   readonly slowRegistry: SubscriberRegistry;
   /** Which roles receive which events (HUB_EVENT_ROLES). */
   readonly permissions: EventPermissions;
+  /** When unacked critical events are sent again. */
+  readonly redelivery: RedeliveryQueue;
 }

@@ -10,6 +10,7 @@ import { CloseCode } from '../protocol/errors.ts';
 import type { StreamKey } from '../protocol/subjects.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
+import type { Redeliverable } from './redelivery-queue.ts';
 import type { SessionContext } from './session-context.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import type { Subscription, SubscriptionKey } from './subscription.ts';
@@ -42,10 +43,17 @@ interface Unacked {
   sentAt: number;
 }
 
+/** Frames from this size on take uWS's fast path for large sends (see deliver). */
+const UWS_LARGE_FRAME = 16 * 1024;
+
 /** uWS send results. */
+const BACKPRESSURE = 0;
 const DROPPED = 2;
 
-export class Session {
+/** Bits of `#redeliveryScheduled`, per log. */
+const STREAM_BIT: Record<StreamKey, number> = { site: 1, user: 2, global: 4 };
+
+export class Session implements Redeliverable {
   readonly id: string;
   readonly format: WireFormat;
   /** The client acks critical events (HubClient does); others get them fire-and-forget. */
@@ -66,7 +74,10 @@ export class Session {
   readonly #unacked: Record<StreamKey, Unacked[]> = { site: [], user: [], global: [] };
   /** Highest offset of a critical event sent on this connection, per log: the most an ack may cover. */
   readonly #sentUpTo: Record<StreamKey, number> = { site: 0, user: 0, global: 0 };
-  #drainWaiters: Array<() => void> = [];
+  /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close). */
+  #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> = [];
+  /** Logs with an entry in the redelivery queue (one at most per log). */
+  #redeliveryScheduled = 0;
 
   constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
     this.id = id;
@@ -101,9 +112,8 @@ export class Session {
   deliver(event: LiveEvent): boolean {
     if (this.closed) return false;
     const frame = event.frame(this.format);
-    const size = typeof frame === 'string' ? frame.length * 3 : frame.byteLength;
     const buffered = this.bufferedAmount;
-    if (buffered > 0 && buffered + size > this.#ctx.config.socketHardLimitBytes) {
+    if (buffered > 0 && buffered + frameSize(frame) > this.#ctx.config.socketHardLimitBytes) {
       // Closed at our hard limit, below uWS's, so the close frame still fits and the client sees 4509.
       this.#ctx.metrics.forcedCloses.inc({ reason: 'hard_limit' });
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
@@ -118,6 +128,14 @@ export class Session {
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
       return false;
     }
+    // uWS 20.30 sends a large frame (≥ 16 KB) into an empty buffer of a socket that is no pub/sub subscriber
+    // through a fast path which, when the kernel takes only part of it, buffers the rest without polling for
+    // writable: it sat there, with no drain, until something else was sent (a catch-up waiting on drain
+    // stalled for good). An empty ping right behind it goes the ordinary way, which flushes and polls.
+    if (result === BACKPRESSURE && buffered === 0 && frameSize(frame) >= UWS_LARGE_FRAME) this.#ws.ping();
+    // The send result says the socket is behind: over its budget it goes slow now, not at the next sweep
+    // (which remains for topic traffic, whose per-socket results uWS does not report).
+    if (result === BACKPRESSURE && !this.slow && this.#ws.getBufferedAmount() > this.#ctx.config.socketBudgetBytes) this.goSlow();
     if (event.spec.priority === 'critical') {
       if (event.seq > this.#sentUpTo[event.stream]) this.#sentUpTo[event.stream] = event.seq;
       this.#trackCritical(event);
@@ -174,31 +192,70 @@ export class Session {
     if (i > 0) list.splice(0, i);
   }
 
-  /** Resends critical events unacked for longer than the ack timeout. */
-  redeliverOverdue(now: number): void {
+  /**
+   * Called by the redelivery queue: resends the critical events of `stream` unacked for longer than the ack
+   * timeout, and returns when the next one falls due (undefined: nothing unacked, nothing scheduled).
+   */
+  redeliverDue(stream: StreamKey, now: number): number | undefined {
+    this.#redeliveryScheduled &= ~STREAM_BIT[stream];
+    const list = this.#unacked[stream];
+    if (this.closed || list.length === 0) return undefined;
     const timeout = this.#ctx.config.ackTimeoutMs;
-    for (const list of Object.values(this.#unacked)) {
+    let oldest = now;
+    this.#ws.cork(() => {
       for (const u of list) {
-        if (now - u.sentAt < timeout) continue;
-        u.sentAt = now;
-        this.#ctx.metrics.redelivered.inc();
-        const frame = u.event.frame(this.format);
-        this.#ws.cork(() => this.#ws.send(frame, typeof frame !== 'string'));
+        if (now - u.sentAt >= timeout) {
+          u.sentAt = now;
+          this.#ctx.metrics.redelivered.inc();
+          const frame = u.event.frame(this.format);
+          this.#ws.send(frame, typeof frame !== 'string');
+        }
+        if (u.sentAt < oldest) oldest = u.sentAt;
       }
-    }
+    });
+    this.#redeliveryScheduled |= STREAM_BIT[stream];
+    return oldest + timeout;
   }
 
-  /** Waits until the socket's buffer drains below the replay budget (or it closes). */
+  /**
+   * Whether a catch-up (resume, replay) must wait before sending more: half the byte budget is buffered.
+   * Catch-up alone then never makes a socket slow, let alone reach its hard limit.
+   */
+  replayFull(): boolean {
+    return !this.closed && this.#ws.getBufferedAmount() >= this.#ctx.config.socketBudgetBytes / 2;
+  }
+
+  /** Waits until the socket's buffer drains below the replay budget (or it closes); woken by uWS's drain. */
   drained(): Promise<void> {
-    if (this.closed || this.bufferedAmount < this.#ctx.config.socketBudgetBytes / 2) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.#drainedBelow(this.#ctx.config.socketBudgetBytes / 2);
   }
 
-  /** uWS drain: wake replays; a slow socket back under half its budget rejoins the fast path. */
-  onDrain(): void {
-    if (this.bufferedAmount >= this.#ctx.config.socketBudgetBytes / 2) return;
-    this.#wakeDrainWaiters();
-    if (this.slow) this.goFast();
+  /**
+   * For a catch-up about to send `event`: undefined if it can go now, else a wait until it fits under the
+   * hard limit (an event larger than what is left would otherwise close the socket for its own replay).
+   */
+  roomFor(event: LiveEvent): Promise<void> | undefined {
+    const buffered = this.bufferedAmount;
+    const size = frameSize(event.frame(this.format));
+    const hardLimit = this.#ctx.config.socketHardLimitBytes;
+    if (buffered === 0 || buffered + size <= hardLimit) return undefined;
+    // Below 1 byte means empty: a frame larger than the hard limit goes out alone.
+    return this.#drainedBelow(Math.max(1, hardLimit - size + 1));
+  }
+
+  /**
+   * uWS drain: wake catch-ups whose room is there; a slow socket back under half its budget rejoins the fast
+   * path. The sweep calls it too, as a safety net: uWS emits `drain` only from a writable event, so a buffer
+   * flushed by a later send (uWS issue 1047) drains without one.
+   */
+  onDrain(buffered = this.bufferedAmount): void {
+    if (this.#drainWaiters.length > 0) this.#wakeDrainWaiters(buffered);
+    if (this.slow && buffered < this.#ctx.config.socketBudgetBytes / 2) this.goFast();
+  }
+
+  #drainedBelow(below: number): Promise<void> {
+    if (this.closed || this.bufferedAmount < below) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ below, resolve }));
   }
 
   /** Takes the socket off the uWS topics: from now on its traffic is sent (and shed) per socket. */
@@ -271,18 +328,32 @@ export class Session {
     let i = list.length;
     while (i > 0 && list[i - 1]!.event.seq > event.seq) i--;
     if (i > 0 && list[i - 1]!.event.seq === event.seq) return;
-    list.splice(i, 0, { event, sentAt: Date.now() });
+    const now = Date.now();
+    list.splice(i, 0, { event, sentAt: now });
+    if ((this.#redeliveryScheduled & STREAM_BIT[event.stream]) === 0) {
+      this.#redeliveryScheduled |= STREAM_BIT[event.stream];
+      this.#ctx.redelivery.schedule(this, event.stream, now + this.#ctx.config.ackTimeoutMs);
+    }
     if (list.length > this.#ctx.config.maxUnackedCritical) {
       this.#ctx.metrics.forcedCloses.inc({ reason: 'unacked' });
       this.end(CloseCode.SlowConsumer, `more than ${this.#ctx.config.maxUnackedCritical} critical events unacked: reconnect and resume`);
     }
   }
 
-  #wakeDrainWaiters(): void {
+  /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */
+  #wakeDrainWaiters(buffered = 0): void {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
-    for (const w of waiters) w();
+    for (const w of waiters) {
+      if (this.closed || buffered < w.below) w.resolve();
+      else this.#drainWaiters.push(w);
+    }
   }
+}
+
+/** Bytes a frame may take in the send buffer (a string at most 3 bytes per UTF-16 unit). */
+function frameSize(frame: string | Uint8Array): number {
+  return typeof frame === 'string' ? frame.length * 3 : frame.byteLength;
 }
 
 /** Latest-value events replace each other per site, event and entity (a vehicle's id). */

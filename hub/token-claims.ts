@@ -9,20 +9,32 @@ import { AuthError } from './auth-error.ts';
 import type { AuthConfig } from './config.ts';
 import type { Grant } from './grant.ts';
 
-export type TokenClaims = Pick<AuthConfig, 'userClaims' | 'sitesClaim' | 'siteClaim' | 'roleClaims' | 'allSitesRoles'>;
+export type TokenClaims = Pick<AuthConfig, 'userClaims' | 'sitesClaim' | 'siteClaim' | 'roleClaims' | 'allSitesRoles' | 'maxTokenLifetimeMs'>;
 
 /** A token without any role has this one, as before claims were configurable. */
 const DEFAULT_ROLE = 'viewer';
 
-/** The grant of a verified payload, or AuthError with a reason fit for the client. */
-export function grantOf(payload: JWTPayload, claims: TokenClaims): Grant {
+/** The grant of a verified payload, or AuthError with a reason fit for the client. `now`: when it is presented. */
+export function grantOf(payload: JWTPayload, claims: TokenClaims, now = Date.now()): Grant {
   const { userId, userKey } = userOf(payload, claims.userClaims);
   const roles = rolesOf(payload, claims.roleClaims);
   const role = roles.values().next().value ?? DEFAULT_ROLE;
   if (roles.size === 0) roles.add(role);
   let sites = sitesOf(payload, claims);
   if (sites !== '*' && claims.allSitesRoles.some((r) => roles.has(r))) sites = '*';
-  return { userId, userKey, sites, role, roles, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
+  return { userId, userKey, sites, role, roles, expiresAt: expiryOf(payload, claims.maxTokenLifetimeMs, now) };
+}
+
+/**
+ * When the grant ends: at `exp`, or for a token without one, `maxLifetimeMs` after its `iat` (after `now`
+ * without `iat`), so a session on such a token is warned and closed like any other and cannot last forever.
+ */
+function expiryOf(payload: JWTPayload, maxLifetimeMs: number, now: number): number {
+  if (payload.exp !== undefined) return payload.exp * 1000;
+  if (maxLifetimeMs === 0) throw new AuthError('token has no exp claim (HUB_MAX_TOKEN_LIFETIME_MS=0 refuses such tokens)');
+  const expiresAt = (typeof payload.iat === 'number' ? payload.iat * 1000 : now) + maxLifetimeMs;
+  if (expiresAt <= now) throw new AuthError('token expired (it has no exp; tokens live at most HUB_MAX_TOKEN_LIFETIME_MS after iat)');
+  return expiresAt;
 }
 
 /** Own properties only: a claim named `constructor` must not find Object's. */

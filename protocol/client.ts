@@ -8,7 +8,7 @@
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { isSiteEvent, siteEventSpec } from './catalogue.ts';
 import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, encodeFrame, type EventMeta, type Frame, SUBPROTOCOL, type WireFormat } from './codec.ts';
-import { CloseCode, ErrorCode, HubError } from './errors.ts';
+import { CloseCode, ConnectionClosedError, ErrorCode, HubError } from './errors.ts';
 import { SeenOffsets } from './seen-offsets.ts';
 
 /** The subset of the WebSocket API HubClient uses (browsers' WebSocket and the `ws` package both fit). */
@@ -79,9 +79,14 @@ interface Position {
 interface Wanted {
   readonly op: 'subscribe:site' | 'subscribe:alarms' | 'subscribe:notifications';
   readonly args: Record<string, unknown>;
-  /** Complete up to here: set by the hub's `subscribed` reply, advanced by live events. */
+  /**
+   * Complete up to here: set by the hub's `subscribed` reply, advanced by live events and, for a site,
+   * by its in-order replayed ones, so a reconnect resumes from where the client actually got.
+   */
   position: Position | undefined;
   live: boolean;
+  /** Callers of a subscribe whose first request was cut off by a closing socket: answered after the reconnect. */
+  waiting: Array<{ resolve(reply: unknown): void; reject(error: Error): void }>;
 }
 
 const OPEN = 1;
@@ -104,7 +109,13 @@ export class HubClient {
   readonly #listeners = new Map<string, Set<Listener>>();
   readonly #pending = new Map<number, Pending>();
   readonly #wanted = new Map<string, Wanted>();
+  /** Critical offsets handled, per log (they reach a session through more than one subscription). */
   readonly #seen = new SeenOffsets();
+  /**
+   * Highest offset of a normal or latest-value event handled, per site: those come through the site's one
+   * subscription in offset order (replay, then live), so anything at or below it is a re-send.
+   */
+  readonly #highWater = new Map<string, number>();
   readonly #epochs = new Map<string, string>();
   readonly #ackUpTo = new Map<string, Position>();
   /** Critical offsets whose handler threw, per log: kept out of acks until handled. */
@@ -178,6 +189,8 @@ export class HubClient {
 
   unsubscribeSite(siteId: string | number): Promise<any> {
     this.#wanted.delete(`site:${siteId}`);
+    // Subscribing again later (say from an older snapshot's offset) gets its events again.
+    this.#highWater.delete(String(siteId));
     return this.request('unsubscribe:site', { siteId });
   }
 
@@ -242,6 +255,7 @@ export class HubClient {
   close(): void {
     this.#closedByUser = true;
     clearTimeout(this.#reconnectTimer);
+    for (const wanted of this.#wanted.values()) for (const w of wanted.waiting.splice(0)) w.reject(new Error('HubClient: closed'));
     this.#flushAcks();
     this.#ws?.close(1000, 'client closed');
   }
@@ -280,24 +294,38 @@ export class HubClient {
   }
 
   async #subscribe(key: string, op: Wanted['op'], args: Record<string, unknown>, from?: Position): Promise<any> {
-    const wanted: Wanted = this.#wanted.get(key) ?? { op, args, position: undefined, live: false };
+    const wanted: Wanted = this.#wanted.get(key) ?? { op, args, position: undefined, live: false, waiting: [] };
     if (from !== undefined) wanted.position = { offset: from.offset, epoch: from.epoch };
     this.#wanted.set(key, wanted);
     try {
       return await this.#resubscribe(wanted);
     } catch (e) {
-      // Refused in a reply (error codes are below 1000, e.g. site not granted): don't retry it. Rejected
-      // because the connection closed while it was in flight (close codes, 1000 and up): a reconnect
-      // subscribes it again from its position, so it stays wanted.
-      if (e instanceof HubError && e.code < 1000) this.#wanted.delete(key);
+      // The socket closed before the reply: nothing was refused. It is asked again after the reconnect
+      // (from its position), and this call answers then.
+      if (e instanceof ConnectionClosedError && this.#willReconnect(e.code) && this.#wanted.get(key) === wanted) {
+        return new Promise((resolve, reject) => wanted.waiting.push({ resolve, reject }));
+      }
+      // Refused in a reply (error codes are below 1000, e.g. site not granted): don't retry it. Closed
+      // for good (close codes, 1000 and up) it stays wanted, as the user may reconnect.
+      if (e instanceof HubError && !(e instanceof ConnectionClosedError) && e.code < 1000) this.#wanted.delete(key);
       throw e;
     }
+  }
+
+  /** Whether a close with `code` is followed by a reconnect. */
+  #willReconnect(code: number): boolean {
+    if (this.#closedByUser || this.#backoff === false || FATAL.has(code)) return false;
+    return (code !== CloseCode.Unauthorized && code !== CloseCode.TokenExpired) || this.#options.getToken !== undefined;
   }
 
   async #resubscribe(wanted: Wanted): Promise<any> {
     wanted.live = false;
     const reply = (await this.request(wanted.op, { ...wanted.args, ...wanted.position })) as { offset?: number; epoch?: string; recovered?: boolean };
-    if (typeof reply.offset === 'number' && typeof reply.epoch === 'string') wanted.position = { offset: reply.offset, epoch: reply.epoch };
+    if (typeof reply.offset === 'number' && typeof reply.epoch === 'string') {
+      const p = wanted.position;
+      // Never backwards: live events may have been handled before the reply arrived.
+      if (p === undefined || p.epoch !== reply.epoch || p.offset < reply.offset) wanted.position = { offset: reply.offset, epoch: reply.epoch };
+    }
     wanted.live = true;
     return reply;
   }
@@ -311,10 +339,15 @@ export class HubClient {
     for (const [key, wanted] of this.#wanted) {
       this.#resubscribe(wanted).then(
         (reply: { recovered?: boolean; replayed?: number }) => {
+          for (const w of wanted.waiting.splice(0)) w.resolve(reply);
           if (reconnect) this.#emit('recovered', { subscription: key, recovered: reply.recovered !== false, replayed: reply.replayed ?? 0 } satisfies RecoveredInfo);
         },
         (e: Error) => {
-          if (e instanceof HubError && e.code === ErrorCode.Forbidden) this.#wanted.delete(key); // no longer granted
+          if (e instanceof ConnectionClosedError && this.#willReconnect(e.code)) return; // asked again after the next reconnect
+          if (e instanceof HubError && !(e instanceof ConnectionClosedError)) {
+            for (const w of wanted.waiting.splice(0)) w.reject(e);
+            if (e.code === ErrorCode.Forbidden) this.#wanted.delete(key); // no longer granted
+          }
           this.#emit('error', { code: e instanceof HubError ? e.code : 0, message: `resubscribing ${key} failed: ${e.message}` });
         },
       );
@@ -360,23 +393,28 @@ export class HubClient {
     const { stream, offset, epoch } = meta;
     if (this.#epochs.get(stream) !== epoch) {
       // A recreated log restarts its offsets: forget the old ones.
-      if (this.#epochs.has(stream)) this.#seen.clear(stream);
+      if (this.#epochs.has(stream)) {
+        this.#seen.clear(stream);
+        if (stream === 'site') this.#highWater.clear();
+      }
       this.#epochs.set(stream, epoch);
     }
     const critical = stream !== 'site' || (isSiteEvent(name) && siteEventSpec(name).priority === 'critical');
+    if (!critical) {
+      this.#onSiteEvent(name, data, meta);
+      return;
+    }
     if (this.#seen.has(stream, offset) && meta.resync !== true) {
-      if (critical) this.#scheduleAck(stream, offset, epoch); // our ack was lost: send it again
+      this.#scheduleAck(stream, offset, epoch); // our ack was lost: send it again
       return;
     }
     if (stream === 'site') {
-      this.#advance(this.#wanted.get(`site:${meta.site}`), meta);
-      if (critical) this.#advance(this.#wanted.get('alarms'), meta);
+      // Alarms reach a session through its site subscription and through `alarms`: while either replays, one
+      // may run ahead of the other, so only a live subscription advances on them.
+      this.#advance(this.#wanted.get(`site:${meta.site}`), meta, false);
+      this.#advance(this.#wanted.get('alarms'), meta, false);
     }
     const handled = this.#emit(name, data, meta);
-    if (!critical) {
-      this.#seen.add(stream, offset);
-      return;
-    }
     // Acked only once every handler returned: an event whose handler threw is neither marked seen nor
     // acked (nor covered by a later cumulative ack), so the hub's redelivery runs it again.
     const failed = this.#failed.get(stream);
@@ -390,8 +428,25 @@ export class HubClient {
     }
   }
 
-  #advance(wanted: Wanted | undefined, meta: EventMeta): void {
-    if (wanted === undefined || !wanted.live) return;
+  /**
+   * A normal or latest-value event: only its site's subscription carries it, in offset order (replay, then
+   * live), so a high-water mark drops every re-send however many there are, and the subscription's position
+   * advances even while it replays. A `resync` (the newest value after shedding) is older on purpose.
+   */
+  #onSiteEvent(name: string, data: unknown, meta: EventMeta): void {
+    const site = String(meta.site);
+    if (meta.resync !== true) {
+      const high = this.#highWater.get(site);
+      if (high !== undefined && meta.offset <= high) return;
+      this.#highWater.set(site, meta.offset);
+      this.#advance(this.#wanted.get(`site:${site}`), meta, true);
+    }
+    this.#emit(name, data, meta);
+  }
+
+  /** Moves a subscription's position forward to an event it got; `inOrder`: even while it still replays. */
+  #advance(wanted: Wanted | undefined, meta: EventMeta, inOrder: boolean): void {
+    if (wanted === undefined || (!wanted.live && !inOrder)) return;
     if (wanted.position === undefined || wanted.position.epoch !== meta.epoch || meta.offset > wanted.position.offset) wanted.position = { offset: meta.offset, epoch: meta.epoch };
   }
 
@@ -444,7 +499,7 @@ export class HubClient {
     this.#ws = undefined;
     for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer);
-      pending.reject(new HubError(code, reason || 'connection closed'));
+      pending.reject(new ConnectionClosedError(code, reason || 'connection closed'));
     }
     this.#pending.clear();
     for (const wanted of this.#wanted.values()) wanted.live = false;

@@ -55,7 +55,7 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /** An error a hub reported, on the wire or as a close. */
 export class HubError extends Error {
-  override readonly name = 'HubError';
+  override readonly name: string = 'HubError';
   constructor(
     readonly code: number,
     message: string,
@@ -63,6 +63,14 @@ export class HubError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * A request whose connection closed before the hub answered it: nothing was refused, and HubClient asks
+ * again after reconnecting (`code` is the close code).
+ */
+export class ConnectionClosedError extends HubError {
+  override readonly name = 'ConnectionClosedError';
 }
 
 /** An event or its target failed validation before it was appended. */

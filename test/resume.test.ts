@@ -226,3 +226,29 @@ describe('HubClient.subscribeSite from a snapshot offset', () => {
     }
   });
 });
+
+describe('HubClient duplicates', () => {
+  it('drops re-sent events of a site, but a site subscribed again after unsubscribing gets an older range again', async () => {
+    const t = await startTestHub();
+    try {
+      const pub = await t.publisher();
+      const c = await Recorder.connect(t.wsUrl, await t.token({ sub: 'again', sites: [9] }));
+      const start = (await c.client.subscribeSite(9)) as { offset: number; epoch: string };
+      const first = await appendTasks(pub, 9, 3);
+      await c.waitFor((r) => r.filter((e) => e.name === 'task:update').length === 3);
+      // The same range asked for again while subscribed: every event is a re-send, none reaches the application.
+      await c.client.subscribeSite(9, start);
+      const marker = await pub.sendTaskUpdate(9, { id: 'marker' });
+      await c.waitFor((r) => r.some((e) => e.meta?.offset === marker));
+      assert.deepEqual(offsets(c, 'task:update'), [...first, marker]);
+      // After unsubscribing, the application asks for the range again on purpose (a snapshot's offset): it gets it.
+      await c.client.unsubscribeSite(9);
+      await c.client.subscribeSite(9, start);
+      await c.waitFor((r) => r.filter((e) => e.name === 'task:update').length === 8);
+      assert.deepEqual(offsets(c, 'task:update'), [...first, marker, ...first, marker]);
+      c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+});
