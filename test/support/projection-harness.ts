@@ -139,7 +139,15 @@ export class ProjectionHarness {
 
   /** Offset of the last event a projection's filter selects: where its worker will stop. */
   async lastSeqFor(name: string): Promise<number> {
-    return lastSeqMatching(this.nc, streamName(this.ns, 'site'), this.projection(name).filter(this.ns));
+    // Right after a NATS restart, JetStream may not answer within a request's timeout while it recovers
+    // its streams (seen on a loaded machine): ask again until it does.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await lastSeqMatching(this.nc, streamName(this.ns, 'site'), this.projection(name).filter(this.ns));
+      } catch (e) {
+        if ((e as Error).name !== 'TimeoutError' || attempt >= 5) throw e;
+      }
+    }
   }
 
   /** Every event of the stream a projection's filter selects, in log order. */
