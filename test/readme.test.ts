@@ -31,6 +31,14 @@ describe('README', () => {
     for (const name of shown) assert.ok(scripts.includes(name), `npm run ${name} is not a script of package.json`);
   });
 
+  it('has every variable hub/config.ts reads documented in docs/configuration.md', () => {
+    const config = readFileSync(new URL('hub/config.ts', ROOT), 'utf8');
+    const documented = readFileSync(new URL('docs/configuration.md', ROOT), 'utf8');
+    const names = [...config.matchAll(/'(HUB_[A-Z_]+|NATS_URL|DATABASE_URL)'/g)].map((m) => m[1]!);
+    assert.ok(names.length > 30);
+    for (const name of names) assert.ok(documented.includes(`\`${name}\``), `${name} is read by hub/config.ts but not documented in docs/configuration.md`);
+  });
+
   it('is at most 150 lines (the rest lives in docs/)', () => {
     assert.ok(readme.split('\n').length <= 151, `${readme.split('\n').length} lines`);
   });
