@@ -13,7 +13,7 @@ import { loadConfig } from '../hub/config.ts';
 import { createLogger } from '../hub/logger.ts';
 import { PresenceTracker } from '../hub/presence-tracker.ts';
 import { ensureStreams } from '../hub/streams.ts';
-import { namespaceBuckets, presenceBucket, STREAM_KEYS, streamName } from '../protocol/subjects.ts';
+import { presenceBucket } from '../protocol/subjects.ts';
 
 export interface SimulatedHubOptions {
   readonly ttlMs?: number;
@@ -60,17 +60,6 @@ export async function ensureNamespace(url: string, ns: string): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     await ensureStreams(nc, await jetstreamManager(nc), loadConfig({ HUB_NAMESPACE: ns, HUB_JWT_SECRET: 'x'.repeat(32), NATS_URL: url }));
-  } finally {
-    await nc.close();
-  }
-}
-
-export async function dropNamespace(url: string, ns: string): Promise<void> {
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const key of STREAM_KEYS) await jsm.streams.delete(streamName(ns, key)).catch(() => {});
-    for (const bucket of namespaceBuckets(ns)) await jsm.streams.delete(`KV_${bucket}`).catch(() => {});
   } finally {
     await nc.close();
   }

@@ -31,7 +31,8 @@ import type { OnlineStats } from '../protocol/presence.ts';
 import { HubPublisher } from '../protocol/publisher.ts';
 import { presenceBucket } from '../protocol/subjects.ts';
 import { PresenceModel } from './presence-model.ts';
-import { dropNamespace, ensureNamespace, SimulatedHub } from './presence-sim.ts';
+import { ensureNamespace, SimulatedHub } from './presence-sim.ts';
+import { dropNamespace } from './targets/nats-namespace.ts';
 import { formatRatio, median, ratio } from './ratio.ts';
 
 const HELP = `npm run bench -- presence [options]
