@@ -3,7 +3,7 @@
  * frozen. A bad value fails fast naming the variable.
  */
 import { EVENT_NAMES, isEventName } from '../protocol/catalogue.ts';
-import { natsServers } from '../protocol/nats-servers.ts';
+import { type Env, EnvSettings } from '../protocol/env-settings.ts';
 import { isValidNamespace } from '../protocol/subjects.ts';
 import type { LogFormat } from './logger.ts';
 
@@ -131,70 +131,69 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 const DAY_MS = 86_400_000;
 
 export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig> = {}): HubConfig {
+  const settings = new EnvSettings(env, (message) => new ConfigError(message));
   const namespace = env.HUB_NAMESPACE ?? 'plant';
   if (!isValidNamespace(namespace)) throw new ConfigError(`HUB_NAMESPACE=${JSON.stringify(namespace)} must match [A-Za-z0-9_-]{1,32}`);
   const auth: AuthConfig = {
-    secret: nonEmpty(env, 'HUB_JWT_SECRET'),
-    jwksUrl: url(env, 'HUB_JWKS_URL'),
-    publicKey: nonEmpty(env, 'HUB_JWT_PUBLIC_KEY'),
-    algorithms: list(env, 'HUB_JWT_ALGORITHMS') ?? ['RS256', 'ES256', 'EdDSA'],
-    audience: nonEmpty(env, 'HUB_JWT_AUDIENCE'),
-    issuer: nonEmpty(env, 'HUB_JWT_ISSUER'),
-    userClaims: list(env, 'HUB_JWT_USER_CLAIM') ?? ['sub', 'userId', 'id'],
-    sitesClaim: claimName(env, 'HUB_JWT_SITES_CLAIM', 'sites'),
-    siteClaim: claimName(env, 'HUB_JWT_SITE_CLAIM', 'siteId'),
-    roleClaims: list(env, 'HUB_JWT_ROLE_CLAIM') ?? ['role', 'roles'],
-    allSitesRoles: roles(env, 'HUB_ALL_SITES_ROLES', ['admin']),
-    maxTokenLifetimeMs: int(env, 'HUB_MAX_TOKEN_LIFETIME_MS', DAY_MS, 0, 365 * DAY_MS),
+    secret: settings.text('HUB_JWT_SECRET'),
+    jwksUrl: settings.url('HUB_JWKS_URL'),
+    publicKey: settings.text('HUB_JWT_PUBLIC_KEY'),
+    algorithms: settings.list('HUB_JWT_ALGORITHMS') ?? ['RS256', 'ES256', 'EdDSA'],
+    audience: settings.text('HUB_JWT_AUDIENCE'),
+    issuer: settings.text('HUB_JWT_ISSUER'),
+    userClaims: settings.list('HUB_JWT_USER_CLAIM') ?? ['sub', 'userId', 'id'],
+    sitesClaim: claimName(settings, 'HUB_JWT_SITES_CLAIM', 'sites'),
+    siteClaim: claimName(settings, 'HUB_JWT_SITE_CLAIM', 'siteId'),
+    roleClaims: settings.list('HUB_JWT_ROLE_CLAIM') ?? ['role', 'roles'],
+    allSitesRoles: roles(settings, 'HUB_ALL_SITES_ROLES', ['admin']),
+    maxTokenLifetimeMs: settings.int('HUB_MAX_TOKEN_LIFETIME_MS', DAY_MS, 0, 365 * DAY_MS),
   };
   if (auth.secret !== undefined && auth.secret.length < 32) throw new ConfigError('HUB_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)');
   if (auth.jwksUrl !== undefined && auth.publicKey !== undefined) throw new ConfigError('set HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY, not both');
   if (auth.userClaims.length === 0) throw new ConfigError('HUB_JWT_USER_CLAIM must name at least one claim');
   const config: HubConfig = {
-    port: int(env, 'HUB_PORT', 3000, 0, 65535),
+    port: settings.int('HUB_PORT', 3000, 0, 65535),
     host: env.HUB_HOST ?? '0.0.0.0',
-    natsUrl: natsUrl(env, 'NATS_URL'),
-    streamReplicas: int(env, 'HUB_STREAM_REPLICAS', 1, 1, 5),
+    natsUrl: settings.natsUrl('NATS_URL'),
+    streamReplicas: settings.int('HUB_STREAM_REPLICAS', 1, 1, 5),
     dataDir: env.HUB_DATA_DIR ?? 'data',
-    embeddedNatsPort: int(env, 'HUB_EMBEDDED_NATS_PORT', 4223, 1, 65535),
+    embeddedNatsPort: settings.int('HUB_EMBEDDED_NATS_PORT', 4223, 1, 65535),
     namespace,
     auth,
-    allowedOrigins: list(env, 'HUB_ALLOWED_ORIGINS') ?? [],
-    serviceToken: nonEmpty(env, 'HUB_SERVICE_TOKEN'),
-    maxConnectionsPerUser: int(env, 'HUB_MAX_CONNECTIONS_PER_USER', 10, 1, 1_000_000),
-    maxFrameBytes: int(env, 'HUB_MAX_FRAME_BYTES', 64 * 1024, 256, 16 * 1024 * 1024),
-    idleTimeoutMs: int(env, 'HUB_IDLE_TIMEOUT_MS', 60_000, 1000, DAY_MS),
-    maxBadFrames: int(env, 'HUB_MAX_BAD_FRAMES', 10, 1, 1_000_000),
-    notificationRetentionMs: int(env, 'HUB_NOTIFICATION_RETENTION_MS', 30 * DAY_MS, 60_000, 3650 * DAY_MS),
-    siteStreamMaxBytes: int(env, 'HUB_SITE_STREAM_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
-    logLevel: oneOf(env, 'HUB_LOG_LEVEL', LOG_LEVELS, 'info'),
-    logFormat: oneOf(env, 'HUB_LOG_FORMAT', ['auto', 'json', 'pretty'], 'auto') as LogFormat,
-    socketBudgetBytes: int(env, 'HUB_SOCKET_BUDGET_BYTES', 1024 * 1024, 1024, 1 << 30),
-    socketHardLimitBytes: int(env, 'HUB_SOCKET_HARD_LIMIT_BYTES', 8 * 1024 * 1024, 2048, 1 << 30),
-    ackTimeoutMs: int(env, 'HUB_ACK_TIMEOUT_MS', 10_000, 100, DAY_MS),
-    maxUnackedCritical: int(env, 'HUB_MAX_UNACKED_CRITICAL', 1000, 1, 1_000_000),
-    recentEvents: int(env, 'HUB_RECENT_EVENTS', 10_000, 16, 10_000_000),
-    recentBytes: int(env, 'HUB_RECENT_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
-    tokenWarningMs: int(env, 'HUB_TOKEN_WARNING_MS', 60_000, 0, DAY_MS),
-    alarmAckRoles: list(env, 'HUB_ALARM_ACK_ROLES') ?? ['operator', 'supervisor', 'admin'],
-    connectionsPerIpPerSecond: int(env, 'HUB_CONNECTIONS_PER_IP_PER_SECOND', 200, 1, 1_000_000),
-    maxSubscriptions: int(env, 'HUB_MAX_SUBSCRIPTIONS', 200, 1, 1_000_000),
-    commandsPerSecond: int(env, 'HUB_COMMANDS_PER_SECOND', 50, 1, 1_000_000),
-    maxIngestBytes: int(env, 'HUB_MAX_INGEST_BYTES', 1_048_576, 1024, 64 * 1024 * 1024),
-    drainTimeoutMs: int(env, 'HUB_DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
-    eventMetrics: onOff(env, 'HUB_EVENT_METRICS', true),
-    eventRoles: eventRoles(env, 'HUB_EVENT_ROLES'),
-    socketIo: onOff(env, 'HUB_SOCKETIO', true),
-    socketIoRecoveryMs: int(env, 'HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),
-    httpLimits: httpLimits(env),
-    analystRoles: roles(env, 'HUB_ANALYST_ROLES', ['analyst', 'admin']),
-    exportStallMs: int(env, 'HUB_EXPORT_STALL_MS', 60_000, 100, DAY_MS),
-    presenceTtlMs: int(env, 'HUB_PRESENCE_TTL_MS', 15_000, 1000, 120_000),
+    allowedOrigins: settings.list('HUB_ALLOWED_ORIGINS') ?? [],
+    serviceToken: settings.text('HUB_SERVICE_TOKEN'),
+    maxConnectionsPerUser: settings.int('HUB_MAX_CONNECTIONS_PER_USER', 10, 1, 1_000_000),
+    maxFrameBytes: settings.int('HUB_MAX_FRAME_BYTES', 64 * 1024, 256, 16 * 1024 * 1024),
+    idleTimeoutMs: settings.int('HUB_IDLE_TIMEOUT_MS', 60_000, 1000, DAY_MS),
+    maxBadFrames: settings.int('HUB_MAX_BAD_FRAMES', 10, 1, 1_000_000),
+    notificationRetentionMs: settings.int('HUB_NOTIFICATION_RETENTION_MS', 30 * DAY_MS, 60_000, 3650 * DAY_MS),
+    siteStreamMaxBytes: settings.int('HUB_SITE_STREAM_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
+    logLevel: settings.oneOf('HUB_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: settings.oneOf('HUB_LOG_FORMAT', ['auto', 'json', 'pretty'], 'auto') as LogFormat,
+    socketBudgetBytes: settings.int('HUB_SOCKET_BUDGET_BYTES', 1024 * 1024, 1024, 1 << 30),
+    socketHardLimitBytes: settings.int('HUB_SOCKET_HARD_LIMIT_BYTES', 8 * 1024 * 1024, 2048, 1 << 30),
+    ackTimeoutMs: settings.int('HUB_ACK_TIMEOUT_MS', 10_000, 100, DAY_MS),
+    maxUnackedCritical: settings.int('HUB_MAX_UNACKED_CRITICAL', 1000, 1, 1_000_000),
+    recentEvents: settings.int('HUB_RECENT_EVENTS', 10_000, 16, 10_000_000),
+    recentBytes: settings.int('HUB_RECENT_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+    tokenWarningMs: settings.int('HUB_TOKEN_WARNING_MS', 60_000, 0, DAY_MS),
+    alarmAckRoles: settings.list('HUB_ALARM_ACK_ROLES') ?? ['operator', 'supervisor', 'admin'],
+    connectionsPerIpPerSecond: settings.int('HUB_CONNECTIONS_PER_IP_PER_SECOND', 200, 1, 1_000_000),
+    maxSubscriptions: settings.int('HUB_MAX_SUBSCRIPTIONS', 200, 1, 1_000_000),
+    commandsPerSecond: settings.int('HUB_COMMANDS_PER_SECOND', 50, 1, 1_000_000),
+    maxIngestBytes: settings.int('HUB_MAX_INGEST_BYTES', 1_048_576, 1024, 64 * 1024 * 1024),
+    drainTimeoutMs: settings.int('HUB_DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
+    eventMetrics: settings.onOff('HUB_EVENT_METRICS', true),
+    eventRoles: eventRoles(settings, 'HUB_EVENT_ROLES'),
+    socketIo: settings.onOff('HUB_SOCKETIO', true),
+    socketIoRecoveryMs: settings.int('HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),
+    httpLimits: httpLimits(settings),
+    analystRoles: roles(settings, 'HUB_ANALYST_ROLES', ['analyst', 'admin']),
+    exportStallMs: settings.int('HUB_EXPORT_STALL_MS', 60_000, 100, DAY_MS),
+    presenceTtlMs: settings.int('HUB_PRESENCE_TTL_MS', 15_000, 1000, 120_000),
     ...overrides,
   };
   if (config.socketHardLimitBytes <= config.socketBudgetBytes) throw new ConfigError('HUB_SOCKET_HARD_LIMIT_BYTES must be larger than HUB_SOCKET_BUDGET_BYTES');
@@ -202,107 +201,51 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
   return Object.freeze(config);
 }
 
-function httpLimits(env: Env): HttpLimits {
+function httpLimits(settings: EnvSettings): HttpLimits {
   const bucket = (name: string, rate: number) => {
-    const r = int(env, `HUB_HTTP_RATE_${name}`, rate, 0, 1_000_000);
-    const burst = int(env, `HUB_HTTP_BURST_${name}`, Math.max(1, r * 2), 1, 10_000_000);
+    const r = settings.int(`HUB_HTTP_RATE_${name}`, rate, 0, 1_000_000);
+    const burst = settings.int(`HUB_HTTP_BURST_${name}`, Math.max(1, r * 2), 1, 10_000_000);
     return Object.freeze({ rate: r, burst });
   };
   return Object.freeze({
     perToken: bucket('PER_TOKEN', 20),
     perAddress: bucket('PER_ADDRESS', 100),
     service: bucket('SERVICE', 1000),
-    exportsPerToken: int(env, 'HUB_HTTP_EXPORTS_PER_TOKEN', 4, 1, 10_000),
+    exportsPerToken: settings.int('HUB_HTTP_EXPORTS_PER_TOKEN', 4, 1, 10_000),
   });
 }
 
 /** pino's levels: an unknown one would only fail later, inside the logger, without the variable's name. */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function oneOf(env: Env, name: string, allowed: readonly string[], fallback: string): string {
-  const raw = nonEmpty(env, name);
-  if (raw === undefined) return fallback;
-  if (!allowed.includes(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)} must be one of ${allowed.join(', ')}`);
-  return raw;
-}
-
-function nonEmpty(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = nonEmpty(env, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
-function onOff(env: Env, name: string, fallback: boolean): boolean {
-  const raw = nonEmpty(env, name);
-  if (raw === undefined) return fallback;
-  if (raw === 'on') return true;
-  if (raw === 'off') return false;
-  throw new ConfigError(`${name}=${JSON.stringify(raw)} must be on or off`);
-}
-
 /** `event=role,role;event=role`: which roles receive an event. */
-function eventRoles(env: Env, name: string): ReadonlyMap<string, readonly string[]> {
-  const raw = nonEmpty(env, name);
+function eventRoles(settings: EnvSettings, name: string): ReadonlyMap<string, readonly string[]> {
+  const raw = settings.text(name);
   const rules = new Map<string, readonly string[]>();
   if (raw === undefined) return rules;
   for (const rule of raw.split(';').map((r) => r.trim()).filter((r) => r.length > 0)) {
     const eq = rule.indexOf('=');
     const event = eq < 0 ? rule : rule.slice(0, eq).trim();
     const roles = eq < 0 ? [] : rule.slice(eq + 1).split(',').map((r) => r.trim()).filter((r) => r.length > 0);
-    if (!isEventName(event)) throw new ConfigError(`${name}: ${JSON.stringify(event)} is not an event name (one of ${EVENT_NAMES.join(', ')})`);
-    if (roles.length === 0) throw new ConfigError(`${name}: ${event} needs at least one role (event=role,role;…)`);
-    if (rules.has(event)) throw new ConfigError(`${name}: ${event} is named twice`);
+    if (!isEventName(event)) throw settings.fail(`${name}: ${JSON.stringify(event)} is not an event name (one of ${EVENT_NAMES.join(', ')})`);
+    if (roles.length === 0) throw settings.fail(`${name}: ${event} needs at least one role (event=role,role;…)`);
+    if (rules.has(event)) throw settings.fail(`${name}: ${event} is named twice`);
     rules.set(event, roles);
   }
   return rules;
 }
 
-function list(env: Env, name: string): string[] | undefined {
-  const raw = nonEmpty(env, name);
-  return raw === undefined ? undefined : raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-}
-
 /** One claim name: a list here would be a misread setting, not a wish. */
-function claimName(env: Env, name: string, fallback: string): string {
-  const raw = nonEmpty(env, name);
+function claimName(settings: EnvSettings, name: string, fallback: string): string {
+  const raw = settings.text(name);
   if (raw === undefined) return fallback;
-  if (raw.includes(',') || /\s/.test(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)} must be one claim name`);
+  if (raw.includes(',') || /\s/.test(raw)) throw settings.fail(`${name}=${JSON.stringify(raw)} must be one claim name`);
   return raw;
 }
 
 /** A role list; `none` says "no role at all", since an empty value means "the default". */
-function roles(env: Env, name: string, fallback: string[]): string[] {
-  const raw = list(env, name);
+function roles(settings: EnvSettings, name: string, fallback: string[]): string[] {
+  const raw = settings.list(name);
   if (raw === undefined) return fallback;
   return raw.length === 1 && raw[0] === 'none' ? [] : raw;
-}
-
-/** One NATS URL or a comma-separated list; each entry checked here, so a typo fails at start, not on connect. */
-function natsUrl(env: Env, name: string): string | undefined {
-  const raw = nonEmpty(env, name);
-  if (raw === undefined) return undefined;
-  try {
-    natsServers(raw);
-  } catch (e) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)}: ${(e as Error).message}`);
-  }
-  return raw;
-}
-
-function url(env: Env, name: string): string | undefined {
-  const raw = nonEmpty(env, name);
-  if (raw === undefined) return undefined;
-  try {
-    new URL(raw);
-  } catch {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a URL`);
-  }
-  return raw;
 }

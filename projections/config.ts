@@ -3,7 +3,7 @@
  * validated, frozen. A bad value fails fast naming the variable. Shares
  * HUB_NAMESPACE, NATS_URL and HUB_DATA_DIR with the hub.
  */
-import { natsServers } from '../protocol/nats-servers.ts';
+import { type Env, EnvSettings } from '../protocol/env-settings.ts';
 import { isValidNamespace } from '../protocol/subjects.ts';
 
 export interface ProjectionsConfig {
@@ -34,61 +34,35 @@ export class ProjectionsConfigError extends Error {
   override readonly name = 'ProjectionsConfigError';
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,40}$/;
 
 export function loadProjectionsConfig(env: Env = process.env, overrides: Partial<ProjectionsConfig> = {}): ProjectionsConfig {
+  const settings = new EnvSettings(env, (message) => new ProjectionsConfigError(message));
   const namespace = env.HUB_NAMESPACE ?? 'plant';
   if (!isValidNamespace(namespace)) throw new ProjectionsConfigError(`HUB_NAMESPACE=${JSON.stringify(namespace)} must match [A-Za-z0-9_-]{1,32}`);
-  const schema = nonEmpty(env, 'PROJECTIONS_SCHEMA') ?? 'projections';
+  const schema = settings.text('PROJECTIONS_SCHEMA') ?? 'projections';
   if (!SCHEMA_PATTERN.test(schema)) throw new ProjectionsConfigError(`PROJECTIONS_SCHEMA=${JSON.stringify(schema)} must match ${SCHEMA_PATTERN}`);
-  const timeZone = nonEmpty(env, 'PROJECTIONS_TIMEZONE') ?? 'UTC';
+  const timeZone = settings.text('PROJECTIONS_TIMEZONE') ?? 'UTC';
   try {
     new Intl.DateTimeFormat('en-CA', { timeZone });
   } catch {
     throw new ProjectionsConfigError(`PROJECTIONS_TIMEZONE=${JSON.stringify(timeZone)} is not an IANA time zone (e.g. Asia/Shanghai)`);
   }
-  const embeddedPort = int(env, 'HUB_EMBEDDED_NATS_PORT', 4223, 1, 65535);
+  const embeddedPort = settings.int('HUB_EMBEDDED_NATS_PORT', 4223, 1, 65535);
   const config: ProjectionsConfig = {
     namespace,
-    natsUrl: natsUrl(env, 'NATS_URL') ?? `nats://127.0.0.1:${embeddedPort}`,
-    databaseUrl: nonEmpty(env, 'DATABASE_URL'),
+    natsUrl: settings.natsUrl('NATS_URL') ?? `nats://127.0.0.1:${embeddedPort}`,
+    databaseUrl: settings.text('DATABASE_URL'),
     dataDir: env.HUB_DATA_DIR ?? 'data',
     schema,
-    batchSize: int(env, 'PROJECTIONS_BATCH_SIZE', 10_000, 1, 100_000),
-    rebuildBatchSize: int(env, 'PROJECTIONS_REBUILD_BATCH_SIZE', 50_000, 1, 200_000),
+    batchSize: settings.int('PROJECTIONS_BATCH_SIZE', 10_000, 1, 100_000),
+    rebuildBatchSize: settings.int('PROJECTIONS_REBUILD_BATCH_SIZE', 50_000, 1, 200_000),
     timeZone,
-    pushIntervalMs: int(env, 'PROJECTIONS_PUSH_INTERVAL_MS', 500, 50, 3_600_000),
-    ackWaitMs: int(env, 'PROJECTIONS_ACK_WAIT_MS', 60_000, 1000, 3_600_000),
-    maxBackoffMs: int(env, 'PROJECTIONS_MAX_BACKOFF_MS', 10_000, 100, 600_000),
+    pushIntervalMs: settings.int('PROJECTIONS_PUSH_INTERVAL_MS', 500, 50, 3_600_000),
+    ackWaitMs: settings.int('PROJECTIONS_ACK_WAIT_MS', 60_000, 1000, 3_600_000),
+    maxBackoffMs: settings.int('PROJECTIONS_MAX_BACKOFF_MS', 10_000, 100, 600_000),
     logLevel: env.PROJECTIONS_LOG_LEVEL ?? env.HUB_LOG_LEVEL ?? 'info',
     ...overrides,
   };
   return Object.freeze(config);
-}
-
-function nonEmpty(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
-
-/** One NATS URL or a comma-separated list, each entry checked now rather than on the first connect. */
-function natsUrl(env: Env, name: string): string | undefined {
-  const raw = nonEmpty(env, name);
-  if (raw === undefined) return undefined;
-  try {
-    natsServers(raw);
-  } catch (e) {
-    throw new ProjectionsConfigError(`${name}=${JSON.stringify(raw)}: ${(e as Error).message}`);
-  }
-  return raw;
-}
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = nonEmpty(env, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ProjectionsConfigError(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-  return n;
 }
