@@ -13,8 +13,7 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitFor } from './support/wait-for.ts';
 
 /** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
 const opened: Array<{ close(): void }> = [];
@@ -38,13 +37,7 @@ function controlLog(r: Recorder): Array<{ name: string; data: any }> {
   return log;
 }
 
-async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (predicate: () => boolean, timeoutMs: number, what: string) => waitFor(predicate, { timeoutMs, what });
 
 function refused(p: Promise<unknown>): Promise<HubError> {
   return p.then(
@@ -67,6 +60,7 @@ describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
 
   it('warns before expiry, HubClient refreshes through getToken, and the session outlives the first token', async () => {
     const first = await t.token({ sub: 'shift-a', sites: [1], expiresIn: '3s' });
+    const probe = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'probe', sites: [1], expiresIn: decodeJwt(first).exp! })));
     let calls = 0;
     const getToken = async () => {
       calls++;
@@ -82,7 +76,10 @@ describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
     assert.ok(log.find((e) => e.name === 'auth:refreshed')!.data.expiresAt > expiryOf(first) + 60_000);
     assert.equal(calls, 1);
 
-    await sleep(Math.max(0, expiryOf(first) - Date.now()) + 500);
+    // Past the first token's expiry, and the hub has acted on it: the probe, holding a token with the same
+    // expiry and no way to refresh it, is closed with 4402 — had the session kept the first token, so would it be.
+    await probe.waitFor((r) => r.some((e) => e.name === 'disconnect'), 5000);
+    assert.equal(probe.of('disconnect')[0]!.data.code, CloseCode.TokenExpired);
     const offset = await pub.sendTaskUpdate(1, { id: 'after the first token expired' });
     await c.waitFor((r) => r.some((e) => e.meta?.offset === offset));
     assert.deepEqual(c.of('disconnect'), [], 'never disconnected');
@@ -167,8 +164,9 @@ describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
     assert.ok(Date.now() >= expiryOf(token) - 100, 'not closed before the token expired');
     assert.deepEqual(c.of('disconnect').map((e) => e.data), [{ code: CloseCode.TokenExpired, reason: 'token expired' }]);
     assert.ok(log.some((e) => e.name === 'auth:expiring'), 'it was warned first');
-    await sleep(1500);
+    // HubClient decides on reconnecting as it handles the close: a reconnect would have been announced already.
     assert.equal(log.filter((e) => e.name === 'reconnecting').length, 0, 'no reconnect with a token that would be refused');
+    await waitFor(() => t.hub.connections === 0, { timeoutMs: 5000, what: 'the hub to drop the expired session' });
     assert.equal(c.of('disconnect').length, 1);
     assert.equal(c.client.connected, false);
     c.close();
@@ -260,7 +258,7 @@ describe('a refresh during a replay', () => {
     raw.sendFrame(['auth:refresh', { token: await t.token({ sub: 'mid-replay', sites: [1] }) }, 3]);
     // The hub has taken the refresh once site 2 has no subscriber left.
     const site2Users = async () => ((await (await fetch(`${t.httpUrl}/api/stats/online`)).json()) as { sites: Record<string, { users: number } | undefined> }).sites['2']?.users ?? 0;
-    for (let i = 0; i < 200 && (await site2Users()) !== 0; i++) await sleep(25);
+    await waitFor(async () => (await site2Users()) === 0, { timeoutMs: 10_000, what: 'site 2 to have no subscriber left' });
     tcp.resume();
     const reply = await raw.next((f) => f[0] === 'auth:refreshed', { timeoutMs: 20_000 });
     assert.deepEqual((reply[1] as { revokedSites: string[] }).revokedSites, ['2']);
