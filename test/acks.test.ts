@@ -255,12 +255,15 @@ describe('acks', () => {
     const laptop = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'nomad' })));
     await laptop.client.subscribeNotifications();
     await laptop.waitFor((r) => r.some((e) => e.meta?.offset === missed));
-    await laptop.settle();
+    // A later notification, live: an acked one replayed late, or anything twice, would have come before it.
+    const fence = await pub.sendUserNotification('nomad', { title: 'fence' });
+    await laptop.waitFor((r) => r.some((e) => e.meta?.offset === fence));
     assert.deepEqual(
       laptop.of('notification:new').map((e) => [e.meta!.offset, e.data.title]),
       [
         [unacked, 'shown on the kiosk, never acked'],
         [missed, 'sent while offline'],
+        [fence, 'fence'],
       ],
     );
     laptop.close();

@@ -105,7 +105,7 @@ describe('seed tokens with the default claims', () => {
     await pub.sendUserNotification('bob@plant.example', { title: 'for bob' });
     await ann.waitFor((rs) => rs.some((e) => e.name === 'notification:new'));
     await bob.waitFor((rs) => rs.some((e) => e.name === 'notification:new'));
-    await ann.settle();
+    for (const r of [ann, bob]) await r.settle();
     assert.deepEqual(ann.of('notification:new').map((e) => e.data.title), ['for ann']);
     assert.deepEqual(bob.of('notification:new').map((e) => e.data.title), ['for bob']);
     ann.close();
