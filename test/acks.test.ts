@@ -14,12 +14,11 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const ACK_TIMEOUT_MS = 500;
 /** The witness's site: no socket under test subscribes to it. */
 const WITNESS_SITE = 99;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
 const opened: Array<{ close(): void }> = [];
@@ -47,12 +46,8 @@ async function request(raw: RawSocket, op: string, args?: unknown): Promise<Fram
 }
 
 /** Private notifications go live once the session has read the user's cursor: wait for that before appending. */
-async function notificationsLive(ask: () => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if ((await ask()) === true) return;
-    await sleep(20);
-  }
-  assert.fail('notifications never went live');
+function notificationsLive(ask: () => Promise<unknown>): Promise<void> {
+  return waitFor(async () => (await ask()) === true, { timeoutMs: 5000, what: 'notifications to go live' });
 }
 
 const liveRaw = (raw: RawSocket) => notificationsLive(async () => ((await request(raw, 'subscribe:notifications'))[1] as { live: boolean }).live);
@@ -75,13 +70,7 @@ function wireTap(): { Impl: WebSocketConstructor; wire: Frame[] } {
 }
 
 /** Polls `predicate` (for conditions no event signals, such as a frame HubClient dropped as a duplicate). */
-async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (predicate: () => boolean, timeoutMs: number, what: string) => waitFor(predicate, { timeoutMs, what });
 
 function onWire(wire: readonly Frame[], name: string, offset: number): number {
   return wire.filter((f) => f[0] === name && (f[2] as EventMeta | undefined)?.offset === offset).length;

@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import { HubClient } from '../protocol/index.ts';
 import { OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitForEqual } from './support/wait-for.ts';
 
 async function getJson(url: string): Promise<{ status: number; body: any }> {
   const res = await fetch(url);
@@ -13,19 +14,7 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
 }
 
 /** Polls until the endpoint answers `expected` (closes and cross-hub entries land asynchronously). */
-async function eventually(url: string, expected: unknown, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { body } = await getJson(url);
-    try {
-      assert.deepEqual(body, expected);
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const eventually = (url: string, expected: unknown, timeoutMs = 5000) => waitForEqual(async () => (await getJson(url)).body, expected, { timeoutMs, what: url, everyMs: 50 });
 
 async function open(t: TestHub, sub: string, sites: number[]): Promise<HubClient> {
   const c = new HubClient({ url: t.wsUrl, token: await t.token({ sub, sites }), WebSocket });

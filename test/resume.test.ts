@@ -9,6 +9,7 @@ import { freePort, OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 300, jitter: 0.2 };
 
@@ -196,13 +197,7 @@ describe('resume', () => {
   });
 });
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, timeoutMs = 5000) => waitFor(check, { timeoutMs, what: 'the condition' });
 
 async function epochOf(t: TestHub): Promise<string> {
   const probe = await RawSocket.connect(t.wsUrl, { token: await t.token({ sub: 'probe', sites: '*' }) });

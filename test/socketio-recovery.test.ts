@@ -12,6 +12,7 @@ import { freePort, OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { SeedSocket } from './support/seed-socket.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { signToken, startTestHub, TEST_SECRET, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 /** The `n` of every task:update a client got, in arrival order. */
 function received(s: SeedSocket, site: number): number[] {
@@ -22,13 +23,7 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
-async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (condition: () => boolean, timeoutMs = 15_000) => waitFor(condition, { timeoutMs, what: 'the condition' });
 
 describe('socket.io recovery from the log', () => {
   const sockets: SeedSocket[] = [];

@@ -13,19 +13,14 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { Recorder } from './support/recorder.ts';
 import { refusal, SeedSocket } from './support/seed-socket.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 /** The seed's URL shape: `io('ws://host:port/ws', …)`. */
 function seedUrl(t: TestHub): string {
   return t.wsUrl.replace(/^ws:/, 'ws:');
 }
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (condition: () => boolean, timeoutMs = 10_000) => waitFor(condition, { timeoutMs, what: 'the condition' });
 
 
 describe('socket.io face', () => {
