@@ -1,7 +1,9 @@
 /**
- * Time, where a component's behaviour depends on it: the system clock in the hub, a clock the test moves by
- * hand in tests (test/support/test-clock.ts), so a test of "called at its due time, never before" needs no
- * real waiting and cannot be made flaky by a busy machine.
+ * Time, where the hub's behaviour depends on it (token expiry and its warning, idle sockets, redelivery of
+ * unacked events): the system clock in production, a clock the test moves by hand in tests
+ * (test/support/test-clock.ts, passed as `Hub.start(config, log, { clock })`), so "warned, then closed at
+ * expiry and not before" or "called at its due time" needs no real waiting and no busy-machine margins.
+ * Rate limits, presence and metrics read the system time: their tests need no clock of their own.
  */
 export interface Clock {
   /** Milliseconds since the epoch. */
