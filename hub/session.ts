@@ -88,7 +88,7 @@ export class Session implements Redeliverable {
     this.#ws = ws;
     this.#ctx = ctx;
     this.lastSeen = ctx.clock.now();
-    this.commandBudget = new TokenBucket(ctx.config.commandsPerSecond, ctx.config.commandsPerSecond * 2);
+    this.commandBudget = new TokenBucket(ctx.config.commandsPerSecond, ctx.config.commandsPerSecond * 2, this.lastSeen);
   }
 
   get bufferedAmount(): number {
