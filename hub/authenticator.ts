@@ -3,6 +3,7 @@
  * keys from a JWKS URL or a PEM public key. Never accepts `alg: none`.
  */
 import { createRemoteJWKSet, importSPKI, type JWTPayload, type JWTVerifyGetKey, jwtVerify, type CryptoKey } from 'jose';
+import { type Clock, systemClock } from './clock.ts';
 import { AuthError } from './auth-error.ts';
 import type { AuthConfig } from './config.ts';
 import type { Grant } from './grant.ts';
@@ -19,26 +20,29 @@ export class Authenticator {
   readonly #audience: string | undefined;
   readonly #issuer: string | undefined;
   readonly #claims: TokenClaims;
+  readonly #clock: Clock;
 
-  private constructor(key: Uint8Array | CryptoKey | JWTVerifyGetKey, algorithms: string[], config: AuthConfig) {
+  private constructor(key: Uint8Array | CryptoKey | JWTVerifyGetKey, algorithms: string[], config: AuthConfig, clock: Clock) {
     this.#key = key;
+    this.#clock = clock;
     this.#algorithms = algorithms;
     this.#audience = config.audience;
     this.#issuer = config.issuer;
     this.#claims = config;
   }
 
-  static async create(config: AuthConfig): Promise<Authenticator> {
-    if (config.jwksUrl !== undefined) return new Authenticator(createRemoteJWKSet(new URL(config.jwksUrl)), [...config.algorithms], config);
+  /** `clock`: what "now" is for `exp` and `nbf` (tests move their own). */
+  static async create(config: AuthConfig, clock: Clock = systemClock): Promise<Authenticator> {
+    if (config.jwksUrl !== undefined) return new Authenticator(createRemoteJWKSet(new URL(config.jwksUrl)), [...config.algorithms], config, clock);
     if (config.publicKey !== undefined) {
       // A PEM key fits one algorithm family (an RSA key cannot verify ES256): accept the first configured algorithm it imports for.
       for (const alg of config.algorithms) {
         const key = await importSPKI(config.publicKey, alg).catch(() => undefined);
-        if (key !== undefined) return new Authenticator(key, [alg], config);
+        if (key !== undefined) return new Authenticator(key, [alg], config, clock);
       }
       throw new AuthError(`HUB_JWT_PUBLIC_KEY is not an SPKI PEM public key for any of HUB_JWT_ALGORITHMS (${config.algorithms.join(', ')})`);
     }
-    if (config.secret !== undefined) return new Authenticator(new TextEncoder().encode(config.secret), ['HS256'], config);
+    if (config.secret !== undefined) return new Authenticator(new TextEncoder().encode(config.secret), ['HS256'], config, clock);
     throw new AuthError('no token verification configured: set HUB_JWT_SECRET, HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY');
   }
 
@@ -49,11 +53,11 @@ export class Authenticator {
     let payload: JWTPayload;
     try {
       // The algorithm list is fixed by configuration, so a token cannot pick `none` or switch HS/RS.
-      ({ payload } = await jwtVerify(token, this.#key as Uint8Array, { algorithms: this.#algorithms, audience: this.#audience, issuer: this.#issuer }));
+      ({ payload } = await jwtVerify(token, this.#key as Uint8Array, { algorithms: this.#algorithms, audience: this.#audience, issuer: this.#issuer, currentDate: new Date(this.#clock.now()) }));
     } catch (e) {
       throw new AuthError(reasonOf(e), { cause: e });
     }
-    return grantOf(payload, this.#claims);
+    return grantOf(payload, this.#claims, this.#clock.now());
   }
 }
 

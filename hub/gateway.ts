@@ -158,7 +158,7 @@ export class Gateway {
   #message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
     const session = ws.getUserData().session;
     if (session === undefined || session.closed) return;
-    session.lastSeen = Date.now();
+    session.lastSeen = this.#ctx.clock.now();
     if (!session.commandBudget.take(session.lastSeen)) {
       session.send(['error', { code: ErrorCode.LimitExceeded, message: `more than ${this.#config.commandsPerSecond} operations per second` }]);
       this.#strike(session);
@@ -216,7 +216,7 @@ export class Gateway {
    * due for redelivery have a queue of their own (RedeliveryQueue), not this pass.
    */
   #sweep(): void {
-    const now = Date.now();
+    const now = this.#ctx.clock.now();
     const { idleTimeoutMs, tokenWarningMs, socketBudgetBytes, socketHardLimitBytes } = this.#config;
     for (const s of this.sessions) {
       const expiresAt = s.grant.expiresAt;

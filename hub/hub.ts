@@ -21,6 +21,7 @@ import { HttpRateLimits, rateLimited } from './http-rate-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
 import { RedeliveryQueue } from './redelivery-queue.ts';
+import { type Clock, systemClock } from './clock.ts';
 import { connectWithRetry, natsLinkUp } from './nats-link.ts';
 import { PresenceTracker } from './presence-tracker.ts';
 import { Replayer } from './replayer.ts';
@@ -38,6 +39,8 @@ import { type HubViews, mountViewsApi } from './views-api.ts';
 /** The views and extra routes, and the start's progress for /healthz and the log (else the hub says only "NATS"). */
 export interface HubOptions extends HubViews {
   readonly progress?: StartProgress;
+  /** Time for token expiry and warnings, idle sockets and redelivery; tests pass a clock they move. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 export class HubStartError extends Error {
@@ -79,8 +82,9 @@ export class Hub {
     this.#progress = options.progress;
     this.#app = uws.App();
     this.#presence = new PresenceTracker(this.id, log, config.presenceTtlMs);
-    const redelivery = new RedeliveryQueue((e) => log.error({ err: e.stack }, 'critical redelivery failed for a session'));
-    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles), redelivery };
+    const clock = options.clock ?? systemClock;
+    const redelivery = new RedeliveryQueue((e) => log.error({ err: e.stack }, 'critical redelivery failed for a session'), clock);
+    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles), redelivery, clock };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);
@@ -120,7 +124,7 @@ export class Hub {
    */
   static async listen(config: HubConfig, log: Logger = createLogger(config.logLevel), options: HubOptions = {}): Promise<Hub> {
     if (config.natsUrl === undefined) throw new HubStartError('no NATS URL: set NATS_URL, or start the hub with hub/main.ts which launches an embedded nats-server');
-    const hub = new Hub(config, log, await Authenticator.create(config.auth), options);
+    const hub = new Hub(config, log, await Authenticator.create(config.auth, options.clock), options);
     await hub.#listen();
     if (uwsRuntime === 'fallback') log.warn('uWebSockets.js native binary did not load: running on its slow ws fallback');
     return hub;

@@ -58,15 +58,17 @@ export class RateLimiter {
   }
 }
 
-/** One bucket, for a single connection's commands. */
+/** One bucket, for a single connection's commands. `now`: its creation, on the clock `take` will be given. */
 export class TokenBucket {
   #tokens: number;
-  #at = Date.now();
+  #at: number;
   constructor(
     readonly rate: number,
     readonly burst: number,
+    now = Date.now(),
   ) {
     this.#tokens = burst;
+    this.#at = now;
   }
 
   take(now = Date.now()): boolean {

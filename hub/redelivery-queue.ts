@@ -4,6 +4,7 @@
  * the cost follows the sessions with something unacked, not the connection count.
  */
 import type { StreamKey } from '../protocol/subjects.ts';
+import { type Clock, systemClock } from './clock.ts';
 
 /** A session's side: sends what is due on `stream` and says when the next of its unacked events falls due. */
 export interface Redeliverable {
@@ -18,14 +19,16 @@ interface Entry {
 
 export class RedeliveryQueue {
   readonly #heap: Entry[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #cancelTimer: (() => void) | undefined;
   #timerDue = Number.POSITIVE_INFINITY;
   #stopped = false;
   readonly #onError: (error: Error) => void;
+  readonly #clock: Clock;
 
-  /** `onError`: a session that failed its redelivery (logged; the others' go on). */
-  constructor(onError: (error: Error) => void) {
+  /** `onError`: a session that failed its redelivery (logged; the others' go on). `clock`: tests drive their own. */
+  constructor(onError: (error: Error) => void, clock: Clock = systemClock) {
     this.#onError = onError;
+    this.#clock = clock;
   }
 
   /** Entries waiting (for metrics and tests). */
@@ -50,23 +53,22 @@ export class RedeliveryQueue {
 
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#cancelTimer?.();
     this.#heap.length = 0;
   }
 
   #arm(): void {
     const head = this.#heap[0];
     if (head === undefined || head.due >= this.#timerDue) return;
-    clearTimeout(this.#timer);
+    this.#cancelTimer?.();
     this.#timerDue = head.due;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, head.due - Date.now()));
-    this.#timer.unref();
+    this.#cancelTimer = this.#clock.schedule(() => this.#fire(), Math.max(0, head.due - this.#clock.now()));
   }
 
   #fire(): void {
-    this.#timer = undefined;
+    this.#cancelTimer = undefined;
     this.#timerDue = Number.POSITIVE_INFINITY;
-    const now = Date.now();
+    const now = this.#clock.now();
     while (this.#heap.length > 0 && this.#heap[0]!.due <= now) {
       const { target, stream } = this.#pop();
       // One session's failure must not stop the others' redelivery.

@@ -1,4 +1,5 @@
 /** What every session shares: configuration, metrics and the per-socket registries. */
+import type { Clock } from './clock.ts';
 import type { HubConfig } from './config.ts';
 import type { EventPermissions } from './event-permissions.ts';
 import type { HubMetrics } from './metrics.ts';
@@ -16,4 +17,6 @@ export interface SessionContext {
   readonly permissions: EventPermissions;
   /** When unacked critical events are sent again. */
   readonly redelivery: RedeliveryQueue;
+  /** The time for token expiry, idle sockets and redelivery: the system clock, or one a test moves. */
+  readonly clock: Clock;
 }

@@ -62,7 +62,8 @@ export class Session implements Redeliverable {
   readonly #ws: WebSocket<SocketData>;
   readonly #ctx: SessionContext;
   readonly subscriptions = new Map<SubscriptionKey, SubscriptionState>();
-  lastSeen = Date.now();
+  /** When the client last sent anything, on the context's clock (idle sockets are closed). */
+  lastSeen: number;
   badFrames = 0;
   /** Operations this connection may still send (HUB_COMMANDS_PER_SECOND, bursts of twice that). */
   readonly commandBudget: TokenBucket;
@@ -86,7 +87,8 @@ export class Session implements Redeliverable {
     this.acks = acks;
     this.#ws = ws;
     this.#ctx = ctx;
-    this.commandBudget = new TokenBucket(ctx.config.commandsPerSecond, ctx.config.commandsPerSecond * 2);
+    this.lastSeen = ctx.clock.now();
+    this.commandBudget = new TokenBucket(ctx.config.commandsPerSecond, ctx.config.commandsPerSecond * 2, this.lastSeen);
   }
 
   get bufferedAmount(): number {
@@ -328,7 +330,7 @@ export class Session implements Redeliverable {
     let i = list.length;
     while (i > 0 && list[i - 1]!.event.seq > event.seq) i--;
     if (i > 0 && list[i - 1]!.event.seq === event.seq) return;
-    const now = Date.now();
+    const now = this.#ctx.clock.now();
     list.splice(i, 0, { event, sentAt: now });
     if ((this.#redeliveryScheduled & STREAM_BIT[event.stream]) === 0) {
       this.#redeliveryScheduled |= STREAM_BIT[event.stream];

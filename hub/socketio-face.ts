@@ -250,7 +250,7 @@ export class SocketIoFace {
    */
   #sweep(): void {
     const limit = this.#face.ctx.config.socketHardLimitBytes;
-    const now = Date.now();
+    const now = this.#face.ctx.clock.now();
     for (const session of this.#sessions) {
       if (session.bufferedAmount > limit) this.#forceClose(session);
       else session.checkExpiry(now);

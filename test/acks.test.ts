@@ -13,13 +13,11 @@ import { ErrorCode, HubError } from '../protocol/errors.ts';
 import type { HubPublisher } from '../protocol/publisher.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
+import { TestClock } from './support/test-clock.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const ACK_TIMEOUT_MS = 500;
-/** The witness's site: no socket under test subscribes to it. */
-const WITNESS_SITE = 99;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
 const opened: Array<{ close(): void }> = [];
@@ -47,12 +45,8 @@ async function request(raw: RawSocket, op: string, args?: unknown): Promise<Fram
 }
 
 /** Private notifications go live once the session has read the user's cursor: wait for that before appending. */
-async function notificationsLive(ask: () => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if ((await ask()) === true) return;
-    await sleep(20);
-  }
-  assert.fail('notifications never went live');
+function notificationsLive(ask: () => Promise<unknown>): Promise<void> {
+  return waitFor(async () => (await ask()) === true, { timeoutMs: 5000, what: 'notifications to go live' });
 }
 
 const liveRaw = (raw: RawSocket) => notificationsLive(async () => ((await request(raw, 'subscribe:notifications'))[1] as { live: boolean }).live);
@@ -75,16 +69,15 @@ function wireTap(): { Impl: WebSocketConstructor; wire: Frame[] } {
 }
 
 /** Polls `predicate` (for conditions no event signals, such as a frame HubClient dropped as a duplicate). */
-async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (predicate: () => boolean, timeoutMs: number, what: string) => waitFor(predicate, { timeoutMs, what });
 
 function onWire(wire: readonly Frame[], name: string, offset: number): number {
   return wire.filter((f) => f[0] === name && (f[2] as EventMeta | undefined)?.offset === offset).length;
+}
+
+/** Whether the hub has confirmed an ack covering `offset` of `stream` on this wire (HubClient acks on a timer of its own). */
+function ackedOnWire(wire: readonly Frame[], stream: string, offset: number): boolean {
+  return wire.some((f) => f[0] === 'acked' && (f[1] as { stream: string }).stream === stream && (f[1] as { offset: number }).offset >= offset);
 }
 
 /** Runs `fn` with uncaught exceptions collected instead of failing the test (HubClient rethrows handler errors asynchronously). */
@@ -102,31 +95,25 @@ async function collectingUncaught<T>(fn: (errors: unknown[]) => Promise<T>): Pro
   }
 }
 
-describe('acks', () => {
+describe('acks (HUB_ACK_TIMEOUT_MS=500, on a clock the test moves)', () => {
   let t: TestHub;
   let pub: HubPublisher;
+  // Redelivery runs on the hub's clock: an ack timeout passes when the test moves it, and what falls due is
+  // sent as it moves.
+  const clock = new TestClock(Date.now());
   before(async () => {
-    t = await startTestHub({ HUB_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS) });
+    t = await startTestHub({ HUB_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS) }, {}, { clock });
     pub = await t.publisher();
   });
   after(() => t.stop());
 
-  /** A socket that never acks, to tell when a redelivery round has passed (see {@link noRedeliveryDue}). Connect it after the sockets it watches. */
-  async function witness(): Promise<RawSocket> {
-    const raw = track(await rawWithAcks(t, { sub: 'witness', sites: [WITNESS_SITE] }));
-    assert.equal((await request(raw, 'subscribe:alarms', {}))[0], 'subscribed');
-    return raw;
-  }
-
   /**
-   * Proof, without a timed wait, that anything the hub would still redeliver to `socket` has arrived: an alarm
-   * appended now reaches the witness, whose redelivery comes one ack timeout later, in a sweep that resends
-   * every overdue event, sessions in connection order (the socket's before the witness's). A round trip on
-   * `socket` then puts in hand anything sent to it before.
+   * Proof, without a timed wait, that the hub redelivers nothing more to a socket: two ack timeouts pass on the
+   * clock, which sends whatever falls due as it moves; a round trip on the socket then brings in anything sent
+   * to it before.
    */
-  async function noRedeliveryDue(w: RawSocket, roundTrip: () => Promise<unknown>): Promise<void> {
-    const offset = await pub.sendAlarmNotification({ id: `witness-${nextRef++}`, siteId: WITNESS_SITE });
-    await w.next(() => deliveries(w, 'alarm:new', offset).length >= 2, { timeoutMs: ACK_TIMEOUT_MS * 20 });
+  async function noRedeliveryDue(roundTrip: () => Promise<unknown>): Promise<void> {
+    clock.advance(2 * ACK_TIMEOUT_MS);
     await roundTrip();
   }
 
@@ -136,18 +123,21 @@ describe('acks', () => {
     const offset = await pub.sendAlarmNotification({ id: 'A-1', siteId: 1, title: 'mixer overload' });
 
     const first = await raw.next((f) => f[0] === 'alarm:new' && (f[2] as EventMeta).offset === offset);
-    const firstAt = Date.now();
-    await raw.next((f) => f !== first && f[0] === 'alarm:new' && (f[2] as EventMeta).offset === offset, { timeoutMs: ACK_TIMEOUT_MS * 6 });
-    assert.ok(Date.now() - firstAt >= ACK_TIMEOUT_MS / 2, 'redelivered after the ack timeout, not at once');
+    // A millisecond before the ack timeout nothing is resent (a round trip brings in anything sent before it);
+    // at the timeout it is.
+    clock.advance(ACK_TIMEOUT_MS - 1);
+    assert.equal((await request(raw, 'ping'))[0], 'pong');
+    assert.equal(deliveries(raw, 'alarm:new', offset).length, 1, 'not redelivered before the ack timeout');
+    clock.advance(1);
+    await raw.next((f) => f !== first && f[0] === 'alarm:new' && (f[2] as EventMeta).offset === offset);
     const redelivered = deliveries(raw, 'alarm:new', offset);
     assert.deepEqual(redelivered[1], redelivered[0], 'the same frame, offset and payload');
 
     const meta = first[2] as EventMeta;
-    const w = await witness();
     const acked = await request(raw, 'ack', { stream: meta.stream, offset: meta.offset, epoch: meta.epoch });
     assert.deepEqual(acked.slice(0, 2), ['acked', { stream: 'site', offset }]);
     const count = deliveries(raw, 'alarm:new', offset).length;
-    await noRedeliveryDue(w, () => request(raw, 'ping'));
+    await noRedeliveryDue(() => request(raw, 'ping'));
     assert.equal(deliveries(raw, 'alarm:new', offset).length, count, 'nothing redelivered after the ack');
     raw.close();
   });
@@ -157,14 +147,15 @@ describe('acks', () => {
     await liveRaw(raw);
     const offset = await pub.sendUserNotification('note-taker', { title: 'shift report ready' });
     const redeliveredBefore = (await t.hub.metrics.redelivered.get()).values[0]?.value ?? 0;
-    await raw.next((f) => deliveries(raw, 'notification:new', offset).length >= 2, { timeoutMs: ACK_TIMEOUT_MS * 6 });
+    await raw.next((f) => f[0] === 'notification:new' && (f[2] as EventMeta).offset === offset);
+    clock.advance(ACK_TIMEOUT_MS);
+    await raw.next((f) => deliveries(raw, 'notification:new', offset).length >= 2);
     assert.ok(((await t.hub.metrics.redelivered.get()).values[0]?.value ?? 0) > redeliveredBefore, 'the redelivery is counted');
     const meta = deliveries(raw, 'notification:new', offset)[0]![2] as EventMeta;
     assert.equal(meta.stream, 'user');
-    const w = await witness();
     await request(raw, 'ack', { stream: 'user', offset, epoch: meta.epoch });
     const count = deliveries(raw, 'notification:new', offset).length;
-    await noRedeliveryDue(w, () => request(raw, 'ping'));
+    await noRedeliveryDue(() => request(raw, 'ping'));
     assert.equal(deliveries(raw, 'notification:new', offset).length, count);
     raw.close();
   });
@@ -173,10 +164,9 @@ describe('acks', () => {
     const token = await t.token({ sub: 'no-acks', sites: [1] });
     const raw = track(await RawSocket.connect(t.wsUrl, { token }));
     assert.equal((await request(raw, 'subscribe:alarms', {}))[0], 'subscribed');
-    const w = await witness();
     const offset = await pub.sendAlarmNotification({ id: 'A-2', siteId: 1 });
     await raw.next((f) => f[0] === 'alarm:new' && (f[2] as EventMeta).offset === offset);
-    await noRedeliveryDue(w, () => request(raw, 'ping'));
+    await noRedeliveryDue(() => request(raw, 'ping'));
     assert.equal(deliveries(raw, 'alarm:new', offset).length, 1);
     raw.close();
   });
@@ -186,11 +176,11 @@ describe('acks', () => {
     const c = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'auto-acker', sites: [1] }), { WebSocket: Impl }));
     await c.client.subscribeAlarms();
     await liveClient(c);
-    const w = await witness();
     const alarm = await pub.sendAlarmNotification({ id: 'A-3', siteId: 1 });
     const note = await pub.sendUserNotification('auto-acker', { title: 'hello' });
     await c.waitFor((r) => r.some((e) => e.meta?.offset === alarm && e.name === 'alarm:new') && r.some((e) => e.meta?.offset === note && e.name === 'notification:new'));
-    await noRedeliveryDue(w, () => c.client.ping());
+    await until(() => ackedOnWire(wire, 'site', alarm) && ackedOnWire(wire, 'user', note), 5000, 'HubClient to ack both');
+    await noRedeliveryDue(() => c.client.ping());
     assert.equal(onWire(wire, 'alarm:new', alarm), 1, 'the alarm was sent once');
     assert.equal(onWire(wire, 'notification:new', note), 1, 'the notification was sent once');
     c.close();
@@ -199,21 +189,27 @@ describe('acks', () => {
   it('does not ack an event whose handler threw: it is redelivered and handled again', async () => {
     await collectingUncaught(async (errors) => {
       const { Impl, wire } = wireTap();
-      const c = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'clumsy', sites: [1] }), { WebSocket: Impl }));
+      // Acks go out at once (no batching delay), so the ping below comes after any ack the handler's failure did not prevent.
+      const c = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'clumsy', sites: [1] }), { WebSocket: Impl, ackDelayMs: 0 }));
       await c.client.subscribeAlarms();
-      const w = await witness();
       const handled: number[] = [];
       c.client.on('alarm:new', (_alarm, meta) => {
         handled.push(meta!.offset);
         if (handled.length === 1) throw new Error('handler failed the first time');
       });
       const offset = await pub.sendAlarmNotification({ id: 'A-4', siteId: 1 });
-      await until(() => onWire(wire, 'alarm:new', offset) >= 2, ACK_TIMEOUT_MS * 6, 'the unacked alarm to be redelivered');
+      await until(() => handled.length === 1, 5000, 'the handler to run (and throw)');
+      // Nothing acked it: the ping's round trip shows no ack was sent before it; then its ack timeout passes.
+      await c.client.ping();
+      assert.equal(ackedOnWire(wire, 'site', offset), false, 'an event whose handler threw is not acked');
+      clock.advance(ACK_TIMEOUT_MS);
+      await until(() => onWire(wire, 'alarm:new', offset) >= 2, 5000, 'the unacked alarm to be redelivered');
       assert.equal(errors.length, 1, 'the handler error is still reported');
-      await until(() => handled.length >= 2, ACK_TIMEOUT_MS * 2, 'the handler to run again').catch(() => {});
+      await until(() => handled.length >= 2, 5000, 'the handler to run again').catch(() => {});
       assert.deepEqual(handled, [offset, offset], 'the redelivered alarm reaches the handler again');
+      await until(() => ackedOnWire(wire, 'site', offset), 5000, 'HubClient to ack it, handled the second time');
       const sent = onWire(wire, 'alarm:new', offset);
-      await noRedeliveryDue(w, () => c.client.ping());
+      await noRedeliveryDue(() => c.client.ping());
       assert.equal(onWire(wire, 'alarm:new', offset), sent, 'handled the second time, it is acked and not sent again');
       c.close();
     });
@@ -255,12 +251,15 @@ describe('acks', () => {
     const laptop = track(await Recorder.connect(t.wsUrl, await t.token({ sub: 'nomad' })));
     await laptop.client.subscribeNotifications();
     await laptop.waitFor((r) => r.some((e) => e.meta?.offset === missed));
-    await laptop.settle();
+    // A later notification, live: an acked one replayed late, or anything twice, would have come before it.
+    const fence = await pub.sendUserNotification('nomad', { title: 'fence' });
+    await laptop.waitFor((r) => r.some((e) => e.meta?.offset === fence));
     assert.deepEqual(
       laptop.of('notification:new').map((e) => [e.meta!.offset, e.data.title]),
       [
         [unacked, 'shown on the kiosk, never acked'],
         [missed, 'sent while offline'],
+        [fence, 'fence'],
       ],
     );
     laptop.close();

@@ -21,6 +21,7 @@ import { describeWithChromium, launchChromium } from './support/browser.ts';
 import { dropNamespace, freePort, NATS_URL, uniqueNamespace } from './support/nats.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { signToken, TEST_SECRET } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOT = join(ROOT, 'docs/images/dashboard.png');
@@ -198,13 +199,7 @@ async function view<T>(url: string, token: string): Promise<T | undefined> {
   }
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = (condition: () => Promise<boolean>, timeoutMs: number) => waitFor(condition, { timeoutMs, everyMs: 250, what: 'the condition' });
 
 /** How many pixels of each canvas under `selector` are (nearly) each colour. */
 function colourPixels(page: Page, selector: string, colours: readonly string[]): Promise<number[]> {

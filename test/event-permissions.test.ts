@@ -34,7 +34,7 @@ describe('event permissions by role (HUB_EVENT_ROLES)', () => {
     await pub.sendAlarmUpdate({ id: 'a1', siteId: 1, status: 'cleared' });
     await pub.sendTaskUpdate(1, { id: 'fence' });
     for (const r of [operator, sales, supervisor]) await r.waitFor((rs) => rs.some((e) => e.name === 'task:update'));
-    await supervisor.settle();
+    for (const r of [operator, sales, supervisor]) await r.settle();
     assert.deepEqual(operator.received.filter((e) => e.meta !== undefined).map((e) => e.name), ['task:update']);
     assert.deepEqual(sales.received.filter((e) => e.meta !== undefined).map((e) => e.name), ['order:update', 'task:update']);
     assert.deepEqual(supervisor.received.filter((e) => e.meta !== undefined).map((e) => e.name), ['alarm:update', 'task:update']);

@@ -19,6 +19,7 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { type StreamKey, streamName } from '../protocol/subjects.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const SERVICE_TOKEN = 'service-token-for-the-events-api';
 
@@ -36,13 +37,7 @@ describe('events API', () => {
   const consumers = async (stream: StreamKey = 'site') => (await jsm.streams.info(streamName(t.ns, stream))).state.consumer_count;
   /** The hub's own fan-out consumers (one ordered consumer per log): exports must add none that outlive them. */
   let baseline: number;
-  const eventually = async (what: string, check: () => Promise<boolean>) => {
-    const deadline = Date.now() + 10_000;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const eventually = (what: string, check: () => Promise<boolean>) => waitFor(check, { what });
 
   before(async () => {
     t = await startTestHub({ HUB_SERVICE_TOKEN: SERVICE_TOKEN, HUB_EXPORT_STALL_MS: '1500', HUB_EVENT_ROLES: 'order:update=manager' });

@@ -12,19 +12,12 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { bundleForBrowser, describeWithChromium, launchChromium, modulePage, PageServer } from './support/browser.ts';
 import type { HookAppProps } from './support/hook-apps/mount.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const FRAMEWORKS = ['react', 'vue'] as const;
 const VUE_FLAGS = { __VUE_OPTIONS_API__: 'true', __VUE_PROD_DEVTOOLS__: 'false', __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false' };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (predicate: () => boolean, timeoutMs: number, what: string) => waitFor(predicate, { timeoutMs, what });
 
 describeWithChromium('useWebSocket hooks in a browser', () => {
   let t: TestHub;

@@ -15,15 +15,10 @@ import { RateLimiter } from '../hub/rate-limiter.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { streamName } from '../protocol/subjects.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 /** Waits until `probe` returns true, polling; fails after `timeoutMs` with `what`. */
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (what: string, probe: () => Promise<boolean>, timeoutMs = 10_000) => waitFor(probe, { timeoutMs, what });
 
 /** The site stream's consumers: the hub's own fan-out plus one per running export. */
 async function siteConsumers(t: TestHub): Promise<number> {

@@ -17,6 +17,8 @@ import { dropNamespace, NATS_URL, uniqueNamespace } from './support/nats.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { signToken, startTestHub, TEST_SECRET, type TestHub } from './support/test-hub.ts';
+import { TestClock } from './support/test-clock.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SERVICE_TOKEN = 'hardening-service-token-0123456789';
@@ -35,7 +37,8 @@ describe('new connections per address per second (HUB_CONNECTIONS_PER_IP_PER_SEC
   it('closes connections over the burst with 4430, keeps the accepted ones working, and accepts again a second later', async () => {
     const token = await t.token({ sub: 'burst', sites: [1] });
     const opened = await Promise.all(Array.from({ length: 12 }, () => RawSocket.open(t.wsUrl, { token })));
-    await sleep(300);
+    // Each socket is decided once it is closed or has its first frame.
+    await waitFor(() => opened.every((s) => !s.open || s.frames.length > 0), { timeoutMs: 10_000, what: 'the hub to accept or refuse each of the 12' });
     const refused = await Promise.all(opened.filter((s) => !s.open || s.frames.length === 0).map((s) => s.closed));
     const accepted = opened.filter((s) => s.open && s.frames[0]?.[0] === 'connected');
     // The burst of 6, plus what refills (3/s) while the 12 handshakes are under way on a busy machine.
@@ -43,10 +46,19 @@ describe('new connections per address per second (HUB_CONNECTIONS_PER_IP_PER_SEC
     assert.equal(accepted.length + refused.length, 12);
     for (const c of refused) assert.deepEqual(c, { code: CloseCode.RateLimited, reason: 'too many connections from your address: retry later' });
     for (const s of accepted) assert.equal((await s.exchange(['ping', null, 1]))[0], 'pong');
-    await sleep(1100);
-    const later = await RawSocket.connect(t.wsUrl, { token });
-    assert.ok(later.open);
-    for (const s of [...accepted, later]) s.close();
+    // The bucket refills (3/s): a connection is accepted again. A refused attempt takes no token, so trying does
+    // not delay the refill.
+    let later: RawSocket | undefined;
+    await waitFor(
+      () =>
+        RawSocket.connect(t.wsUrl, { token }).then(
+          (s) => ((later = s), true),
+          () => false,
+        ),
+      { timeoutMs: 5000, everyMs: 100, what: 'a connection to be accepted again after the burst' },
+    );
+    assert.ok(later!.open);
+    for (const s of [...accepted, later!]) s.close();
     const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text();
     assert.match(metrics, /hub_connection_refusals_total\{reason="rate_limited"\} \d+/);
   });
@@ -78,10 +90,12 @@ describe('subscriptions per connection (HUB_MAX_SUBSCRIPTIONS=5: the user and br
   });
 });
 
-describe('commands per connection per second (HUB_COMMANDS_PER_SECOND=5, bursts of 10; HUB_MAX_BAD_FRAMES=6)', () => {
+describe('commands per connection per second (HUB_COMMANDS_PER_SECOND=5, bursts of 10; HUB_MAX_BAD_FRAMES=6; a clock the test moves)', () => {
   let t: TestHub;
+  // The buckets refill on the hub's clock: time passes only when the test moves it.
+  const clock = new TestClock(Date.now());
   before(async () => {
-    t = await startTestHub({ HUB_COMMANDS_PER_SECOND: '5', HUB_MAX_BAD_FRAMES: '6' });
+    t = await startTestHub({ HUB_COMMANDS_PER_SECOND: '5', HUB_MAX_BAD_FRAMES: '6' }, {}, { clock });
   });
   after(() => t.stop());
 
@@ -93,7 +107,7 @@ describe('commands per connection per second (HUB_COMMANDS_PER_SECOND=5, bursts 
     assert.deepEqual(closed, { code: CloseCode.ProtocolViolation, reason: 'too many bad frames' });
     const pongs = flood.frames.filter((f) => f[0] === 'pong').length;
     const limited = flood.frames.filter((f) => errorCode(f) === ErrorCode.LimitExceeded);
-    assert.ok(pongs >= 10 && pongs <= 12, `${pongs} pongs: the burst, and what refills while the flood is read`);
+    assert.equal(pongs, 10, 'the burst, and nothing more: no time passes while the flood is read');
     assert.equal(limited.length, 6, 'each frame over the rate answered with 300 until the bad-frame limit');
     assert.match((limited[0]![1] as { message: string }).message, /more than 5 operations per second/);
     assert.equal((await calm.exchange(['ping', null, 1]))[0], 'pong');
@@ -102,9 +116,10 @@ describe('commands per connection per second (HUB_COMMANDS_PER_SECOND=5, bursts 
 
   it('keeps a connection that stays under the rate open', async () => {
     const steady = await RawSocket.connect(t.wsUrl, { token: await t.token({ sub: 'steady', sites: [1] }) });
+    // Twelve commands, more than a burst, 220 ms apart (4.5 a second).
     for (let i = 0; i < 12; i++) {
       assert.equal((await steady.exchange(['ping', null, i]))[0], 'pong');
-      await sleep(220);
+      clock.advance(220);
     }
     assert.ok(steady.open);
     steady.close();
@@ -268,7 +283,11 @@ describe('tokens in the URL never reach the logs', () => {
     assert.equal((await bearer.closed).code, CloseCode.Unauthorized);
     for (const path of ['/healthz', '/metrics', '/api/stats/online', '/nowhere']) await (await fetch(`${httpUrl}${path}?token=${encodeURIComponent(good)}`)).text();
     await fetch(`${httpUrl}/api/events?token=${SERVICE_TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${forged}` }, body: '{}' });
-    await sleep(200);
+    // A last refused connection, and its log line: the hub has logged everything it did before it.
+    const refusals = () => lines.filter((l) => l.includes('connection refused: unauthorized')).length;
+    const before = refusals();
+    await (await RawSocket.open(wsUrl, { protocols: ['hub.v1.msgpack'] })).closed;
+    await waitFor(() => refusals() > before, { timeoutMs: 5000, what: 'the log line of the last refused connection' });
 
     const log = lines.join('');
     assert.ok(lines.length >= 5, `the hub logged what happened (${lines.length} lines)`);
@@ -319,7 +338,10 @@ describe('claims a client puts in frames never widen its token', () => {
     await pub.sendTaskUpdate(2, { id: 't-site2' });
     await pub.sendAlarmNotification({ id: 'a-site1', siteId: 1, title: 'yours' });
     await raw.next((f) => f[0] === 'alarm:new' && (f[1] as { id: string }).id === 'a-site1');
-    await sleep(200);
+    // The observer (subscribed to site 2 and all alarms) has had both site 2 events: the hub has fanned them out;
+    // a pong after that, on this socket, comes after anything the fan-out would have sent it.
+    await observer.waitFor((rs) => rs.some((e) => e.data?.id === 'a-site2') && rs.some((e) => e.data?.id === 't-site2'));
+    assert.equal((await raw.exchange(['ping', null, 4]))[0], 'pong');
     const events = raw.frames.filter((f) => typeof (f[2] as { offset?: unknown } | undefined)?.offset === 'number');
     assert.deepEqual(events.map((f) => (f[1] as { id: string }).id), ['a-site1']);
     raw.close();
@@ -334,8 +356,9 @@ describe('claims a client puts in frames never widen its token', () => {
 
     const acked = await raw.exchange(['alarm:ack', { alarmId: 'A-1', siteId: 1, userId: 'observer', acknowledgedBy: 'observer', status: 'cleared' }, 2]);
     assert.equal(acked[0], 'alarm:acked', JSON.stringify(acked));
-    await observer.waitFor((rs) => rs.some((e) => e.name === 'alarm:update'));
-    await observer.settle(200);
+    // A fence appended to the alarms log after both refusals were answered: any update they appended comes before it.
+    await pub.sendAlarmNotification({ id: 'fence-ack', siteId: 1, title: 'fence' });
+    await observer.waitFor((rs) => rs.some((e) => e.name === 'alarm:new' && e.data.id === 'fence-ack'));
     const updates = observer.of('alarm:update');
     assert.equal(updates.length, 1, 'only the granted acknowledgement was appended');
     assert.equal(updates[0]!.data.id, 'A-1');
@@ -353,7 +376,9 @@ describe('claims a client puts in frames never widen its token', () => {
     await pub.sendUserNotification('eve', { title: 'for eve' });
     await observer.waitFor((rs) => rs.some((e) => e.name === 'notification:new'));
     await raw.next((f) => f[0] === 'notification:new');
-    await sleep(200);
+    // The observer has had its notification: the hub has fanned it out; a pong after that, on this socket, comes
+    // after anything the fan-out would have sent it.
+    assert.equal((await raw.exchange(['ping', null, 3]))[0], 'pong');
     assert.deepEqual(raw.frames.filter((f) => f[0] === 'notification:new').map((f) => (f[1] as { title: string }).title), ['for eve']);
     assert.deepEqual(observer.of('notification:new').map((e) => e.data.title), ['for observer only']);
     raw.close();

@@ -4,9 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { CloseCode, HubClient, HubError } from '../protocol/index.ts';
 import { Recorder } from './support/recorder.ts';
+import { TestClock } from './support/test-clock.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitFor } from './support/wait-for.ts';
 
 function disconnected(r: Recorder, timeoutMs: number): Promise<{ code: number; reason: string }> {
   return r.waitFor((rs) => rs.some((e) => e.name === 'disconnect'), timeoutMs).then(() => r.of('disconnect')[0]!.data);
@@ -45,15 +45,12 @@ describe('per-user connection cap (HUB_MAX_CONNECTIONS_PER_USER=2)', () => {
     const gone = new Promise((r) => first.on('disconnect', r));
     first.close();
     await gone;
+    // The client has its close; the hub frees the slot as it handles it.
     let third: HubClient | undefined;
-    for (let attempt = 0; attempt < 40 && third === undefined; attempt++) {
-      third = await connect('capped').catch(() => undefined);
-      if (third === undefined) await sleep(50);
-    }
-    assert.ok(third !== undefined, 'a connection was accepted after one of the two closed');
+    await waitFor(async () => (third = await connect('capped').catch(() => undefined)) !== undefined, { timeoutMs: 5000, everyMs: 50, what: 'a connection to be accepted after one of the two closed' });
     assert.equal((await refused('capped')).code, CloseCode.TooManyConnections);
     second.close();
-    third.close();
+    third!.close();
   });
 
   it('counts each user separately', async () => {
@@ -77,36 +74,51 @@ describe('per-user connection cap (HUB_MAX_CONNECTIONS_PER_USER=2)', () => {
   });
 });
 
-describe('idle timeout (HUB_IDLE_TIMEOUT_MS=1500) and token expiry', () => {
+describe('idle timeout (HUB_IDLE_TIMEOUT_MS=1500) and token expiry, on a clock the test moves', () => {
   let t: TestHub;
+  const clock = new TestClock(Date.now());
   before(async () => {
-    t = await startTestHub({ HUB_IDLE_TIMEOUT_MS: '1500' });
+    t = await startTestHub({ HUB_IDLE_TIMEOUT_MS: '1500' }, {}, { clock });
   });
   after(() => t.stop());
 
-  it('closes a connection that sends nothing with 4408 "idle timeout"', async () => {
-    // No reconnect: HubClient would otherwise come back after the close, as it should in production.
-    const silent = await Recorder.connect(t.wsUrl, await t.token({ sub: 'silent' }), { pingIntervalMs: 600_000, reconnect: false });
-    const started = Date.now();
-    const info = await disconnected(silent, 6000);
-    assert.deepEqual(info, { code: CloseCode.IdleTimeout, reason: 'idle timeout' });
-    assert.ok(Date.now() - started >= 1400, 'not closed before the idle timeout');
-    silent.close();
-  });
-
-  /**
-   * A client that sends nothing, connected after the one under test: its idle close (one timeout after it
-   * connected, in a sweep that closes every idle socket, the earlier ones first) proves that the one under
-   * test has been up for longer than the idle timeout, with no timed wait.
-   */
-  async function silentWitness(): Promise<Recorder> {
-    return Recorder.connect(t.wsUrl, await t.token({ sub: 'idle-witness' }), { pingIntervalMs: 600_000, reconnect: false });
+  /** A client that sends nothing by itself (no pings, no reconnect). */
+  async function silent(sub: string, claims: { expiresIn?: number } = {}): Promise<Recorder> {
+    return Recorder.connect(t.wsUrl, await t.token({ sub, ...claims }), { pingIntervalMs: 600_000, reconnect: false });
   }
 
-  it('keeps a client that pings every 500 ms connected past the idle timeout', async () => {
-    const pinging = await Recorder.connect(t.wsUrl, await t.token({ sub: 'pinging' }), { pingIntervalMs: 500 });
-    const witness = await silentWitness();
-    assert.equal((await disconnected(witness, 10_000)).code, CloseCode.IdleTimeout);
+  /**
+   * Moves the clock to `target` and waits until the hub has swept at that time: a sentinel whose token expires
+   * by then is closed by the sweep, which judges every session at one and the same time.
+   */
+  async function sweepAt(target: number): Promise<void> {
+    const exp = Math.floor(target / 1000);
+    assert.ok(exp * 1000 > clock.now(), 'the sentinel needs a token still valid now (target at least a second ahead)');
+    const sentinel = await silent('sentinel', { expiresIn: exp });
+    clock.advance(target - clock.now());
+    assert.equal((await disconnected(sentinel, 5000)).code, CloseCode.TokenExpired);
+  }
+
+  it('closes a connection that sends nothing with 4408 "idle timeout", after the timeout and not at it', async () => {
+    const started = clock.now();
+    const quiet = await silent('silent');
+    await sweepAt(started + 1500);
+    // Had that sweep closed it, the close would come before any answer on its socket.
+    assert.ok((await quiet.client.ping()).timestamp > 0, 'not closed at the idle timeout');
+    clock.advance(1501);
+    assert.deepEqual(await disconnected(quiet, 5000), { code: CloseCode.IdleTimeout, reason: 'idle timeout' });
+    quiet.close();
+  });
+
+  it('keeps a client that pings connected past the idle timeout', async () => {
+    const pinging = await Recorder.connect(t.wsUrl, await t.token({ sub: 'pinging' }), { pingIntervalMs: 600_000 });
+    const witness = await silent('idle-witness');
+    // A ping each second of clock time: the witness, silent, goes once 1.5 s have passed; the pinging one stays.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      assert.ok((await pinging.client.ping()).timestamp > 0);
+    }
+    assert.equal((await disconnected(witness, 5000)).code, CloseCode.IdleTimeout);
     assert.ok((await pinging.client.ping()).timestamp > 0, 'still answering after the witness was closed for idleness');
     assert.deepEqual(pinging.of('disconnect'), []);
     assert.equal(pinging.client.connected, true);
@@ -116,30 +128,27 @@ describe('idle timeout (HUB_IDLE_TIMEOUT_MS=1500) and token expiry', () => {
 
   it('counts any frame as activity, not only pings', async () => {
     const busy = await Recorder.connect(t.wsUrl, await t.token({ sub: 'busy', sites: [1] }), { pingIntervalMs: 600_000 });
-    const witness = await silentWitness();
-    const witnessClosed = disconnected(witness, 10_000);
-    let idle = false;
-    const stop = () => (idle = true);
-    witnessClosed.then(stop, stop);
-    // A frame every 500 ms (the stimulus, not a wait), until a socket that sent nothing has timed out.
-    while (!idle) {
-      await sleep(500);
+    const witness = await silent('idle-witness');
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
       await busy.client.subscribeSite(1);
     }
-    assert.equal((await witnessClosed).code, CloseCode.IdleTimeout);
+    assert.equal((await disconnected(witness, 5000)).code, CloseCode.IdleTimeout);
     assert.equal(busy.client.connected, true);
     assert.deepEqual(busy.of('disconnect'), []);
     busy.close();
     witness.close();
   });
 
-  it('closes a connection whose token expires while connected with 4402 "token expired"', async () => {
-    const exp = Math.floor(Date.now() / 1000) + 2;
-    const r = await Recorder.connect(t.wsUrl, await t.token({ sub: 'short-lived', expiresIn: exp }), { pingIntervalMs: 300, reconnect: false });
+  it('closes a connection whose token expires while connected with 4402 "token expired", and not a second before', async () => {
+    const exp = Math.floor(clock.now() / 1000) + 2;
+    const r = await Recorder.connect(t.wsUrl, await t.token({ sub: 'short-lived', expiresIn: exp }), { pingIntervalMs: 600_000, reconnect: false });
     assert.equal(r.client.connected, true);
-    const info = await disconnected(r, 6000);
-    assert.deepEqual(info, { code: CloseCode.TokenExpired, reason: 'token expired' });
-    assert.ok(Date.now() >= exp * 1000, 'not closed before the token expired');
+    await sweepAt(exp * 1000 - 1000);
+    // Had that sweep closed it, the close would come before any answer on its socket.
+    assert.ok((await r.client.ping()).timestamp > 0, 'not closed a second before the token expired');
+    clock.advance(exp * 1000 - clock.now());
+    assert.deepEqual(await disconnected(r, 5000), { code: CloseCode.TokenExpired, reason: 'token expired' });
     r.close();
   });
 });

@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import { HubClient } from '../protocol/index.ts';
 import { OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor, waitForEqual } from './support/wait-for.ts';
 
 async function getJson(url: string): Promise<{ status: number; body: any }> {
   const res = await fetch(url);
@@ -13,19 +14,7 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
 }
 
 /** Polls until the endpoint answers `expected` (closes and cross-hub entries land asynchronously). */
-async function eventually(url: string, expected: unknown, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { body } = await getJson(url);
-    try {
-      assert.deepEqual(body, expected);
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const eventually = (url: string, expected: unknown, timeoutMs = 5000) => waitForEqual(async () => (await getJson(url)).body, expected, { timeoutMs, what: url, everyMs: 50 });
 
 async function open(t: TestHub, sub: string, sites: number[]): Promise<HubClient> {
   const c = new HubClient({ url: t.wsUrl, token: await t.token({ sub, sites }), WebSocket });
@@ -124,22 +113,13 @@ describe('GET /healthz', () => {
       await nats.kill();
       // The hub learns of the loss when its socket closes; poll past that moment.
       let down = await getJson(`${t.httpUrl}/healthz`);
-      for (const deadline = Date.now() + 10_000; down.body.nats.connected && Date.now() < deadline; ) {
-        await new Promise((r) => setTimeout(r, 100));
-        down = await getJson(`${t.httpUrl}/healthz`);
-      }
+      await waitFor(async () => !(down = await getJson(`${t.httpUrl}/healthz`)).body.nats.connected, { everyMs: 100, what: '/healthz to report NATS disconnected' });
       assert.equal(down.status, 503);
       assert.equal(down.body.status, 'degraded');
       assert.deepEqual(down.body.jetstream, { reachable: false });
       assert.deepEqual(down.body.nats, { connected: false }, 'NATS is reported disconnected while it is down');
       await nats.restart();
-      const deadline = Date.now() + 10_000;
-      let status = 0;
-      while (status !== 200 && Date.now() < deadline) {
-        status = (await getJson(`${t.httpUrl}/healthz`)).status;
-        if (status !== 200) await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(status, 200);
+      await waitFor(async () => (await getJson(`${t.httpUrl}/healthz`)).status === 200, { everyMs: 200, what: '/healthz 200 once NATS is back' });
     } finally {
       await t.stop({ drop: false });
       await nats.stop();

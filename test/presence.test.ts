@@ -23,23 +23,12 @@ import { HubPublisher } from '../protocol/publisher.ts';
 import { presenceStatsSubject } from '../protocol/subjects.ts';
 import { dropNamespace, freePort, NATS_URL, uniqueNamespace } from './support/nats.ts';
 import { startTestHub, TEST_SECRET, type TestHub } from './support/test-hub.ts';
+import { waitForEqual } from './support/wait-for.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `read()` deep-equals `expected`; fails with the last value after `timeoutMs`. */
-async function until<T>(read: () => T | Promise<T>, expected: T, timeoutMs = 5000, what = 'counts'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await read();
-    try {
-      assert.deepEqual(got, expected);
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw new Error(`${what} did not converge within ${timeoutMs} ms`, { cause: e });
-    }
-    await sleep(25);
-  }
-}
+const until = <T>(read: () => T | Promise<T>, expected: T, timeoutMs = 5000, what = 'counts') => waitForEqual(read, expected, { timeoutMs, what, everyMs: 25 });
 
 /** One hub's users as the old one-entry-per-hub format had them: the reference `mergePresence` counts from. */
 class HubModel {

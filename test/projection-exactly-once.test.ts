@@ -18,6 +18,8 @@ import { PlantModel } from '../hub/demo/plant-model.ts';
 import { OwnNatsServer } from './support/nats.ts';
 import { ProjectionHarness, SCHEMA, silentLog, TIME_ZONE } from './support/projection-harness.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
+import { waitFor } from './support/wait-for.ts';
+import { streamName } from '../protocol/subjects.ts';
 
 const PROJECTIONS = ['dashboard', 'inventory'] as const;
 
@@ -62,8 +64,7 @@ describe('exactly once', () => {
             },
           },
         });
-        for (let i = 0; i < 200 && crashing.state !== 'crashed'; i++) await new Promise((r) => setTimeout(r, 20));
-        assert.equal(crashing.state, 'crashed');
+        await waitFor(() => crashing.state === 'crashed', { timeoutMs: 10_000, what: () => `the worker to crash (it is ${crashing.state})` });
         const committed = await checkpoint(h, name);
         if (point === 'beforeCommit') assert.ok(committed < crashedAt, 'the crashed batch was rolled back');
         else assert.equal(committed, crashedAt, 'the crashed batch was committed');
@@ -76,26 +77,37 @@ describe('exactly once', () => {
     }
   }
 
-  it('skips redelivered events at or below the checkpoint (a batch acked too late comes again)', async () => {
-    const h = await harness();
-    const last = await h.appendAll(plantDay(400, 11));
-    let slowed = false;
-    // The first batch outlives its ack wait: JetStream redelivers it while the worker moves on.
-    const worker = h.startWorker('dashboard', {
-      batchSize: 50,
-      ackWaitMs: 1000,
-      faults: {
-        afterCommit: async () => {
-          if (slowed) return;
-          slowed = true;
-          await new Promise((r) => setTimeout(r, 1600));
+  for (const name of PROJECTIONS) {
+    it(`${name}: skips redelivered events at or below the checkpoint (a batch acked too late comes again)`, async () => {
+      const h = await harness();
+      await h.appendAll(plantDay(400, 11));
+      const consumer = () => h.jsm.consumers.info(streamName(h.ns, 'site'), `${h.ns}_projection_${name}`);
+      let slowed = false;
+      let highest = 0;
+      let skipped = 0;
+      // The first batch outlives its ack wait: JetStream redelivers it (and what was delivered with it) while the
+      // worker holds it; the fault lets go once the server reports the redelivery.
+      const worker = h.startWorker(name, {
+        batchSize: 20,
+        ackWaitMs: 300,
+        faults: {
+          afterCommit: async (seq: number) => {
+            // A batch that moves the position nowhere was all at or below the checkpoint: a redelivery, skipped.
+            if (seq <= highest) skipped++;
+            highest = Math.max(highest, seq);
+            if (slowed) return;
+            slowed = true;
+            await waitFor(async () => (await consumer()).num_redelivered > 0, { timeoutMs: 10_000, what: 'JetStream to redeliver the unacked batch' });
+          },
         },
-      },
+      });
+      await worker.waitFor(await h.lastSeqFor(name), 20_000);
+      // Everything delivered has been acked: no redelivery is still on its way.
+      await waitFor(async () => (await consumer()).num_ack_pending === 0, { timeoutMs: 10_000, what: 'every delivered event to be acked' });
+      assert.ok(skipped > 0, 'a redelivered batch reached the worker and was skipped');
+      await assertViewIsRecomputation(h, name);
     });
-    await worker.waitFor(last, 20_000);
-    await new Promise((r) => setTimeout(r, 1200));
-    await assertViewIsRecomputation(h, 'dashboard');
-  });
+  }
 
   it('applies a batch given twice once (the checkpoint commits with the rows)', async () => {
     const h = await harness();
@@ -225,9 +237,8 @@ describe('exactly once', () => {
       await worker.waitFor(await h.streamLastSeq());
       await proxy.cut();
       const during = await h.appendAll(model.take(300));
-      await new Promise((r) => setTimeout(r, 800));
+      await waitFor(() => worker.state === 'retrying', { timeoutMs: 10_000, what: () => `the worker to notice the outage (it is ${worker.state})` });
       assert.ok(worker.position < during, 'nothing can commit while Postgres is away');
-      assert.equal(worker.state, 'retrying');
       await proxy.restore();
       await worker.waitFor(during, 15_000);
       await assertViewIsRecomputation(h, 'dashboard');
@@ -245,20 +256,24 @@ describe('exactly once', () => {
       await h.appendAll(model.take(200));
       const worker = h.startWorker('inventory', { batchSize: 50, maxBackoffMs: 300 });
       await worker.waitFor(await h.lastSeqFor('inventory'));
+      // The restart comes once the worker's connection has seen NATS go (not after a guessed pause).
+      let disconnected = false;
+      void (async () => {
+        for await (const s of h.nc.status()) if (s.type === 'disconnect') disconnected = true;
+      })();
       await nats.kill();
-      await new Promise((r) => setTimeout(r, 500));
+      await waitFor(() => disconnected, { timeoutMs: 10_000, what: 'the NATS connection to notice the server is gone' });
       await nats.restart();
       // Appends fail until the publisher has reconnected and JetStream has recovered its streams.
       const events = model.take(300);
-      for (let i = 0; ; i++) {
-        try {
-          await h.append(events[0]!);
-          break;
-        } catch (e) {
-          if (i > 60) throw e;
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      }
+      await waitFor(
+        () =>
+          h.append(events[0]!).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 20_000, everyMs: 250, what: 'an append to succeed after the restart' },
+      );
       await h.appendAll(events.slice(1));
       await worker.waitFor(await h.lastSeqFor('inventory'), 20_000);
       await assertViewIsRecomputation(h, 'inventory');
@@ -275,7 +290,7 @@ describe('exactly once', () => {
     const first = h.startWorker('dashboard');
     await first.waitFor(await h.streamLastSeq());
     const second = h.startWorker('dashboard');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => second.state !== 'starting', { timeoutMs: 10_000, what: 'the second worker to try for the lock' });
     assert.equal(second.state, 'standby');
     await first.stop();
     const last = await h.appendAll(model.take(100));

@@ -12,6 +12,7 @@ import { rebuildProjection } from '../projections/rebuild.ts';
 import type { ProjectionWorker } from '../projections/projection-worker.ts';
 import { ViewReader } from '../projections/view-reader.ts';
 import { ProjectionHarness, SCHEMA, silentLog, TIME_ZONE } from './support/projection-harness.ts';
+import { waitFor } from './support/wait-for.ts';
 
 describe('inventory projection', () => {
   let h: ProjectionHarness;
@@ -49,14 +50,13 @@ describe('inventory projection', () => {
     return out;
   }
 
-  /** Waits until the outbox has published (the alarms are appended after commit). */
+  /**
+   * Waits until the outbox has published (the alarms are appended after commit): a row leaves the outbox once
+   * JetStream has acknowledged it, so an empty outbox means every alarm committed so far is in the log.
+   */
   async function settled(): Promise<void> {
-    for (let i = 0; i < 100; i++) {
-      const pending = await h.db.database.db.withSchema(SCHEMA).selectFrom('projection_outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-      if (Number(pending.n) === 0) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('outbox did not drain');
+    const pending = async () => Number((await h.db.database.db.withSchema(SCHEMA).selectFrom('projection_outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    await waitFor(async () => (await pending()) === 0, { timeoutMs: 5000, everyMs: 50, what: 'the outbox to drain' });
   }
 
   it('adds stock in, subtracts stock out, applies signed adjustments, and keeps the last movement', async () => {
@@ -139,7 +139,6 @@ describe('inventory projection', () => {
     assert.equal(result.lastSeq, worker.position);
     await moves(site, move('stock_out', 1));
     await settled();
-    await new Promise((r) => setTimeout(r, 200));
     assert.equal((await lowStockAlarms(site)).length, 1);
     assert.equal((await reader.inventory(site)).items[0]!.onHand, 13);
   });

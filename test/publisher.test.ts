@@ -7,22 +7,10 @@ import { AppendError, HubPublisher } from '../protocol/publisher.ts';
 import { NATS_URL, uniqueNamespace } from './support/nats.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitForEqual } from './support/wait-for.ts';
 
 /** Polls `read` until it returns `expected` (presence is written ~100 ms after a change); fails with the last value. */
-async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  for (;;) {
-    last = await read();
-    try {
-      assert.deepEqual(last, expected);
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const eventually = <T>(read: () => Promise<T>, expected: T, timeoutMs = 5000) => waitForEqual(read, expected, { timeoutMs, what: 'the counts', everyMs: 50 });
 
 describe('HubPublisher', () => {
   let t: TestHub;

@@ -9,6 +9,7 @@ import { freePort, OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 300, jitter: 0.2 };
 
@@ -153,9 +154,14 @@ describe('resume', () => {
     await laptop.client.subscribeAlarms();
     await laptop.client.subscribeNotifications();
     await laptop.waitFor((r) => r.filter((e) => e.name === 'notification:new').length >= 3 && r.some((e) => e.name === 'alarm:new'));
-    await laptop.settle(300);
-    assert.deepEqual(laptop.of('notification:new').map((e) => e.data.title).sort(), ['missed 1', 'missed 2', 'missed broadcast']);
-    assert.deepEqual(laptop.of('alarm:new').map((e) => e.data.id), ['missed-alarm']);
+    // Later events of each log, live: anything the replay would wrongly add (another site's alarm, another user's
+    // or an acked notification, a duplicate) comes before them.
+    await pub.sendUserNotification('nightshift', { title: 'fence' });
+    await pub.sendGlobalNotification({ title: 'fence broadcast' });
+    await pub.sendAlarmNotification({ id: 'fence-alarm', siteId: 1 });
+    await laptop.waitFor((r) => ['fence', 'fence broadcast', 'fence-alarm'].every((f) => r.some((e) => e.data?.title === f || e.data?.id === f)));
+    assert.deepEqual(laptop.of('notification:new').map((e) => e.data.title).sort(), ['fence', 'fence broadcast', 'missed 1', 'missed 2', 'missed broadcast']);
+    assert.deepEqual(laptop.of('alarm:new').map((e) => e.data.id), ['missed-alarm', 'fence-alarm']);
   });
 
   it('survives a NATS restart mid-stream: zero loss, zero duplicates', async () => {
@@ -184,18 +190,14 @@ describe('resume', () => {
       }
     }
     await c.waitFor((r) => r.filter((e) => e.name === 'task:update').length >= 40, 20_000);
-    await c.settle(300);
+    // One more, live: a duplicate from the reconnect would have come before it.
+    expected.push(await pub.sendTaskUpdate(6, { id: 'fence' }));
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === expected.at(-1)));
     assert.deepEqual(offsets(c, 'task:update'), expected);
   });
 });
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, timeoutMs = 5000) => waitFor(check, { timeoutMs, what: 'the condition' });
 
 async function epochOf(t: TestHub): Promise<string> {
   const probe = await RawSocket.connect(t.wsUrl, { token: await t.token({ sub: 'probe', sites: '*' }) });
@@ -218,7 +220,9 @@ describe('HubClient.subscribeSite from a snapshot offset', () => {
       assert.equal(reply.recovered, true);
       const live = await appendTasks(pub, 8, 2, 50);
       await c.waitFor((r) => r.filter((e) => e.name === 'task:update').length >= 4);
-      await c.settle(200);
+      // One more, live: an event replayed twice, or at or before the snapshot offset, would have come before it.
+      live.push(...(await appendTasks(pub, 8, 1, 60)));
+      await c.waitFor((r) => r.some((e) => e.meta?.offset === live.at(-1)));
       assert.deepEqual(offsets(c, 'task:update'), [...before.slice(3), ...live]);
       c.close();
     } finally {

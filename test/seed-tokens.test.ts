@@ -12,6 +12,7 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, TEST_SECRET, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 /** Signs any claims, as another service would: no `sub`, `sites` or `role` added. */
 function seedToken(claims: Record<string, unknown>): Promise<string> {
@@ -59,12 +60,8 @@ async function subscribableSites(t: TestHub, claims: Record<string, unknown>, si
 }
 
 /** Private notifications go live once the session has read the user's cursor: poll for that before appending. */
-async function notificationsLive(r: Recorder): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (((await r.client.subscribeNotifications()) as { live: boolean }).live) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.fail('notifications never went live');
+function notificationsLive(r: Recorder): Promise<void> {
+  return waitFor(async () => ((await r.client.subscribeNotifications()) as { live: boolean }).live, { timeoutMs: 5000, what: 'notifications to go live' });
 }
 
 describe('seed tokens with the default claims', () => {
@@ -105,7 +102,7 @@ describe('seed tokens with the default claims', () => {
     await pub.sendUserNotification('bob@plant.example', { title: 'for bob' });
     await ann.waitFor((rs) => rs.some((e) => e.name === 'notification:new'));
     await bob.waitFor((rs) => rs.some((e) => e.name === 'notification:new'));
-    await ann.settle();
+    for (const r of [ann, bob]) await r.settle();
     assert.deepEqual(ann.of('notification:new').map((e) => e.data.title), ['for ann']);
     assert.deepEqual(bob.of('notification:new').map((e) => e.data.title), ['for bob']);
     ann.close();

@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import { type Server, startServer } from '../hub/server.ts';
 import { dropNamespace, freePort, NATS_URL, uniqueNamespace } from './support/nats.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const SECRET = 'server-test-secret-of-at-least-32-chars';
 
@@ -87,11 +88,9 @@ describe('startServer while NATS does not answer yet', () => {
   }
 
   async function firstAnswer(port: number): Promise<{ status: number; body: any }> {
-    for (;;) {
-      const answer = await healthz(port);
-      if (answer !== undefined) return answer;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    let answer: { status: number; body: any } | undefined;
+    await waitFor(async () => (answer = await healthz(port)) !== undefined, { timeoutMs: 30_000, what: `the hub on port ${port} to answer /healthz` });
+    return answer!;
   }
 
   it('opens its port at once: /healthz is 503 naming what it waits for, then 200 once NATS answers', { timeout: 60_000 }, async () => {

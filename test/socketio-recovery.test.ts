@@ -12,6 +12,7 @@ import { freePort, OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { SeedSocket } from './support/seed-socket.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { signToken, startTestHub, TEST_SECRET, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 /** The `n` of every task:update a client got, in arrival order. */
 function received(s: SeedSocket, site: number): number[] {
@@ -22,13 +23,7 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
-async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (condition: () => boolean, timeoutMs = 15_000) => waitFor(condition, { timeoutMs, what: 'the condition' });
 
 describe('socket.io recovery from the log', () => {
   const sockets: SeedSocket[] = [];
@@ -189,7 +184,11 @@ describe('socket.io recovery from the log', () => {
       sockets.push(s);
       const errors: string[] = [];
       s.socket.on('connect_error', (e) => errors.push(e.message));
-      await new Promise((r) => setTimeout(r, 300));
+      // NATS comes back once the client has reached the hub without it: its transport is open (held) or it was
+      // turned away for now (retried).
+      let reached = false;
+      s.socket.io.on('open', () => (reached = true));
+      await until(() => reached || s.socket.io.engine?.readyState === 'open' || errors.length > 0);
       await nats.restart();
       const hub = await starting;
       try {
@@ -218,9 +217,11 @@ describe('socket.io recovery from the log', () => {
         await a.stop({ drop: false });
         await nats.kill();
         // The new hub listens, but NATS is down: the client reconnects to it and must wait, not start afresh.
+        // NATS comes back once the client's transport has opened to the new hub.
+        let reopened = false;
+        s.socket.io.on('open', () => (reopened = true));
         const starting = startTestHub({ NATS_URL: nats.url, HUB_NAMESPACE: ns }, { port });
-        await until(() => s.socket.io.engine?.readyState === 'open' || s.socket.io.engine?.readyState === 'opening');
-        await new Promise((r) => setTimeout(r, 300));
+        await until(() => reopened);
         await nats.restart();
         b = await starting;
         const pub2 = await b.publisher();

@@ -13,19 +13,14 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { Recorder } from './support/recorder.ts';
 import { refusal, SeedSocket } from './support/seed-socket.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 /** The seed's URL shape: `io('ws://host:port/ws', …)`. */
 function seedUrl(t: TestHub): string {
   return t.wsUrl.replace(/^ws:/, 'ws:');
 }
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (condition: () => boolean, timeoutMs = 10_000) => waitFor(condition, { timeoutMs, what: 'the condition' });
 
 
 describe('socket.io face', () => {
@@ -247,13 +242,8 @@ describe('socket.io face', () => {
     const s = await open(await t.token({ sub: 'counted-sio', sites: [51] }));
     await s.request('subscribe:site', { siteId: 51 }, 'subscribed');
     const stats = async () => (await (await fetch(`${t.httpUrl}/api/stats/online`)).json()) as { users: number; sites: Record<string, { users: number }> };
-    const deadline = Date.now() + 10_000;
     let seen = await stats();
-    while (seen.sites['51']?.users !== 1 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      seen = await stats();
-    }
-    assert.equal(seen.sites['51']?.users, 1);
+    await waitFor(async () => (seen = await stats()).sites['51']?.users === 1, { everyMs: 100, what: 'the Socket.IO user counted on site 51' });
     assert.ok(seen.users >= 1);
     assert.ok(t.hub.connections >= 1);
   });

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { HubPublisher } from '../protocol/publisher.ts';
 import { freePort } from './support/nats.ts';
 import { Recorder } from './support/recorder.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -48,13 +49,7 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<{ code: number 
   });
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (check: () => Promise<boolean>, timeoutMs: number, what: () => string) => waitFor(check, { timeoutMs, what, everyMs: 200 });
 
 describe('npm start on a fresh machine (embedded nats-server, development secret)', () => {
   let dataDir: string;

@@ -13,8 +13,8 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { TestClock } from './support/test-clock.ts';
+import { waitFor } from './support/wait-for.ts';
 
 /** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
 const opened: Array<{ close(): void }> = [];
@@ -38,13 +38,7 @@ function controlLog(r: Recorder): Array<{ name: string; data: any }> {
   return log;
 }
 
-async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (predicate: () => boolean, timeoutMs: number, what: string) => waitFor(predicate, { timeoutMs, what });
 
 function refused(p: Promise<unknown>): Promise<HubError> {
   return p.then(
@@ -56,33 +50,65 @@ function refused(p: Promise<unknown>): Promise<HubError> {
   );
 }
 
-describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
+/**
+ * A hub whose time is a TestClock: a token's hour passes when the test moves the clock, not in real time. The
+ * hub's sweep (every 100 ms, real) reads the clock, so a move takes effect within a sweep; the tests wait on
+ * the frames that prove it (a warning, a refresh, a close), never on time. Sockets must not go idle when an
+ * hour passes at once: HUB_IDLE_TIMEOUT_MS is a day.
+ */
+async function hubOnTestClock(env: Record<string, string>): Promise<{ t: TestHub; clock: TestClock }> {
+  const clock = new TestClock(Date.now());
+  const t = await startTestHub({ ...env, HUB_IDLE_TIMEOUT_MS: String(24 * 3600_000) }, {}, { clock });
+  return { t, clock };
+}
+
+/** A token of `claims` expiring `ms` after the clock's now (exp is in whole seconds). */
+function tokenFor(t: TestHub, clock: TestClock, claims: { sub: string; sites: unknown }, ms = 3600_000): Promise<string> {
+  return t.token({ ...claims, expiresIn: Math.floor((clock.now() + ms) / 1000) });
+}
+
+/** Moves the clock to `ms` before the token expires (0: to its expiry, when the hub closes its sessions). */
+function moveTo(clock: TestClock, token: string, ms = 0): void {
+  clock.advance(Math.max(0, expiryOf(token) - ms - clock.now()));
+}
+
+const WARNING_MS = 2000;
+
+describe('token refresh (HUB_TOKEN_WARNING_MS=2000, on a clock the test moves)', () => {
   let t: TestHub;
+  let clock: TestClock;
   let pub: HubPublisher;
   before(async () => {
-    t = await startTestHub({ HUB_TOKEN_WARNING_MS: '2000' });
+    ({ t, clock } = await hubOnTestClock({ HUB_TOKEN_WARNING_MS: String(WARNING_MS) }));
     pub = await t.publisher();
   });
   after(() => t.stop());
 
   it('warns before expiry, HubClient refreshes through getToken, and the session outlives the first token', async () => {
-    const first = await t.token({ sub: 'shift-a', sites: [1], expiresIn: '3s' });
+    const first = await tokenFor(t, clock, { sub: 'shift-a', sites: [1] });
+    // A probe with the same expiry and no way to refresh: it shows when the hub has acted on that expiry.
+    const probe = track(await Recorder.connect(t.wsUrl, await tokenFor(t, clock, { sub: 'probe', sites: [1] }, expiryOf(first) - clock.now())));
     let calls = 0;
     const getToken = async () => {
       calls++;
-      return t.token({ sub: 'shift-a', sites: [1], expiresIn: '1h' });
+      return tokenFor(t, clock, { sub: 'shift-a', sites: [1] }, 2 * 3600_000);
     };
     const c = track(await Recorder.connect(t.wsUrl, first, { getToken }));
     const log = controlLog(c);
     await c.client.subscribeSite(1);
 
+    moveTo(clock, first, WARNING_MS - 1);
     await until(() => log.some((e) => e.name === 'auth:refreshed'), 5000, 'auth:refreshed');
     const warning = log.find((e) => e.name === 'auth:expiring');
     assert.equal(warning?.data.expiresAt, expiryOf(first), 'the warning names the expiry of the token in force');
     assert.ok(log.find((e) => e.name === 'auth:refreshed')!.data.expiresAt > expiryOf(first) + 60_000);
     assert.equal(calls, 1);
 
-    await sleep(Math.max(0, expiryOf(first) - Date.now()) + 500);
+    // Past the first token's expiry, and the hub has acted on it: the probe is closed with 4402 — had the
+    // session kept the first token, so would it be (one sweep judges both at the same time).
+    moveTo(clock, first);
+    await probe.waitFor((r) => r.some((e) => e.name === 'disconnect'), 5000);
+    assert.equal(probe.of('disconnect')[0]!.data.code, CloseCode.TokenExpired);
     const offset = await pub.sendTaskUpdate(1, { id: 'after the first token expired' });
     await c.waitFor((r) => r.some((e) => e.meta?.offset === offset));
     assert.deepEqual(c.of('disconnect'), [], 'never disconnected');
@@ -91,7 +117,7 @@ describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
   });
 
   it('a refreshed token with fewer sites drops the revoked one; with more sites it allows a new one', async () => {
-    const first = await t.token({ sub: 'shift-b', sites: [1, 2], expiresIn: '3s' });
+    const first = await tokenFor(t, clock, { sub: 'shift-b', sites: [1, 2] });
     // The refresh waits until the test has subscribed under the first token.
     let release!: (token: string) => void;
     const refreshed = new Promise<string>((resolve) => (release = resolve));
@@ -102,7 +128,9 @@ describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
     await c.client.subscribeAlarms();
     assert.equal((await refused(c.client.subscribeSite(3))).code, ErrorCode.Forbidden);
 
-    release(await t.token({ sub: 'shift-b', sites: [1, 3], expiresIn: '1h' }));
+    moveTo(clock, first, WARNING_MS - 1);
+    await until(() => log.some((e) => e.name === 'auth:expiring'), 5000, 'auth:expiring');
+    release(await tokenFor(t, clock, { sub: 'shift-b', sites: [1, 3] }));
     await until(() => log.some((e) => e.name === 'auth:refreshed'), 5000, 'auth:refreshed');
     assert.deepEqual(log.find((e) => e.name === 'auth:refreshed')!.data.revokedSites, ['2']);
     const revoked = log.filter((e) => e.name === 'unsubscribed');
@@ -138,14 +166,15 @@ describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
         sockets.push(this);
       }
     }
-    const first = await t.token({ sub: 'shift-f', sites: [1, 2], expiresIn: '3s' });
+    const first = await tokenFor(t, clock, { sub: 'shift-f', sites: [1, 2] });
     let release!: (token: string) => void;
     const refreshed = new Promise<string>((resolve) => (release = resolve));
     const c = track(await Recorder.connect(t.wsUrl, first, { getToken: () => refreshed, WebSocket: Tracked, reconnect: { initialDelayMs: 50, maxDelayMs: 50, jitter: 0 } }));
     const log = controlLog(c);
     await c.client.subscribeSite(1);
     await c.client.subscribeSite(2);
-    release(await t.token({ sub: 'shift-f', sites: [1], expiresIn: '1h' }));
+    moveTo(clock, first, WARNING_MS - 1);
+    release(await tokenFor(t, clock, { sub: 'shift-f', sites: [1] }));
     await until(() => log.some((e) => e.name === 'unsubscribed'), 5000, 'the revocation');
 
     sockets[0]!.terminate();
@@ -158,42 +187,56 @@ describe('token refresh (HUB_TOKEN_WARNING_MS=2000)', () => {
     c.close();
   });
 
-  it('without getToken: the session is closed with 4402 at expiry and HubClient does not reconnect', async () => {
-    const token = await t.token({ sub: 'shift-c', sites: [1], expiresIn: '2s' });
+  it('without getToken: the session is warned, closed with 4402 at expiry and not before, and HubClient does not reconnect', async () => {
+    const token = await tokenFor(t, clock, { sub: 'shift-c', sites: [1] });
     const c = track(await Recorder.connect(t.wsUrl, token));
     const log = controlLog(c);
     await c.client.subscribeSite(1);
+    moveTo(clock, token, WARNING_MS - 1);
+    await until(() => log.some((e) => e.name === 'auth:expiring'), 5000, 'auth:expiring');
+    // A millisecond before expiry, a sweep has judged the session: a probe expiring a second later is warned by
+    // the same sweep (the hub warns each session once), and the session is still open.
+    moveTo(clock, token, 1);
+    const probe = track(await Recorder.connect(t.wsUrl, await tokenFor(t, clock, { sub: 'probe-c', sites: [1] }, 1001)));
+    const probeLog = controlLog(probe);
+    await until(() => probeLog.some((e) => e.name === 'auth:expiring'), 5000, "the probe's warning");
+    // Had that sweep closed the session, the close would come before any answer on its socket.
+    assert.ok((await c.client.ping()).timestamp > 0, 'not closed before the token expired');
+
+    moveTo(clock, token);
     await c.waitFor((r) => r.some((e) => e.name === 'disconnect'), 5000);
-    assert.ok(Date.now() >= expiryOf(token) - 100, 'not closed before the token expired');
     assert.deepEqual(c.of('disconnect').map((e) => e.data), [{ code: CloseCode.TokenExpired, reason: 'token expired' }]);
-    assert.ok(log.some((e) => e.name === 'auth:expiring'), 'it was warned first');
-    await sleep(1500);
+    // HubClient decides on reconnecting as it handles the close: a reconnect would have been announced already.
     assert.equal(log.filter((e) => e.name === 'reconnecting').length, 0, 'no reconnect with a token that would be refused');
+    await waitFor(() => t.hub.connections === 1, { timeoutMs: 5000, what: 'the hub to drop the expired session (the probe stays)' });
     assert.equal(c.of('disconnect').length, 1);
     assert.equal(c.client.connected, false);
     c.close();
   });
 });
 
-describe('reconnecting with a fresh token (no expiry warning: HUB_TOKEN_WARNING_MS=0)', () => {
+describe('reconnecting with a fresh token (no expiry warning: HUB_TOKEN_WARNING_MS=0, on a clock the test moves)', () => {
   let t: TestHub;
+  let clock: TestClock;
   let pub: HubPublisher;
   before(async () => {
-    t = await startTestHub({ HUB_TOKEN_WARNING_MS: '0' });
+    ({ t, clock } = await hubOnTestClock({ HUB_TOKEN_WARNING_MS: '0' }));
     pub = await t.publisher();
   });
   after(() => t.stop());
 
   it('after 4402 (expired while connected) HubClient fetches a token, reconnects and resumes', async () => {
-    const first = await t.token({ sub: 'shift-d', sites: [1], expiresIn: '2s' });
+    const first = await tokenFor(t, clock, { sub: 'shift-d', sites: [1] });
     let calls = 0;
     const getToken = async () => {
       calls++;
-      return t.token({ sub: 'shift-d', sites: [1], expiresIn: '1h' });
+      return tokenFor(t, clock, { sub: 'shift-d', sites: [1] });
     };
     const c = track(await Recorder.connect(t.wsUrl, first, { getToken, reconnect: { initialDelayMs: 300, maxDelayMs: 300, jitter: 0 } }));
     await c.client.subscribeSite(1);
     const before = await pub.sendTaskUpdate(1, { id: 'before expiry' });
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === before));
+    moveTo(clock, first);
     await c.waitFor((r) => r.some((e) => e.name === 'disconnect'), 5000);
     assert.equal(c.of('disconnect')[0]!.data.code, CloseCode.TokenExpired);
     const missed = await pub.sendTaskUpdate(1, { id: 'while reconnecting' });
@@ -215,20 +258,20 @@ describe('reconnecting with a fresh token (no expiry warning: HUB_TOKEN_WARNING_
         sockets.push(this);
       }
     }
-    const first = await t.token({ sub: 'shift-e', sites: [1], expiresIn: '2s' });
+    const first = await tokenFor(t, clock, { sub: 'shift-e', sites: [1] });
     let calls = 0;
     const getToken = async () => {
       calls++;
-      return t.token({ sub: 'shift-e', sites: [1], expiresIn: '1h' });
+      return tokenFor(t, clock, { sub: 'shift-e', sites: [1] });
     };
-    // The first reconnect comes after the first token expired: the hub refuses it at the upgrade.
-    const delayMs = expiryOf(first) - Date.now() + 700;
-    const c = track(await Recorder.connect(t.wsUrl, first, { getToken, WebSocket: Tracked, reconnect: { initialDelayMs: delayMs, maxDelayMs: delayMs, jitter: 0 } }));
+    const c = track(await Recorder.connect(t.wsUrl, first, { getToken, WebSocket: Tracked, reconnect: { initialDelayMs: 100, maxDelayMs: 100, jitter: 0 } }));
     await c.client.subscribeSite(1);
-    sockets[0]!.terminate(); // the network drops
+    // The network drops, and the token expires while the client is away: its reconnect is refused at the upgrade.
+    sockets[0]!.terminate();
+    moveTo(clock, first);
     const missed = await pub.sendTaskUpdate(1, { id: 'while away' });
 
-    await c.waitFor((r) => r.some((e) => e.meta?.offset === missed), delayMs * 2 + 5000);
+    await c.waitFor((r) => r.some((e) => e.meta?.offset === missed), 10_000);
     assert.deepEqual(c.of('disconnect').map((e) => e.data.code), [1006, CloseCode.Unauthorized]);
     assert.equal(c.of('disconnect')[1]!.data.reason, 'token expired');
     assert.equal(calls, 1, 'a fresh token was fetched once, after the refusal');
@@ -260,7 +303,7 @@ describe('a refresh during a replay', () => {
     raw.sendFrame(['auth:refresh', { token: await t.token({ sub: 'mid-replay', sites: [1] }) }, 3]);
     // The hub has taken the refresh once site 2 has no subscriber left.
     const site2Users = async () => ((await (await fetch(`${t.httpUrl}/api/stats/online`)).json()) as { sites: Record<string, { users: number } | undefined> }).sites['2']?.users ?? 0;
-    for (let i = 0; i < 200 && (await site2Users()) !== 0; i++) await sleep(25);
+    await waitFor(async () => (await site2Users()) === 0, { timeoutMs: 10_000, what: 'site 2 to have no subscriber left' });
     tcp.resume();
     const reply = await raw.next((f) => f[0] === 'auth:refreshed', { timeoutMs: 20_000 });
     assert.deepEqual((reply[1] as { revokedSites: string[] }).revokedSites, ['2']);

@@ -53,9 +53,13 @@ export class Recorder {
     });
   }
 
-  /** Waits a little and asserts nothing more arrived: for "must not receive" checks after a positive control. */
-  async settle(ms = 300): Promise<void> {
-    await new Promise((r) => setTimeout(r, ms));
+  /**
+   * For "must not receive" checks, after a positive control that shows the hub has dispatched what must not
+   * arrive (another client got it, or a later event of the same log arrived): a ping round trip. The hub answers
+   * it after every frame it had queued for this socket, so whatever it sent this client has arrived by the pong.
+   */
+  async settle(): Promise<void> {
+    await this.client.ping();
   }
 
   close(): void {

@@ -5,6 +5,7 @@ import { Hub } from '../../hub/hub.ts';
 import { createLogger } from '../../hub/logger.ts';
 import { HubPublisher } from '../../protocol/publisher.ts';
 import { dropNamespace, NATS_URL, uniqueNamespace } from './nats.ts';
+import type { Clock } from '../../hub/clock.ts';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
@@ -23,11 +24,12 @@ export interface TestHub {
   stop(options?: { drop?: boolean }): Promise<void>;
 }
 
-export async function startTestHub(env: Record<string, string> = {}, overrides: Partial<HubConfig> = {}): Promise<TestHub> {
+/** `options.clock`: the hub's time for token expiry, idle sockets and redelivery (a TestClock the test moves). */
+export async function startTestHub(env: Record<string, string> = {}, overrides: Partial<HubConfig> = {}, options: { clock?: Clock } = {}): Promise<TestHub> {
   const ns = env.HUB_NAMESPACE ?? uniqueNamespace();
   const natsUrl = env.NATS_URL ?? NATS_URL;
   const config = loadConfig({ HUB_JWT_SECRET: TEST_SECRET, ...env, HUB_NAMESPACE: ns, NATS_URL: natsUrl, HUB_PORT: '0', HUB_HOST: '127.0.0.1' }, overrides);
-  const hub = await Hub.start(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const hub = await Hub.start(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), { clock: options.clock });
   const publishers: HubPublisher[] = [];
   return {
     hub,
