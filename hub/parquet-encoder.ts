@@ -78,7 +78,8 @@ class Rows {
   readonly site: (string | null)[] = [];
   readonly user: (string | null)[] = [];
   readonly event: string[] = [];
-  readonly data: string[] = [];
+  /** UTF-8 already: Buffer.from takes small strings' bytes from Node's shared pool, where the writer's TextEncoder would allocate a buffer per value. */
+  readonly data: Uint8Array[] = [];
   readonly derived: boolean[] = [];
   dataBytes = 0;
 
@@ -87,7 +88,7 @@ class Rows {
   }
 
   add(r: LogRecord): void {
-    const data = JSON.stringify(r.data);
+    const data = Buffer.from(JSON.stringify(r.data), 'utf8');
     this.offset.push(BigInt(r.offset));
     this.epoch.push(r.epoch);
     this.ts.push(r.ts);
