@@ -26,8 +26,14 @@ const SCHEMA: SchemaElement[] = [
   { name: 'derived', type: 'BOOLEAN', repetition_type: 'REQUIRED' },
 ];
 
-/** A row group closes at this many rows… */
-const GROUP_ROWS = 50_000;
+/**
+ * A row group closes at this many rows… Measured (bench:export, CPU per event):
+ * 10 k costs ~10 % less than 50 k, as a group's rows mostly die young instead of
+ * being promoted and collected by full GCs; 5 k costs more again (per-group
+ * overhead). 10 k rows of events are ~2 MB before compression: still a fair
+ * group for DuckDB or Spark.
+ */
+const GROUP_ROWS = 10_000;
 /** …or this many bytes of JSON data, whichever comes first: the memory an export holds. */
 const GROUP_DATA_BYTES = 8 * 1024 * 1024;
 
