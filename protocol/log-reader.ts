@@ -47,6 +47,8 @@ const DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024;
 const RECORD_OVERHEAD = 128;
 /** A consumer a crashed reader left behind goes after this long without pulls; `close()` deletes it at once. */
 const INACTIVE_MS = 60_000;
+/** Messages one fetch asks for at most. */
+const MAX_FETCH = 20_000;
 /** Consecutive failed fetches before the read fails. */
 const MAX_FETCH_FAILURES = 5;
 /** Subjects whose meaning the reader remembers (a log has one per owner and event kind); past this the memo starts over. */
@@ -269,8 +271,9 @@ export class LogReader implements AsyncIterable<LogRecord> {
     this.#fetching = true;
     this.#received = 0;
     this.#receivedBytes = 0;
-    // One fetch at a time (an ordered consumer takes no concurrent fetches): large ones for small events save round trips.
-    const max = Math.max(8, Math.min(10_000, Math.floor(this.#budget / 2 / this.#avgBytes)));
+    // One fetch at a time (an ordered consumer takes no concurrent fetches): large ones for small events save round trips,
+    // each a pause in the read (20 k rather than 10 k: bench:export reads ~15% faster; the byte budget still bounds it).
+    const max = Math.max(8, Math.min(MAX_FETCH, Math.floor(this.#budget / 2 / this.#avgBytes)));
     // Following, a fetch waits for new events; its end (every 10 s when idle) checks the stream is the same.
     // nats.js hands a fetch's messages to `callback` as it does a consume's (one PullConsumerMessagesImpl); only its typings leave it out.
     const options = { max_messages: max, expires: this.#follow ? 10_000 : 5_000, callback: this.#onMessage } as FetchOptions;
