@@ -6,10 +6,14 @@
  * - LogReader: records (decoded, filtered, shaped), then encoded as NDJSON and as Parquet;
  * - HTTP: `GET /api/events/site` of a hub in this process, as NDJSON and as Parquet,
  *   read by curl (another process) into /dev/null.
- * Prints the median events/s of each and its ratio to the raw read of the same run.
+ * Prints the median events/s of each and its ratio to the raw read of the same run,
+ * and the median CPU time this process spent per event (user + system; curl's
+ * own is not counted): on a shared machine, wall-clock rates move with the load,
+ * CPU per event much less.
  * Uses NATS_URL (default nats://127.0.0.1:4222).
  */
 import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -53,21 +57,26 @@ try {
   const url = `http://127.0.0.1:${hub.port}/api/events/site`;
 
   const results: Record<string, number[]> = {};
-  const record = (name: string, events: number, ms: number) => (results[name] ??= []).push((events / ms) * 1000);
+  const cpu: Record<string, number[]> = {};
+  /** Times one path: wall clock for the rate, this process's CPU for the cost per event. */
+  const measure = async (name: string, read: () => Promise<number>) => {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const events = await read();
+    const c = process.cpuUsage(c0);
+    (results[name] ??= []).push((events / (performance.now() - t0)) * 1000);
+    (cpu[name] ??= []).push((c.user + c.system) / events);
+  };
   for (let run = 1; run <= RUNS; run++) {
-    let t0 = performance.now();
-    record('raw ordered consumer', await rawRead(), performance.now() - t0);
-    t0 = performance.now();
-    record('LogReader records', await readerRead(undefined), performance.now() - t0);
+    await measure('raw ordered consumer', rawRead);
+    await measure('LogReader records', () => readerRead(undefined));
+    for (const format of ['ndjson', 'parquet'] as const) await measure(`LogReader + ${format}`, () => readerRead(format));
     for (const format of ['ndjson', 'parquet'] as const) {
-      t0 = performance.now();
-      record(`LogReader + ${format}`, await readerRead(format), performance.now() - t0);
-    }
-    for (const format of ['ndjson', 'parquet'] as const) {
-      t0 = performance.now();
-      const bytes = await curl(`${url}?format=${format}`);
-      record(`HTTP ${format}`, EVENTS, performance.now() - t0);
-      if (run === 1) console.log(`  HTTP ${format}: ${(bytes / 1e6).toFixed(1)} MB`);
+      await measure(`HTTP ${format}`, async () => {
+        const bytes = await curl(`${url}?format=${format}`);
+        if (run === 1) console.log(`  HTTP ${format}: ${(bytes / 1e6).toFixed(1)} MB`);
+        return EVENTS;
+      });
     }
     console.log(`run ${run}/${RUNS} done`);
   }
@@ -78,9 +87,10 @@ try {
     'events/s (median)': Math.round(median(rates)!),
     runs: rates.map((r) => Math.round(r)).join(', '),
     'vs raw': formatRatio(ratio(median(rates), raw)),
+    'cpu µs/event': median(cpu[path]!)!.toFixed(2),
     '≥ 100 k/s': median(rates)! >= 100_000 ? 'yes' : 'no',
   }));
-  console.log(`\n${EVENTS} events, median of ${RUNS} runs; node ${process.version}; command: npm run bench:export -- --events ${EVENTS} --sites ${SITES} --runs ${RUNS}`);
+  console.log(`\n${EVENTS} events, median of ${RUNS} runs; node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; command: npm run bench:export -- --events ${EVENTS} --sites ${SITES} --runs ${RUNS}`);
   console.table(rows);
   console.log(JSON.stringify({ bench: 'export', events: EVENTS, sites: SITES, runs: RUNS, results: rows }));
 } finally {

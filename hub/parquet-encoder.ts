@@ -26,8 +26,14 @@ const SCHEMA: SchemaElement[] = [
   { name: 'derived', type: 'BOOLEAN', repetition_type: 'REQUIRED' },
 ];
 
-/** A row group closes at this many rows… */
-const GROUP_ROWS = 50_000;
+/**
+ * A row group closes at this many rows… Measured (bench:export, CPU per event):
+ * 10 k costs ~10 % less than 50 k, as a group's rows mostly die young instead of
+ * being promoted and collected by full GCs; 5 k costs more again (per-group
+ * overhead). 10 k rows of events are ~2 MB before compression: still a fair
+ * group for DuckDB or Spark.
+ */
+const GROUP_ROWS = 10_000;
 /** …or this many bytes of JSON data, whichever comes first: the memory an export holds. */
 const GROUP_DATA_BYTES = 8 * 1024 * 1024;
 
@@ -72,12 +78,14 @@ export class ParquetEncoder implements RecordEncoder {
 class Rows {
   readonly offset: bigint[] = [];
   readonly epoch: string[] = [];
-  readonly ts: bigint[] = [];
+  /** Milliseconds as numbers: the writer turns TIMESTAMP values into bigints itself (a bigint here would be made twice). */
+  readonly ts: number[] = [];
   readonly stream: string[] = [];
   readonly site: (string | null)[] = [];
   readonly user: (string | null)[] = [];
   readonly event: string[] = [];
-  readonly data: string[] = [];
+  /** UTF-8 already: Buffer.from takes small strings' bytes from Node's shared pool, where the writer's TextEncoder would allocate a buffer per value. */
+  readonly data: Uint8Array[] = [];
   readonly derived: boolean[] = [];
   dataBytes = 0;
 
@@ -86,10 +94,10 @@ class Rows {
   }
 
   add(r: LogRecord): void {
-    const data = JSON.stringify(r.data);
+    const data = Buffer.from(JSON.stringify(r.data), 'utf8');
     this.offset.push(BigInt(r.offset));
     this.epoch.push(r.epoch);
-    this.ts.push(BigInt(r.ts));
+    this.ts.push(r.ts);
     this.stream.push(r.stream);
     this.site.push(r.site ?? null);
     this.user.push(r.user ?? null);
@@ -108,7 +116,8 @@ class Rows {
       { name: 'site', data: this.site },
       { name: 'user', data: this.user },
       { name: 'event', data: this.event },
-      { name: 'data', data: this.data },
+      // JSON text, nearly every value distinct: no dictionary to try, no min/max worth keeping (both cost more than the column's compression).
+      { name: 'data', data: this.data, encoding: 'PLAIN' as const, statistics: false },
       { name: 'derived', data: this.derived },
     ];
   }

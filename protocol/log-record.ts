@@ -45,7 +45,12 @@ const DASHBOARD_MSG_ID = /^dashboard:[A-Za-z0-9_-]{1,64}:\d+$/;
  */
 export function isDerived(event: string, header: string | undefined, msgId: string | undefined): boolean {
   if (header !== undefined && header !== '') return header === '1';
-  if (msgId === undefined || msgId === '') return false;
+  if (msgId === undefined || msgId === '' || !markedByMsgId(event)) return false;
   if (event === 'dashboard:update') return DASHBOARD_MSG_ID.test(msgId);
-  return (event === 'alarm:new' || event === 'alarm:update') && msgId.startsWith('low-stock:');
+  return msgId.startsWith('low-stock:');
+}
+
+/** Whether an event without the header may still be derived by its msg id: readers need look at `Nats-Msg-Id` only for these. */
+export function markedByMsgId(event: string): boolean {
+  return event === 'dashboard:update' || event === 'alarm:new' || event === 'alarm:update';
 }
