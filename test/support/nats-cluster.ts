@@ -229,8 +229,12 @@ export class NatsCluster {
     return this.node(name);
   }
 
-  /** Waits until every running node reports JetStream healthy (caught up): safe to take another one down. */
-  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Waits until every running node reports JetStream healthy (caught up): safe to take another one down.
+   * A restarted node catches up every stream and consumer it holds; on a loaded 2-core machine that
+   * took over 30 s once (a full-suite run beside a bench), hence the minute.
+   */
+  async waitHealthy(timeoutMs = 60_000): Promise<void> {
     await poll('every node healthy', timeoutMs, async () => ((await Promise.all(this.nodes.filter((n) => n.running).map((n) => n.healthy()))).every(Boolean) ? true : undefined));
   }
 
