@@ -14,7 +14,6 @@
  */
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { PlantModel } from '../hub/demo/plant-model.ts';
@@ -27,9 +26,21 @@ import { buildAppend } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
 import { LogReader } from '../protocol/replay.ts';
 import { namespaceBuckets, STREAM_KEYS, streamName } from '../protocol/subjects.ts';
+import { CommandLine } from '../protocol/cli/index.ts';
 import { formatRatio, median, ratio } from './ratio.ts';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '200000' }, sites: { type: 'string', default: '20' }, runs: { type: 'string', default: '3' } } });
+const cli = new CommandLine({
+  name: 'npm run bench:export',
+  usage: 'usage: npm run bench:export -- [--events 200000] [--sites 20] [--runs 3]',
+  details: `Appends --events events of a simulated plant (--sites sites) to a fresh namespace on NATS_URL
+(default nats://127.0.0.1:4222), then exports them --runs times each way: the raw ordered-consumer
+read, LogReader records, LogReader + NDJSON / Parquet encoding, and GET /api/events/site over HTTP in
+NDJSON and Parquet. Prints events/s (median), CPU µs per event, the ratio to the raw read and the goal
+(≥ 100 k events/s); deletes the namespace afterwards.`,
+  options: { events: { type: 'string', default: '200000' }, sites: { type: 'string', default: '20' }, runs: { type: 'string', default: '3' } },
+});
+const { values } = cli.parse();
+for (const name of ['events', 'sites', 'runs'] as const) if (!(Number(values[name]) >= 1 && Number.isInteger(Number(values[name])))) cli.fail(`--${name} must be a whole number of at least 1`);
 const EVENTS = Number(values.events);
 const SITES = Number(values.sites);
 const RUNS = Number(values.runs);

@@ -11,9 +11,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { CommandLine } from '../protocol/cli/index.ts';
 
-const { values } = parseArgs({
+const cli = new CommandLine({
+  name: 'npm run bench:start',
+  usage: 'usage: npm run bench:start -- [--runs 3] [--port 3000] [--nats-port 4223] [--root <checkout>]',
+  details: `Times \`npm start\` --runs times on a fresh data folder and then again on that folder (a second
+start): from spawn to the first /healthz answer (503 while starting) and to /healthz 200. Prints medians.
+  --port, --nats-port   the hub's port and its embedded nats-server's
+  --root <checkout>     time another checkout (an older commit) for a ratio measured in the same session`,
   options: {
     runs: { type: 'string', default: '3' },
     port: { type: 'string', default: '3000' },
@@ -22,6 +28,8 @@ const { values } = parseArgs({
     root: { type: 'string' },
   },
 });
+const { values } = cli.parse();
+if (!(Number(values.runs) >= 1 && Number.isInteger(Number(values.runs)))) cli.fail('--runs must be a whole number of at least 1');
 const runs = Number(values.runs);
 const ROOT = values.root ?? new URL('..', import.meta.url).pathname;
 

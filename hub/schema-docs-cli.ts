@@ -4,9 +4,18 @@
  * writes nothing and exits 1 when either is stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { CommandLine } from '../protocol/cli/index.ts';
 import { schemaDocs } from './schema-docs.ts';
 
-const check = process.argv.includes('--check');
+const { values } = new CommandLine({
+  name: 'npm run schema:docs',
+  usage: 'usage: npm run schema:docs [-- --check]',
+  details: `Rewrites docs/event-schema.json and the event table of docs/events-schema.md from the event
+catalogue (the schemas GET /api/schema serves).
+  --check   write nothing; exit 1 when either file is stale (as test/event-schema.test.ts does)`,
+  options: { check: { type: 'boolean', default: false } },
+}).parse();
+const check = values.check;
 let stale = 0;
 for (const { path, text } of schemaDocs()) {
   let current = '';

@@ -104,6 +104,18 @@ function holdEmbeddedDatabase(dir: string): void {
 let dataDir: string;
 let unreachable: string;
 
+
+/** Every npm script that runs one of the project's files: `[script, file]`, from package.json. */
+function scriptFiles(): Array<[string, string]> {
+  const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const out: Array<[string, string]> = [];
+  for (const [name, command] of Object.entries(scripts)) {
+    const file = /^(?:exec )?(?:tsx|node --import tsx) ([\w/.-]+\.ts)$/.exec(command)?.[1];
+    if (file !== undefined) out.push([name, file]);
+  }
+  return out;
+}
+
 describe('the command-line tools', { concurrency: 2 }, () => {
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'hub-cli-'));
@@ -297,5 +309,31 @@ describe('the command-line tools', { concurrency: 2 }, () => {
       assert.match(bad.stderr, /--bogus/);
       assertNoStack(bad);
     });
+  });
+});
+
+describe('every npm script of the project', () => {
+  it('answers --help with its usage and exit 0, and an unknown option with one line, the usage and exit 2', async () => {
+    const scripts = scriptFiles();
+    assert.ok(scripts.length >= 9, `found ${scripts.map(([n]) => n).join(', ')}`);
+    dataDir = mkdtempSync(join(tmpdir(), 'hub-cli-scripts-'));
+    try {
+      // Two at a time: each is mostly tsx compiling, on a two-core machine.
+      for (let i = 0; i < scripts.length; i += 2) {
+        await Promise.all(
+          scripts.slice(i, i + 2).map(async ([name, file]) => {
+            const help = await cli(file, ['--help']);
+            assert.equal(help.code, 0, `npm run ${name} -- --help: ${help.stderr}`);
+            assert.match(help.stdout, /usage|npm run/i, `npm run ${name} -- --help prints its usage`);
+            const bad = await cli(file, ['--no-such-option']);
+            assert.equal(bad.code, 2, `npm run ${name} -- --no-such-option: exit ${bad.code}\n${bad.stderr}`);
+            assert.match(bad.stderr, /no-such-option/, `npm run ${name} names the bad option`);
+            assertNoStack(bad);
+          }),
+        );
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
