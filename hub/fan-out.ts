@@ -9,7 +9,8 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { specForSubject } from '../protocol/catalogue.ts';
-import { DERIVED_HEADER, isDerived } from '../protocol/log-record.ts';
+import { DERIVED_HEADER, isDerived, markedByMsgId } from '../protocol/log-record.ts';
+import { messageHeader } from '../protocol/message-header.ts';
 import { parseSubject, STREAM_KEYS, type StreamKey, streamName, topics } from '../protocol/subjects.ts';
 import { LiveEvent } from './live-event.ts';
 import { LiveFeed } from './live-feed.ts';
@@ -90,9 +91,10 @@ export class FanOut {
     const parsed = parseSubject(this.#ns, m.subject);
     const spec = parsed === undefined ? undefined : specForSubject(parsed.stream, parsed.tail);
     if (parsed === undefined || spec === undefined) return undefined;
-    // Headers are decoded once per event (never per recipient): the derived mark rides in the meta.
-    const h = m.headers;
-    const derived = h !== undefined && isDerived(spec.name, h.get(DERIVED_HEADER), h.get('Nats-Msg-Id'));
+    // Once per event (never per recipient), and only the headers that decide the derived mark, read from
+    // the message's header bytes: decoding every header into a Map cost about a tenth of an export's CPU.
+    const header = messageHeader(m, DERIVED_HEADER);
+    const derived = header !== '' ? header === '1' : markedByMsgId(spec.name) && isDerived(spec.name, header, messageHeader(m, 'Nats-Msg-Id'));
     return new LiveEvent(m.seq, stream, parsed.owner, spec, m.data, Math.floor(m.info.timestampNanos / 1e6), this.epochs[stream], derived);
   }
 
