@@ -4,14 +4,15 @@
  * NDJSON, CSV or Parquet (`format`), or followed live (`follow=1`, NDJSON).
  * Bearer: the service token, or a JWT (see export-access.ts for who sees what).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
+import { bearerToken } from './bearer-token.ts';
 import type { ExportCaller } from './export-access.ts';
 import { type ExportParam, ExportQueryError, parseExportQuery } from './export-query.ts';
 import { type EventsExportDeps, serveEventsExport } from './events-export.ts';
 import { beginExchange, sendJson } from './http-io.ts';
+import { ServiceToken } from './service-token.ts';
 
 export interface EventsApiDeps extends EventsExportDeps {
   readonly auth: Authenticator;
@@ -24,17 +25,16 @@ const PARAMS: Record<StreamKey, readonly ExportParam[]> = {
 };
 
 export function mountEventsApi(app: TemplatedApp, deps: EventsApiDeps): void {
-  const serviceTokenHash = deps.config.serviceToken === undefined ? undefined : sha256(deps.config.serviceToken);
+  const serviceToken = new ServiceToken(deps.config.serviceToken);
   app.get('/api/events/:stream', (res, req) => {
     const exchange = beginExchange(res, req, deps.config.allowedOrigins);
     const rawStream = req.getParameter(0) ?? '';
     const authorization = req.getHeader('authorization');
     const query = req.getQuery() ?? '';
     void (async () => {
-      const presented = authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+      const presented = bearerToken(authorization);
       let caller: ExportCaller;
-      // Compared as digests in constant time, as ingest does: the token cannot be guessed byte by byte.
-      if (presented !== undefined && serviceTokenHash !== undefined && timingSafeEqual(sha256(presented), serviceTokenHash)) caller = { service: true };
+      if (serviceToken.matches(presented)) caller = { service: true };
       else {
         try {
           caller = { service: false, grant: await deps.auth.verify(presented) };
@@ -57,8 +57,4 @@ export function mountEventsApi(app: TemplatedApp, deps: EventsApiDeps): void {
       sendJson(res, 503, { error: `export failed: ${e.message}` }, exchange);
     });
   });
-}
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
 }

@@ -8,6 +8,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebS
 import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, FrameError, SUBPROTOCOL, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
+import { bearerToken } from './bearer-token.ts';
 import type { Commands } from './commands.ts';
 import type { HubConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -99,7 +100,7 @@ export class Gateway {
     const acks = protocols.includes(ACKS_SUBPROTOCOL);
     const format: WireFormat = protocols.includes(SUBPROTOCOL.json) && !protocols.includes(SUBPROTOCOL.msgpack) ? 'json' : 'msgpack';
     const chosen = protocols.includes(SUBPROTOCOL[format]) ? SUBPROTOCOL[format] : '';
-    const token = protocols.find((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX))?.slice(AUTH_SUBPROTOCOL_PREFIX.length) ?? bearer(authorization) ?? queryToken;
+    const token = protocols.find((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX))?.slice(AUTH_SUBPROTOCOL_PREFIX.length) ?? bearerToken(authorization) ?? queryToken;
 
     const finish = (data: SocketData) => {
       if (aborted) return;
@@ -254,7 +255,3 @@ function uwsIdleTimeoutSeconds(hubIdleTimeoutMs: number): number {
 
 /** Often enough to catch a socket filling up before uWS's hard limit does. */
 const SWEEP_MS = 100;
-
-function bearer(header: string): string | undefined {
-  return header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-}

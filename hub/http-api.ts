@@ -3,7 +3,7 @@
  * producers that are not Node (`POST /api/events` with the service token).
  * Every route, the views' too, answers CORS preflights (cors.ts).
  */
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { InvalidEventError } from '../protocol/errors.ts';
@@ -11,7 +11,9 @@ import { type AppendRequest, buildAppend } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
 import type { HubConfig } from './config.ts';
 import { mountPreflight } from './cors.ts';
+import { bearerToken } from './bearer-token.ts';
 import { beginExchange, BodyTooLargeError, type Exchange, readBody, sendJson, writeHead } from './http-io.ts';
+import { ServiceToken } from './service-token.ts';
 import type { Logger } from './logger.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
@@ -35,7 +37,7 @@ export interface HttpApiDeps {
 }
 
 export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
-  const serviceTokenHash = deps.config.serviceToken === undefined ? undefined : sha256(deps.config.serviceToken);
+  const serviceToken = new ServiceToken(deps.config.serviceToken);
   const { allowedOrigins } = deps.config;
   mountPreflight(app, allowedOrigins);
 
@@ -75,18 +77,16 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const authorization = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
     const state = beginExchange(res, req, allowedOrigins);
-    void ingest(res, authorization, contentType, state, deps, serviceTokenHash);
+    void ingest(res, authorization, contentType, state, deps, serviceToken);
   });
 
   app.any('/*', (res, req) => sendJson(res, 404, { error: 'not found' }, beginExchange(res, req, allowedOrigins)));
 }
 
-async function ingest(res: HttpResponse, authorization: string, contentType: string, state: Exchange, deps: HttpApiDeps, serviceTokenHash: Buffer | undefined): Promise<void> {
+async function ingest(res: HttpResponse, authorization: string, contentType: string, state: Exchange, deps: HttpApiDeps, serviceToken: ServiceToken): Promise<void> {
   const reply = (status: number, body: unknown) => sendJson(res, status, body, state);
-  if (serviceTokenHash === undefined) return reply(503, { error: 'ingest is disabled: set HUB_SERVICE_TOKEN' });
-  const presented = authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '';
-  // Compare digests in constant time so the token cannot be guessed byte by byte.
-  if (!timingSafeEqual(sha256(presented), serviceTokenHash)) return reply(401, { error: 'missing or wrong service token' });
+  if (!serviceToken.configured) return reply(503, { error: 'ingest is disabled: set HUB_SERVICE_TOKEN' });
+  if (!serviceToken.matches(bearerToken(authorization))) return reply(401, { error: 'missing or wrong service token' });
   if (!/^application\/json\b/i.test(contentType)) return reply(415, { error: 'content-type must be application/json' });
   let body: Buffer;
   try {
@@ -121,6 +121,3 @@ async function ingest(res: HttpResponse, authorization: string, contentType: str
   }
 }
 
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}

@@ -7,12 +7,13 @@
  * events from one machine). Over a limit: 429 with `Retry-After` (whole seconds)
  * and `{error, code: 300 (LimitExceeded), retryAfter}`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode } from '../protocol/errors.ts';
+import { bearerToken } from './bearer-token.ts';
 import type { HttpLimits } from './config.ts';
 import { beginExchange, type Exchange, writeHead } from './http-io.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { ServiceToken } from './service-token.ts';
 import type { VerifiedTokens } from './verified-tokens.ts';
 
 /** Why a request is refused, and when to come back. */
@@ -25,7 +26,7 @@ export class HttpRateLimits {
   readonly #perToken: RateLimiter | undefined;
   readonly #perAddress: RateLimiter | undefined;
   readonly #service: RateLimiter | undefined;
-  readonly #serviceDigest: Buffer | undefined;
+  readonly #serviceToken: ServiceToken;
   readonly #tokens: VerifiedTokens;
 
   constructor(limits: HttpLimits, serviceToken: string | undefined, tokens: VerifiedTokens) {
@@ -33,15 +34,14 @@ export class HttpRateLimits {
     this.#perToken = limiter(limits.perToken);
     this.#perAddress = limiter(limits.perAddress);
     this.#service = limiter(limits.service);
-    this.#serviceDigest = serviceToken === undefined ? undefined : sha256(serviceToken);
+    this.#serviceToken = new ServiceToken(serviceToken);
     this.#tokens = tokens;
   }
 
   /** Charges one request; undefined when it may go on. */
   admit(address: string, authorization: string, now = Date.now()): Refusal | undefined {
-    const token = authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '';
-    // Compared as digests in constant time, as ingest does, so timing tells nothing about the token.
-    if (token !== '' && this.#serviceDigest !== undefined && timingSafeEqual(sha256(token), this.#serviceDigest)) {
+    const token = bearerToken(authorization) ?? '';
+    if (token !== '' && this.#serviceToken.matches(token)) {
       const wait = this.#service?.wait('service', now) ?? 0;
       return wait === 0 ? undefined : { retryAfterMs: wait, message: 'too many requests with the service token' };
     }
@@ -96,8 +96,4 @@ export function sendTooManyRequests(res: HttpResponse, exchange: Exchange, refus
   const retryAfter = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
   const body = JSON.stringify({ error: `${refusal.message}: retry after ${retryAfter} s`, code: ErrorCode.LimitExceeded, retryAfter });
   res.cork(() => writeHead(res, 429, 'application/json', exchange).writeHeader('retry-after', String(retryAfter)).end(body));
-}
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
 }

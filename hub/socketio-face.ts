@@ -14,6 +14,7 @@ import type { TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js'
 import { CloseCode } from '../protocol/errors.ts';
 import { STREAM_KEYS } from '../protocol/subjects.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
+import { bearerToken } from './bearer-token.ts';
 import type { FanOut } from './fan-out.ts';
 import type { Grant } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
@@ -297,11 +298,11 @@ function refusal(code: number, reason: string): Error & { data: { code: number }
 /** `auth.token` (the seed), else `?token=`, else `Authorization: Bearer`. */
 function tokenOf(hs: Socket['handshake']): string | undefined {
   const fromAuth = (hs.auth as { token?: unknown } | undefined)?.token;
-  if (typeof fromAuth === 'string' && fromAuth !== '') return fromAuth.startsWith('Bearer ') ? fromAuth.slice(7).trim() : fromAuth;
+  if (typeof fromAuth === 'string' && fromAuth !== '') return bearerToken(fromAuth) ?? fromAuth;
   const fromQuery = hs.query.token;
   if (typeof fromQuery === 'string' && fromQuery !== '') return fromQuery;
   const header = hs.headers.authorization;
-  return typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  return typeof header === 'string' ? bearerToken(header) : undefined;
 }
 
 /**

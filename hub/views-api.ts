@@ -13,6 +13,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { idToken } from '../protocol/subjects.ts';
 import type { ViewReader } from '../projections/view-reader.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
+import { bearerToken } from './bearer-token.ts';
 import { type EventsExportDeps, serveEventsExport } from './events-export.ts';
 import { type ExportParam, ExportQueryError, parseExportQuery } from './export-query.ts';
 import { type Grant, grantsSite } from './grant.ts';
@@ -113,8 +114,7 @@ function request(res: HttpResponse, req: HttpRequest, rawSite: string | undefine
 async function guard(res: HttpResponse, r: Request, deps: ViewsApiDeps, handler: (grant: Grant) => Promise<void>): Promise<void> {
   let grant: Grant;
   try {
-    const token = r.authorization.startsWith('Bearer ') ? r.authorization.slice(7).trim() : undefined;
-    grant = await deps.auth.verify(token);
+    grant = await deps.auth.verify(bearerToken(r.authorization));
   } catch (e) {
     const reason = e instanceof AuthError ? e.message : 'token check failed';
     return sendJson(res, 401, { error: `unauthorized: ${reason}` }, r);
