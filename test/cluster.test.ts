@@ -31,6 +31,7 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { silentLog } from './support/projection-harness.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const CLIENTS = Number(process.env.CLUSTER_TEST_CLIENTS ?? 100);
 const SITES = 10;
@@ -53,15 +54,6 @@ function siteOffsets(r: Recorder): number[] {
   const out: number[] = [];
   for (const e of r.received) if (e.meta?.stream === 'site' && PRODUCED.has(e.name)) out.push(e.meta.offset);
   return out;
-}
-
-/** Polls until `condition` holds (never a fixed sleep); throws naming `what`. */
-async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two hubs`, { timeout: 170_000 }, () => {
@@ -136,10 +128,13 @@ describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two h
     assert.equal(await service.flush(60_000), true, `${label}: the outbox drained`);
     // Right after a kill the meta leader may still be settling, and creating the reader's consumer time out: retry.
     let all: Awaited<ReturnType<typeof readLog>> | undefined;
-    await until(`${label}: the log can be read`, async () => {
-      all = await readLog(cluster.nodes.filter((n) => n.running).map((n) => n.url).join(','), ns, 'site').catch(() => undefined);
-      return all !== undefined;
-    });
+    await waitFor(
+      async () => {
+        all = await readLog(cluster.nodes.filter((n) => n.running).map((n) => n.url).join(','), ns, 'site').catch(() => undefined);
+        return all !== undefined;
+      },
+      { what: `${label}: the log can be read`, timeoutMs: 60_000, everyMs: 50 },
+    );
     all = all!;
     const log = all.filter((e) => PRODUCED_TAILS.some((t) => e.subject.endsWith(t)));
     const bySite = new Map<number, number[]>();
@@ -261,7 +256,7 @@ describe(`a 3-node JetStream cluster under faults, ${CLIENTS} clients over two h
   });
 
   it('SIGKILL of the site stream leader: every client gets every event once, in order, and one resuming from the log meanwhile too', async () => {
-    await until('some events were delivered', () => probes.every((p) => siteOffsets(p).length >= 20));
+    await waitFor(() => probes.every((p) => siteOffsets(p).length >= 20), { what: 'some events were delivered', timeoutMs: 60_000, everyMs: 50 });
     // A third hub whose recent window holds 16 events: a resume from offset 0 must read the log.
     const [n0, n1, n2] = cluster.urls as [string, string, string];
     const c = await startTestHub({ ...hubEnv, NATS_URL: [n2, n0, n1].join(','), HUB_NAMESPACE: ns, HUB_RECENT_EVENTS: '16' });

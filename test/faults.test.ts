@@ -15,6 +15,7 @@ import { HubPublisher } from '../protocol/publisher.ts';
 import { dropNamespace, freePort, NATS_URL, OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { Recorder } from './support/recorder.ts';
 import { signToken, startTestHub, TEST_SECRET } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 500, jitter: 0.5 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,15 +77,6 @@ async function appendSurely(pub: HubPublisher, site: number, i: number, tag: str
       if (attempt > 300) throw e;
       await sleep(50);
     }
-  }
-}
-
-/** Polls a condition no event signals (a count the producer's loop moves, another process's state). */
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await sleep(20);
   }
 }
 
@@ -218,7 +210,7 @@ describe('hub kill -9 under a thousand clients', () => {
     let movedInMs = 0;
     try {
       // Counted, not timed: enough events before the kill and after every client moved, however loaded the machine.
-      await until(() => appended.length >= 50, 30_000, () => `50 events appended before the kill (${appended.length})`);
+      await waitFor(() => appended.length >= 50, { timeoutMs: 30_000, what: () => `50 events appended before the kill (${appended.length})` });
       beforeKill = appended.length;
       await a.kill('SIGKILL');
       const killedAt = Date.now();
@@ -227,7 +219,7 @@ describe('hub kill -9 under a thousand clients', () => {
       movedInMs = Date.now() - killedAt;
       assert.equal(await b.connections(), N, `all clients on hub B (${movedInMs} ms)`);
       const moved = appended.length;
-      await until(() => appended.length >= moved + 50, 30_000, () => `50 events appended once all clients moved (${appended.length - moved})`);
+      await waitFor(() => appended.length >= moved + 50, { timeoutMs: 30_000, what: () => `50 events appended once all clients moved (${appended.length - moved})` });
     } finally {
       producing = false;
       await producer;
@@ -289,15 +281,15 @@ describe('NATS restart under load', () => {
     let afterRestart = 0;
     const healthz = async (url: string) => (await fetch(`${url}/healthz`).catch(() => undefined))?.status;
     try {
-      await until(() => appended.length >= 50, 30_000, () => `50 events appended before the outage (${appended.length})`);
+      await waitFor(() => appended.length >= 50, { timeoutMs: 30_000, what: () => `50 events appended before the outage (${appended.length})` });
       beforeKill = appended.length;
       await nats.kill();
       // The outage as each party sees it, not a time: both hubs report NATS down and the producer's appends fail.
-      await until(async () => (await healthz(a.httpUrl)) === 503 && (await healthz(b.httpUrl)) === 503 && failures.count > 0, 30_000, () => `both hubs and the producer to see NATS down (${failures.count} failed appends)`);
+      await waitFor(async () => (await healthz(a.httpUrl)) === 503 && (await healthz(b.httpUrl)) === 503 && failures.count > 0, { timeoutMs: 30_000, what: () => `both hubs and the producer to see NATS down (${failures.count} failed appends)` });
       await nats.restart();
       afterRestart = appended.length;
       // Keep producing until events flow again: 80 more appended after the restart.
-      await until(() => appended.length >= afterRestart + 80, 30_000, () => `80 events appended after the restart (${appended.length - afterRestart})`);
+      await waitFor(() => appended.length >= afterRestart + 80, { timeoutMs: 30_000, what: () => `80 events appended after the restart (${appended.length - afterRestart})` });
     } finally {
       producing = false;
       await producer;
