@@ -13,6 +13,7 @@ import type { ProjectionWorker } from '../projections/projection-worker.ts';
 import { ViewReader } from '../projections/view-reader.ts';
 import { ProjectionHarness, SCHEMA, TIME_ZONE } from './support/projection-harness.ts';
 import { Recorder } from './support/recorder.ts';
+import { waitFor } from './support/wait-for.ts';
 import { signToken, TEST_SECRET } from './support/test-hub.ts';
 
 describe('views API', () => {
@@ -185,10 +186,21 @@ describe('views API', () => {
             // The client stops reading: the hub must stop reading the log soon after.
             paused = true;
             res.pause();
-            setTimeout(async () => {
-              readWhilePaused = await exportPosition(site);
-              setTimeout(() => res.resume(), 300);
-            }, 1000);
+            // Wait until the hub's export consumer stops moving (same position over five polls), then resume.
+            let seen = -1;
+            let still = 0;
+            waitFor(
+              async () => {
+                const now = await exportPosition(site);
+                still = now === seen ? still + 1 : 0;
+                seen = now;
+                return still >= 5;
+              },
+              { what: 'the export to stop reading the log while its client does not read', everyMs: 100, timeoutMs: 20_000 },
+            ).then(() => {
+              readWhilePaused = seen;
+              res.resume();
+            }, reject);
           }
         });
         res.on('end', resolve);
