@@ -20,6 +20,7 @@ import { mountHttpApi } from './http-api.ts';
 import { HttpRateLimits, rateLimited } from './http-rate-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
+import { CriticalTopics } from './critical-topics.ts';
 import { RedeliveryQueue } from './redelivery-queue.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { connectWithRetry, natsLinkUp } from './nats-link.ts';
@@ -83,8 +84,20 @@ export class Hub {
     this.#app = uws.App();
     this.#presence = new PresenceTracker(this.id, log, config.presenceTtlMs);
     const clock = options.clock ?? systemClock;
-    const redelivery = new RedeliveryQueue((e) => log.error({ err: e.stack }, 'critical redelivery failed for a session'), clock);
-    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles), redelivery, clock };
+    const onRedeliveryError = (e: Error) => log.error({ err: e.stack }, 'critical redelivery failed for a session');
+    const redelivery = new RedeliveryQueue(onRedeliveryError, clock);
+    this.#ctx = {
+      config,
+      metrics: this.metrics,
+      critical: new CriticalTopics(redelivery, config.ackTimeoutMs),
+      slowRegistry: new SubscriberRegistry(),
+      permissions: new EventPermissions(config.eventRoles),
+      redelivery,
+      clock,
+      catchUp: () => this.#backend?.replayer,
+      livePosition: (stream) => this.#fanOut?.recent(stream)?.last ?? 0,
+      onRedeliveryError,
+    };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);
