@@ -27,9 +27,11 @@ interface StreamPosition {
   dueOffset: number;
   /** While a redelivery runs: the offset it goes up to (0: none runs). */
   owedTo: number;
+  /** What fell due while it ran (a long catch-up outlasts an ack timeout): the next pass goes up to here. */
+  again: number;
 }
 
-const position = (): StreamPosition => ({ sent: 0, acked: -1, dueOffset: 0, owedTo: 0 });
+const position = (): StreamPosition => ({ sent: 0, acked: -1, dueOffset: 0, owedTo: 0, again: 0 });
 
 export class CriticalPositions implements CriticalMember, Redeliverable {
   readonly #session: Session;
@@ -92,10 +94,13 @@ export class CriticalPositions implements CriticalMember, Redeliverable {
   owe(stream: StreamKey, upTo: number): void {
     const p = this.#streams[stream];
     // Integer compares only: a topic asks every member at each due time.
-    if (p.acked >= upTo || p.owedTo >= upTo || this.#session.closed) return;
-    const idle = p.owedTo === 0;
+    if (p.acked >= upTo || this.#session.closed) return;
+    if (p.owedTo > 0) {
+      if (upTo > p.again) p.again = upTo;
+      return;
+    }
     p.owedTo = upTo;
-    if (idle) void this.#redeliver(stream, p);
+    void this.#redeliver(stream, p);
   }
 
   #due(stream: StreamKey, p: StreamPosition, offset: number): void {
@@ -110,6 +115,7 @@ export class CriticalPositions implements CriticalMember, Redeliverable {
         const replayer = this.#ctx.catchUp();
         if (replayer === undefined) return;
         const upTo = p.owedTo;
+        p.again = 0;
         const sent = await replayer.redeliver(session, stream, p.acked, upTo);
         this.#ctx.metrics.redelivered.inc(sent);
         // Nothing up to there is this socket's any more (unsubscribed, revoked, or an event it cannot take).
@@ -120,7 +126,8 @@ export class CriticalPositions implements CriticalMember, Redeliverable {
           session.end(CloseCode.SlowConsumer, `more than ${max} critical events unacked: reconnect and resume`);
           return;
         }
-        if (p.owedTo === upTo) return;
+        if (p.again === 0) return;
+        p.owedTo = p.again;
       }
     } catch (e) {
       if (e instanceof ResumeCancelled) return;
@@ -132,6 +139,7 @@ export class CriticalPositions implements CriticalMember, Redeliverable {
       this.#ctx.onRedeliveryError(e as Error);
     } finally {
       p.owedTo = 0;
+      p.again = 0;
     }
   }
 }

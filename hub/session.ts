@@ -240,7 +240,12 @@ export class Session {
    */
   roomFor(event: LiveEvent): Promise<void> | undefined {
     const buffered = this.bufferedAmount;
-    const size = frameSize(event.frame(this.format));
+    let size: number;
+    try {
+      size = frameSize(event.frame(this.format));
+    } catch {
+      return undefined; // no frame in this format: deliver skips it
+    }
     const hardLimit = this.#ctx.config.socketHardLimitBytes;
     if (buffered === 0 || buffered + size <= hardLimit) return undefined;
     // Below 1 byte means empty: a frame larger than the hard limit goes out alone.
