@@ -1,12 +1,13 @@
 /**
- * When unacked critical events are due to be sent again: at most one entry per session and log, ordered by
- * due time in a binary heap, with one timer for the earliest. Replaces a 100 ms sweep over every session:
- * the cost follows the sessions with something unacked, not the connection count.
+ * When critical events fall due unacked: at most one entry per critical topic with acking members (for what
+ * it published) and one per socket and log (for what the socket was sent by itself), ordered by due time in a
+ * binary heap, with one timer for the earliest. Replaces a 100 ms sweep over every session: the cost follows
+ * the topics with critical traffic and the sockets catching up, not the connection count.
  */
 import type { StreamKey } from '../protocol/subjects.ts';
 import { type Clock, systemClock } from './clock.ts';
 
-/** A session's side: sends what is due on `stream` and says when the next of its unacked events falls due. */
+/** A topic's or a socket's side: handles what fell due on `stream` and says when the next falls due. */
 export interface Redeliverable {
   redeliverDue(stream: StreamKey, now: number): number | undefined;
 }
