@@ -154,7 +154,11 @@ export class FanOut {
   /** Publishes an event's frame, encoded once per wire format, to the msgpack and JSON variants of `topic`. */
   #publishEvent(topic: string, event: LiveEvent): void {
     // Encode only for topics someone listens to; the same bytes go to every subscriber.
-    if (this.#app.numSubscribers(topic) > 0) this.#app.publish(topic, event.frame('msgpack'), true);
+    if (this.#app.numSubscribers(topic) > 0) {
+      const frame = event.frame('msgpack') as Uint8Array;
+      this.#app.publish(topic, frame, true);
+      this.#ctx.buffers.published(frame.byteLength);
+    }
     const jsonTopic = topicFor('json', topic);
     if (this.#app.numSubscribers(jsonTopic) === 0) return;
     let frame: string;
@@ -166,5 +170,6 @@ export class FanOut {
       return;
     }
     this.#app.publish(jsonTopic, frame, false);
+    this.#ctx.buffers.published(frame.length * 3); // UTF-8 bytes, at most
   }
 }

@@ -20,8 +20,10 @@ import { mountHttpApi } from './http-api.ts';
 import { HttpRateLimits, rateLimited } from './http-rate-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
+import { BufferWatch } from './buffer-watch.ts';
 import { CriticalTopics } from './critical-topics.ts';
 import { RedeliveryQueue } from './redelivery-queue.ts';
+import { SessionDeadlines } from './session-deadlines.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { connectWithRetry, natsLinkUp } from './nats-link.ts';
 import { PresenceTracker } from './presence-tracker.ts';
@@ -94,6 +96,8 @@ export class Hub {
       permissions: new EventPermissions(config.eventRoles),
       redelivery,
       clock,
+      deadlines: new SessionDeadlines(config, this.metrics, clock, (e) => log.error({ err: e.stack }, 'session deadline check failed')),
+      buffers: new BufferWatch(config, this.metrics),
       catchUp: () => this.#backend?.replayer,
       livePosition: (stream) => this.#fanOut?.recent(stream)?.last ?? 0,
       onRedeliveryError,
@@ -170,6 +174,7 @@ export class Hub {
     this.#listenSocket = undefined;
     this.#gateway.closeAll(CloseCode.HubUnavailable, 'hub stopping: reconnect and resume');
     this.#ctx.redelivery.stop();
+    this.#ctx.deadlines.stop();
     await this.#socketIo?.close();
     await this.#fanOut?.stop();
     await this.#backend?.cursors.close();

@@ -1,5 +1,6 @@
 /** What every session shares: configuration, metrics, the critical topics and the per-socket registry. */
 import type { StreamKey } from '../protocol/subjects.ts';
+import type { BufferWatch } from './buffer-watch.ts';
 import type { Clock } from './clock.ts';
 import type { HubConfig } from './config.ts';
 import type { CriticalTopics } from './critical-topics.ts';
@@ -7,6 +8,7 @@ import type { EventPermissions } from './event-permissions.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { RedeliveryQueue } from './redelivery-queue.ts';
 import type { Replayer } from './replayer.ts';
+import type { SessionDeadlines } from './session-deadlines.ts';
 import type { SubscriberRegistry } from './subscriber-registry.ts';
 
 export interface SessionContext {
@@ -22,6 +24,10 @@ export interface SessionContext {
   readonly redelivery: RedeliveryQueue;
   /** The time for token expiry, idle sockets and redelivery: the system clock, or one a test moves. */
   readonly clock: Clock;
+  /** Token expiry and idle timeout, per session, on the clock. */
+  readonly deadlines: SessionDeadlines;
+  /** Which send buffers to look at, and when (topic traffic gives no per-socket signal). */
+  readonly buffers: BufferWatch;
   /** The one paced catch-up path (resume, redelivery), once the hub is connected to NATS. */
   catchUp(): Replayer | undefined;
   /** The offset live delivery of a log has reached (0 before the hub is connected). */

@@ -63,6 +63,8 @@ export class Session {
   readonly commandBudget: TokenBucket;
   closed = false;
   expiryWarned = false;
+  /** When SessionDeadlines looks at it next (its one live entry there). */
+  deadlineAt = 0;
   /** Over its byte budget: off the uWS topics, served per socket with shedding. */
   slow = false;
   readonly #shedLatest = new Map<string, LiveEvent>();
@@ -94,6 +96,18 @@ export class Session {
     if (this.closed) return;
     const bytes = encodeFrame(this.format, frame);
     this.#ws.cork(() => this.#ws.send(bytes, typeof bytes !== 'string'));
+  }
+
+  /** A refreshed token: its expiry (and warning) count from now on. */
+  replaceGrant(grant: Grant): void {
+    this.grant = grant;
+    this.expiryWarned = false;
+    this.#ctx.deadlines.schedule(this);
+  }
+
+  /** A catch-up waits for uWS's drain. */
+  get waitsForDrain(): boolean {
+    return this.#drainWaiters.length > 0;
   }
 
   /** Closes with a documented close code. */
@@ -129,6 +143,8 @@ export class Session {
     this.#ws.cork(() => {
       result = this.#ws.send(frame, typeof frame !== 'string');
     });
+    // Looked at by the next buffer check: per-socket sends are not in the topic byte count.
+    this.#ctx.buffers.watch(this);
     if (result === DROPPED) {
       this.#ctx.metrics.forcedCloses.inc({ reason: 'buffer_full' });
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
@@ -264,6 +280,7 @@ export class Session {
 
   #drainedBelow(below: number): Promise<void> {
     if (this.closed || this.bufferedAmount < below) return Promise.resolve();
+    this.#ctx.buffers.watch(this);
     return new Promise((resolve) => this.#drainWaiters.push({ below, resolve }));
   }
 
@@ -272,6 +289,7 @@ export class Session {
     if (this.slow || this.closed) return;
     this.slow = true;
     this.#ctx.metrics.slowSockets.inc();
+    this.#ctx.buffers.watch(this);
     for (const topic of this.#liveTopics()) {
       this.#ws.unsubscribe(topicFor(this.format, topic));
       this.#ctx.slowRegistry.add(topic, this);
