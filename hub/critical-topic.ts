@@ -4,7 +4,8 @@
  * per-event object per recipient. When an offset's ack timeout has passed, each member is asked whether its
  * acked position covers it: one integer compare per member, nothing allocated.
  */
-import type { StreamKey } from '../protocol/subjects.ts';
+import { type StreamKey, topics } from '../protocol/subjects.ts';
+import type { LiveEvent } from './live-event.ts';
 import type { Redeliverable, RedeliveryQueue } from './redelivery-queue.ts';
 
 /** A socket on a critical topic that acks: told which offset of a log fell due on it. */
@@ -66,4 +67,17 @@ export class CriticalTopic implements Redeliverable {
     this.#scheduled = false;
     return undefined;
   }
+}
+
+/** The per-site or per-user topic a critical event goes out on (alarms also on `alarm/*`). */
+export function criticalTopicOf(event: LiveEvent): string {
+  if (event.stream === 'site') return topics.siteAlarms(event.owner);
+  if (event.stream === 'user') return topics.user(event.owner);
+  return event.spec.tail === 'system' ? topics.globalSystem : topics.globalNotifications;
+}
+
+/** The log a critical topic's events come from. */
+export function criticalStream(topic: string): StreamKey {
+  if (topic.startsWith('user/')) return 'user';
+  return topic.startsWith('global/') ? 'global' : 'site';
 }

@@ -17,10 +17,6 @@ export class CriticalTopics {
     this.#ackTimeoutMs = ackTimeoutMs;
   }
 
-  get(name: string): CriticalTopic | undefined {
-    return this.#topics.get(name);
-  }
-
   /** `member` joins `name` when the log's live position is `position`: later offsets on it are sent to it. */
   join(name: string, stream: StreamKey, member: CriticalMember, position: number): void {
     let topic = this.#topics.get(name);
@@ -38,13 +34,19 @@ export class CriticalTopics {
     return { last: topic.last, joinedAt };
   }
 
+  /** The newest offset of `stream` that the topics `names` published to `member` since it joined them (0: none). */
+  sentTo(member: CriticalMember, names: readonly string[], stream: StreamKey): number {
+    let sent = 0;
+    for (const name of names) {
+      const topic = this.#topics.get(name);
+      const joinedAt = topic?.members.get(member);
+      if (topic !== undefined && joinedAt !== undefined && topic.stream === stream && topic.last > joinedAt && topic.last > sent) sent = topic.last;
+    }
+    return sent;
+  }
+
   /** A critical event was published on `name` at `now` (a no-op for topics no acking socket is on). */
   published(name: string, offset: number, now: number): void {
     this.#topics.get(name)?.published(offset, now);
-  }
-
-  /** Topics with acking members (for tests and metrics). */
-  get size(): number {
-    return this.#topics.size;
   }
 }

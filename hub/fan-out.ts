@@ -16,7 +16,8 @@ import { LiveEvent } from './live-event.ts';
 import { LiveFeed } from './live-feed.ts';
 import type { Logger } from './logger.ts';
 import { RecentEvents } from './recent-events.ts';
-import { criticalTopicOf, topicFor } from './session.ts';
+import { criticalTopicOf } from './critical-topic.ts';
+import { topicFor } from './session.ts';
 import type { SessionContext } from './session-context.ts';
 import type { Epochs } from './streams.ts';
 

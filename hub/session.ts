@@ -9,6 +9,7 @@ import { decodePayload, encodeFrame, type Frame, type WireFormat } from '../prot
 import { CloseCode } from '../protocol/errors.ts';
 import { type StreamKey, topics } from '../protocol/subjects.ts';
 import { CriticalPositions } from './critical-positions.ts';
+import { criticalStream, criticalTopicOf } from './critical-topic.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
@@ -206,13 +207,7 @@ export class Session {
   sentUpTo(stream: StreamKey): number {
     const positions = this.#positions;
     if (positions === undefined) return 0;
-    let sent = positions.sentDirect(stream);
-    for (const name of this.#critical) {
-      const topic = this.#ctx.critical.get(name);
-      const joinedAt = topic?.members.get(positions);
-      if (topic !== undefined && topic.stream === stream && joinedAt !== undefined && topic.last > joinedAt && topic.last > sent) sent = topic.last;
-    }
-    return sent;
+    return Math.max(positions.sentDirect(stream), this.#ctx.critical.sentTo(positions, this.#critical, stream));
   }
 
   /** Cumulative ack: every critical event of `stream` up to `offset` was handled. */
@@ -398,19 +393,6 @@ export class Session {
 /** Bytes a frame may take in the send buffer (a string at most 3 bytes per UTF-16 unit). */
 function frameSize(frame: string | Uint8Array): number {
   return typeof frame === 'string' ? frame.length * 3 : frame.byteLength;
-}
-
-/** The per-site or per-user topic a critical event goes out on (alarms also on `alarm/*`). */
-export function criticalTopicOf(event: LiveEvent): string {
-  if (event.stream === 'site') return topics.siteAlarms(event.owner);
-  if (event.stream === 'user') return topics.user(event.owner);
-  return event.spec.tail === 'system' ? topics.globalSystem : topics.globalNotifications;
-}
-
-/** The log a critical topic's events come from. */
-function criticalStream(topic: string): StreamKey {
-  if (topic.startsWith('user/')) return 'user';
-  return topic.startsWith('global/') ? 'global' : 'site';
 }
 
 /** Latest-value events replace each other per site, event and entity (a vehicle's id). */
