@@ -48,10 +48,6 @@ export class CriticalPositions implements CriticalMember, Redeliverable {
     return this.#streams[stream].sent;
   }
 
-  acked(stream: StreamKey): number {
-    return this.#streams[stream].acked;
-  }
-
   /** A critical event went out to this socket by itself (resume, redelivery): its ack timeout starts now. */
   sent(stream: StreamKey, offset: number): void {
     const p = this.#streams[stream];

@@ -156,8 +156,8 @@ export class Session {
     // writable: it sat there, with no drain, until something else was sent (a catch-up waiting on drain
     // stalled for good). An empty ping right behind it goes the ordinary way, which flushes and polls.
     if (result === BACKPRESSURE && buffered === 0 && frameSize(frame) >= UWS_LARGE_FRAME) this.#ws.ping();
-    // The send result says the socket is behind: over its budget it goes slow now, not at the next sweep
-    // (which remains for topic traffic, whose per-socket results uWS does not report).
+    // The send result says the socket is behind: over its budget it goes slow now, not at the next buffer
+    // check (which remains for topic traffic, whose per-socket results uWS does not report).
     if (result === BACKPRESSURE && !this.slow && this.#ws.getBufferedAmount() > this.#ctx.config.socketBudgetBytes) this.goSlow();
     if (!live && this.#positions !== undefined && event.spec.priority === 'critical') this.#positions.sent(event.stream, event.seq);
     return true;
@@ -213,11 +213,6 @@ export class Session {
   /** Cumulative ack: every critical event of `stream` up to `offset` was handled. */
   ack(stream: StreamKey, offset: number): void {
     this.#positions?.ack(stream, offset);
-  }
-
-  /** Where this socket's acks of `stream` stand (-1: nothing tracked yet, or it does not ack). */
-  acked(stream: StreamKey): number {
-    return this.#positions?.acked(stream) ?? -1;
   }
 
   /** Whether a critical event of the log is this socket's now: one of its critical topics carries it. */
