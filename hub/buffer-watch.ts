@@ -67,9 +67,11 @@ export class BufferWatch {
       return;
     }
     if (!s.slow && buffered > this.#config.socketBudgetBytes) s.goSlow();
+    const wasSlow = s.slow;
     // uWS emits drain only from a writable event; a buffer flushed by a later send drains without one.
     s.onDrain(buffered);
-    if (s.slow || s.waitsForDrain) this.#watched.add(s);
+    // Just back on the topics: the newest of what was shed went out by itself, so look once more.
+    if (s.slow || s.waitsForDrain || wasSlow) this.#watched.add(s);
     else {
       this.#watched.delete(s);
       if (buffered > this.#fullest) this.#fullest = buffered;
