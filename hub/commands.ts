@@ -275,8 +275,7 @@ export class Commands {
     // Re-register with the new grant: the alarm feed's sites follow it.
     const states = [...session.subscriptions.values()];
     for (const state of states) if (state.live) session.leave(state);
-    session.grant = grant;
-    session.expiryWarned = false;
+    session.replaceGrant(grant);
     const dropped: string[] = [];
     for (const state of states) {
       const replaying = !state.live && session.subscriptions.has(state.sub.key);

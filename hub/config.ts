@@ -45,7 +45,7 @@ export interface HubConfig {
   readonly socketHardLimitBytes: number;
   /** A critical event not acked within this is resent on the same connection. */
   readonly ackTimeoutMs: number;
-  /** More unacked critical events than this closes the socket (4509). */
+  /** A redelivery of more critical events than this (due and unacked, per log) closes the socket (4509). */
   readonly maxUnackedCritical: number;
   /** Events per log kept in memory for resumes to hand over to live. */
   readonly recentEvents: number;

@@ -23,13 +23,17 @@ export class CursorStore {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
+  /** Cursors a flush is writing now (read by `get` until the write lands). */
+  readonly #writing = new Map<string, Cursors>();
+
   constructor(kv: KV, log: Logger) {
     this.#kv = kv;
     this.#log = log;
   }
 
   async get(userKey: string): Promise<Cursors> {
-    const pending = this.#dirty.get(userKey) ?? {};
+    // What is being written counts too: between a flush taking it and the write landing, the bucket has the old value.
+    const pending = merge(this.#writing.get(userKey) ?? {}, this.#dirty.get(userKey) ?? {});
     try {
       const e = await this.#kv.get(userKey);
       return merge(e === null || e.length === 0 ? {} : e.json<Cursors>(), pending);
@@ -52,7 +56,12 @@ export class CursorStore {
   async flush(): Promise<void> {
     const batch = [...this.#dirty];
     this.#dirty.clear();
-    await Promise.all(batch.map(([user, cursors]) => this.#write(user, cursors)));
+    for (const [user, cursors] of batch) this.#writing.set(user, merge(this.#writing.get(user) ?? {}, cursors));
+    try {
+      await Promise.all(batch.map(([user, cursors]) => this.#write(user, cursors)));
+    } finally {
+      for (const [user] of batch) this.#writing.delete(user);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,10 @@
 /**
  * The hot path: one ordered JetStream consumer per log, starting right after the
  * log's last offset, turns each message into a LiveEvent (frames built once per
- * wire format from the payload bytes as stored) and delivers it by class:
- * normal and latest-value events are published to uWS topics, which copy the
- * same bytes to every fast subscriber in C++; critical events are sent per
- * socket so each delivery can be tracked until acked.
+ * wire format from the payload bytes as stored) and publishes it to uWS topics,
+ * which copy the same bytes to every fast subscriber in C++: every class alike.
+ * For critical events the topic also notes the offset and the time, shared by
+ * its acking subscribers, so delivery is tracked by positions, not per socket.
  */
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { TemplatedApp } from 'uWebSockets.js';
@@ -16,8 +16,7 @@ import { LiveEvent } from './live-event.ts';
 import { LiveFeed } from './live-feed.ts';
 import type { Logger } from './logger.ts';
 import { RecentEvents } from './recent-events.ts';
-import type { Session } from './session.ts';
-import type { SubscriberRegistry } from './subscriber-registry.ts';
+import { criticalTopicOf } from './critical-topic.ts';
 import { topicFor } from './session.ts';
 import type { SessionContext } from './session-context.ts';
 import type { Epochs } from './streams.ts';
@@ -133,40 +132,45 @@ export class FanOut {
     const { permissions } = this.#ctx;
     const name = event.spec.name;
     if (event.spec.priority === 'critical') {
-      // Restricted events go to their own keys and topics, which only sessions whose roles allow them joined.
-      const keys = permissions.restricted(name) ? criticalKeys(event).map((k) => permissions.topic(k, name)) : criticalKeys(event);
-      const failure = deliverToAll(this.#ctx.registry, keys, event);
-      if (failure !== undefined) this.#log.error({ offset: event.seq, event: name, err: failure.message }, 'critical event not delivered to some sessions');
+      // Restricted events go to their own topics, which only sessions whose roles allow them joined. A session
+      // is on one alarm topic at most (alarm/* or its sites'), so an alarm reaches it once.
+      const now = this.#ctx.clock.now();
+      this.#publishCritical(permissions.topic(criticalTopicOf(event), name), event, now);
+      if (event.stream === 'site') this.#publishCritical(permissions.topic(topics.allAlarms, name), event, now);
       return;
     }
     const topic = permissions.topic(event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner), name);
-    // Encode only for topics someone listens to; the same bytes go to every subscriber.
-    if (this.#app.numSubscribers(topic) > 0) this.#app.publish(topic, event.frame('msgpack'), true);
-    const jsonTopic = topicFor('json', topic);
-    if (this.#app.numSubscribers(jsonTopic) > 0) this.#app.publish(jsonTopic, event.frame('json'), false);
+    this.#publishEvent(topic, event);
     if (this.#ctx.slowRegistry.has(topic)) this.#ctx.slowRegistry.forEach([topic], (s) => s.deliverSlow(event));
   }
-}
 
-function criticalKeys(event: LiveEvent): string[] {
-  if (event.stream === 'site') return [topics.siteAlarms(event.owner), topics.allAlarms];
-  if (event.stream === 'user') return [topics.user(event.owner)];
-  return [event.spec.tail === 'system' ? topics.globalSystem : topics.globalNotifications];
-}
+  #publishCritical(topic: string, event: LiveEvent, now: number): void {
+    this.#publishEvent(topic, event);
+    // The offset and time go to the topic's acking members' shared record (none: a no-op), never per socket.
+    this.#ctx.critical.published(topic, event.seq, now);
+    // Slow sockets are off the topic: served one by one, never shed; one that cannot take it is closed (4509).
+    if (this.#ctx.slowRegistry.has(topic)) this.#ctx.slowRegistry.forEach([topic], (s) => s.deliverSlow(event));
+  }
 
-/**
- * Sends a critical event to every session on `keys`. A session that cannot take it (its frame
- * fails to encode) does not stop the others; the first failure is returned to be logged once.
- * One closure per critical event (rare), not per recipient.
- */
-function deliverToAll(registry: SubscriberRegistry, keys: readonly string[], event: LiveEvent): Error | undefined {
-  let failure: Error | undefined;
-  registry.forEach(keys, (s: Session) => {
-    try {
-      s.deliver(event);
-    } catch (e) {
-      failure ??= e as Error;
+  /** Publishes an event's frame, encoded once per wire format, to the msgpack and JSON variants of `topic`. */
+  #publishEvent(topic: string, event: LiveEvent): void {
+    // Encode only for topics someone listens to; the same bytes go to every subscriber.
+    if (this.#app.numSubscribers(topic) > 0) {
+      const frame = event.frame('msgpack') as Uint8Array;
+      this.#app.publish(topic, frame, true);
+      this.#ctx.buffers.published(frame.byteLength);
     }
-  });
-  return failure;
+    const jsonTopic = topicFor('json', topic);
+    if (this.#app.numSubscribers(jsonTopic) === 0) return;
+    let frame: string;
+    try {
+      frame = event.frame('json') as string;
+    } catch (e) {
+      // A payload JSON cannot carry costs JSON sockets this event, never msgpack sockets or later events.
+      this.#log.error({ offset: event.seq, event: event.spec.name, err: (e as Error).message }, 'event not delivered to JSON sockets');
+      return;
+    }
+    this.#app.publish(jsonTopic, frame, false);
+    this.#ctx.buffers.published(frame.length * 3); // UTF-8 bytes, at most
+  }
 }

@@ -48,14 +48,14 @@ export class Gateway {
     const behavior: WebSocketBehavior<SocketData> = {
       // Frames above maxFrameBytes get an error frame; far above it, uWS closes the socket before buffering more.
       maxPayloadLength: this.#config.maxFrameBytes * 4,
-      // Idle detection is ours (application pings, see sweep), so it can close with a documented code. uWS's
+      // Idle detection is ours (application pings, see session-deadlines.ts), so it can close with a documented code. uWS's
       // own is only a backstop, set as long as it goes because it also bounds how long a closing socket may
       // take to flush its close frame (16 s here, 4 s when disabled): a slow consumer closed with 4509 still
       // has its buffered events ahead of that frame, and cut off early, its client saw 1006 instead.
       idleTimeout: uwsIdleTimeoutSeconds(this.#config.idleTimeoutMs),
       sendPingsAutomatically: false,
-      // The hub closes sockets past the hard limit itself (sweep or send, 4509, counted). uWS's own limit,
-      // far above, is a backstop for a burst between two sweeps: it closes rather than silently skip a message.
+      // The hub closes sockets past the hard limit itself (buffer check or send, 4509, counted). uWS's own limit,
+      // far above, is a backstop for a burst between two buffer checks: it closes rather than silently skip a message.
       maxBackpressure: this.#config.socketHardLimitBytes + Math.max(this.#config.socketHardLimitBytes, 16 * 1024 * 1024),
       closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
@@ -147,6 +147,8 @@ export class Gateway {
     this.#ctx.metrics.connections.inc();
     this.#presence.connected(data.grant.userKey);
     session.send(['connected', { message: 'connected', clientId: session.id, userId, expiresAt: data.grant.expiresAt ?? null }]);
+    // After `connected`: a token already inside its warning time is warned at once.
+    this.#ctx.deadlines.schedule(session);
     this.#commands.startSession(session).catch((e: Error) => {
       if (!(e instanceof LogUnavailable)) return this.#log.error({ clientId: session.id, err: e.stack }, 'session start failed');
       // Its offline notifications could not be read: a reconnect resumes them (here or on another hub).
@@ -195,6 +197,7 @@ export class Gateway {
     for (const key of session.subscriptions.keys()) if (key.startsWith('site:')) this.#presence.leftSite(key.slice(5), session.grant.userKey);
     if (session.slow) this.#ctx.metrics.slowSockets.dec();
     session.leaveAll();
+    this.#ctx.buffers.forget(session);
     this.#presence.disconnected(session.grant.userKey);
     this.#log.debug({ clientId: session.id, code }, 'disconnected');
   }
@@ -212,36 +215,12 @@ export class Gateway {
   }
 
   /**
-   * One pass over the sessions: expired tokens (warned first), idle sockets, and
-   * sockets over their byte budget (moved to the per-socket path). Critical events
-   * due for redelivery have a queue of their own (RedeliveryQueue), not this pass.
+   * Send buffers, every 100 ms: the sockets that need a look, or all of them when topic traffic could have
+   * filled one (BufferWatch bounds it). Token expiry and idle sockets are due times on the clock
+   * (SessionDeadlines), critical redelivery has its own queue: neither is a pass over every session.
    */
   #sweep(): void {
-    const now = this.#ctx.clock.now();
-    const { idleTimeoutMs, tokenWarningMs, socketBudgetBytes, socketHardLimitBytes } = this.#config;
-    for (const s of this.sessions) {
-      const expiresAt = s.grant.expiresAt;
-      if (expiresAt !== undefined && expiresAt <= now) {
-        this.#closeFor(s, CloseCode.TokenExpired, 'token expired');
-        continue;
-      }
-      if (now - s.lastSeen > idleTimeoutMs) {
-        this.#closeFor(s, CloseCode.IdleTimeout, 'idle timeout');
-        continue;
-      }
-      if (expiresAt !== undefined && !s.expiryWarned && expiresAt - now <= tokenWarningMs) {
-        s.expiryWarned = true;
-        s.send(['auth:expiring', { expiresAt }]);
-      }
-      const buffered = s.bufferedAmount;
-      if (buffered > socketHardLimitBytes) {
-        this.#ctx.metrics.forcedCloses.inc({ reason: 'hard_limit' });
-        s.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
-        continue;
-      }
-      if (!s.slow && buffered > socketBudgetBytes) s.goSlow();
-      s.onDrain(buffered);
-    }
+    this.#ctx.buffers.check(this.sessions);
   }
 }
 
@@ -253,5 +232,5 @@ function uwsIdleTimeoutSeconds(hubIdleTimeoutMs: number): number {
   return hubIdleTimeoutMs < 960_000 ? 960 : 0;
 }
 
-/** Often enough to catch a socket filling up before uWS's hard limit does. */
+/** Often enough to catch a socket filling up before uWS's hard limit does (most ticks look at a few sockets). */
 const SWEEP_MS = 100;

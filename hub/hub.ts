@@ -20,7 +20,10 @@ import { mountHttpApi } from './http-api.ts';
 import { HttpRateLimits, rateLimited } from './http-rate-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
+import { BufferWatch } from './buffer-watch.ts';
+import { CriticalTopics } from './critical-topics.ts';
 import { RedeliveryQueue } from './redelivery-queue.ts';
+import { SessionDeadlines } from './session-deadlines.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { connectWithRetry, natsLinkUp } from './nats-link.ts';
 import { PresenceTracker } from './presence-tracker.ts';
@@ -83,8 +86,22 @@ export class Hub {
     this.#app = uws.App();
     this.#presence = new PresenceTracker(this.id, log, config.presenceTtlMs);
     const clock = options.clock ?? systemClock;
-    const redelivery = new RedeliveryQueue((e) => log.error({ err: e.stack }, 'critical redelivery failed for a session'), clock);
-    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles), redelivery, clock };
+    const onRedeliveryError = (e: Error) => log.error({ err: e.stack }, 'critical redelivery failed for a session');
+    const redelivery = new RedeliveryQueue(onRedeliveryError, clock);
+    this.#ctx = {
+      config,
+      metrics: this.metrics,
+      critical: new CriticalTopics(redelivery, config.ackTimeoutMs),
+      slowRegistry: new SubscriberRegistry(),
+      permissions: new EventPermissions(config.eventRoles),
+      redelivery,
+      clock,
+      deadlines: new SessionDeadlines(config, this.metrics, clock, (e) => log.error({ err: e.stack }, 'session deadline check failed')),
+      buffers: new BufferWatch(config, this.metrics),
+      catchUp: () => this.#backend?.replayer,
+      livePosition: (stream) => this.#fanOut?.recent(stream)?.last ?? 0,
+      onRedeliveryError,
+    };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);
@@ -157,6 +174,7 @@ export class Hub {
     this.#listenSocket = undefined;
     this.#gateway.closeAll(CloseCode.HubUnavailable, 'hub stopping: reconnect and resume');
     this.#ctx.redelivery.stop();
+    this.#ctx.deadlines.stop();
     await this.#socketIo?.close();
     await this.#fanOut?.stop();
     await this.#backend?.cursors.close();

@@ -39,6 +39,26 @@ export interface RangeReader {
   cancelled(): boolean;
 }
 
+/** One catch-up: which events of which log, from where, up to where, and what happens once it is done. */
+interface CatchUp {
+  readonly stream: StreamKey;
+  /** NATS subject filter for the part read from the log. */
+  readonly filter: string;
+  readonly after: number;
+  /** Last offset to send; absent: up to live. */
+  readonly upTo?: number;
+  accepts(event: LiveEvent): boolean;
+  cancelled(): boolean;
+  /** Called in the tick that found nothing left to send, with the count sent. */
+  caughtUp(sent: number): void;
+}
+
+/** Where a session's critical events of a log are, as one filter subject (nats-server 2.9); the rest is filtered here. */
+function criticalFilter(ns: string, stream: StreamKey, userKey: string): string {
+  if (stream === 'site') return `${ns}.site.*.alarm.>`;
+  return stream === 'user' ? `${ns}.user.${userKey}.>` : `${ns}.global.>`;
+}
+
 export class ResumeCancelled extends Error {
   override readonly name = 'ResumeCancelled';
 }
@@ -98,7 +118,6 @@ export class Replayer {
 
     let cursor = Math.max(0, from.offset);
     let recovered = true;
-    let replayed = 0;
     const first = await this.firstOffset(stream).catch((e: unknown) => {
       throw unavailable(e, `cannot read where log ${stream} starts`);
     });
@@ -106,27 +125,74 @@ export class Replayer {
       recovered = false; // aged out of retention: deliver what is left, the client refetches state
       cursor = first - 1;
     }
-    // One paced path: the log for what the window no longer holds, then the window, both waiting on the
-    // socket's drain. A socket that falls behind keeps making progress and is never closed for its own
-    // replay (sending the window in one tick overran the hard limit: 4509, resume, 4509 again).
+    let result: ResumeResult | undefined;
+    await this.#catchUp(session, {
+      stream,
+      filter: state.sub.filter(this.#ns),
+      after: cursor,
+      accepts: (e) => session.receives(state, e),
+      cancelled: () => state.cancelled,
+      caughtUp: (replayed) => {
+        // Same tick as the check that the window's rest went out: nothing slips between replay and live.
+        session.joinLive(state);
+        this.#metrics.resumes.inc({ recovered: String(recovered) });
+        this.#metrics.replayed.inc(replayed);
+        result = { offset: recent.last, epoch, recovered, replayed };
+      },
+    });
+    return result!;
+  }
+
+  /**
+   * Sends again the critical events of `stream` in (after, upTo] that are this session's now (its critical
+   * topics, under its current grant): the redelivery of what it has not acked, through the same paced path as
+   * a resume. Returns how many were sent.
+   */
+  async redeliver(session: Session, stream: StreamKey, after: number, upTo: number): Promise<number> {
+    let sent = 0;
+    await this.#catchUp(session, {
+      stream,
+      filter: criticalFilter(this.#ns, stream, session.grant.userKey),
+      after,
+      upTo,
+      accepts: (e) => session.receivesCritical(e),
+      cancelled: () => false,
+      caughtUp: (n) => {
+        sent = n;
+      },
+    });
+    return sent;
+  }
+
+  /**
+   * The one paced path: the log for what the window no longer holds, then the window, both waiting on the
+   * socket's drain. A socket that falls behind keeps making progress and is never closed for its own catch-up
+   * (sending the window in one tick overran the hard limit: 4509, resume, 4509 again).
+   */
+  async #catchUp(session: Session, c: CatchUp): Promise<void> {
+    const recent = this.#fanOut.recent(c.stream);
+    const end = c.upTo ?? Number.POSITIVE_INFINITY;
+    let cursor = c.after;
+    let sent = 0;
     for (;;) {
-      if (state.cancelled || session.closed) throw new ResumeCancelled();
-      if (cursor + 1 < recent.start) {
-        const target = recent.start - 1;
-        replayed += await this.#replayFromLog(session, state, cursor, target).catch((e: unknown) => {
-          throw unavailable(e, `replay of log ${stream} failed`);
+      if (c.cancelled() || session.closed) throw new ResumeCancelled();
+      if (cursor + 1 < recent.start && cursor < end) {
+        const target = Math.min(recent.start - 1, end);
+        sent += await this.#replayFromLog(session, c, cursor, target).catch((e: unknown) => {
+          throw unavailable(e, `replay of log ${c.stream} failed`);
         });
         cursor = target;
         continue;
       }
       // Sends from the window while the socket has room; the window is read synchronously, so the check
-      // "reached live" and joining live happen in one tick and nothing slips between.
+      // "caught up" and what follows it (joining live) happen in one tick and nothing slips between.
       let wait: Promise<void> | undefined;
       for (const e of recent.since(cursor)) {
-        if (session.receives(state, e)) {
+        if (e.seq > end) break;
+        if (c.accepts(e)) {
           wait = session.roomFor(e);
           if (wait !== undefined) break; // sent once there is room for it
-          if (session.deliver(e)) replayed++;
+          if (session.deliver(e)) sent++;
         }
         cursor = e.seq;
         if (session.closed) break;
@@ -137,27 +203,25 @@ export class Replayer {
       }
       if (session.closed) throw new ResumeCancelled();
       if (wait === undefined) {
-        session.joinLive(state);
-        this.#metrics.resumes.inc({ recovered: String(recovered) });
-        this.#metrics.replayed.inc(replayed);
-        return { offset: recent.last, epoch, recovered, replayed };
+        c.caughtUp(sent);
+        return;
       }
       // Live events keep arriving while this waits; the window may also move past `cursor`, then the log serves it.
       await wait;
     }
   }
 
-  /** Sends every event of the subscription in (after, target] from the log, pausing while the socket is full. */
-  async #replayFromLog(session: Session, state: SubscriptionState, after: number, target: number): Promise<number> {
+  /** Sends every event of a catch-up in (after, target] from the log, pausing while the socket is full. */
+  async #replayFromLog(session: Session, c: CatchUp, after: number, target: number): Promise<number> {
     let sent = 0;
-    await this.readRange(state.sub.stream, state.sub.filter(this.#ns), after, target, {
-      room: (event) => (session.receives(state, event) ? session.roomFor(event) : undefined),
+    await this.readRange(c.stream, c.filter, after, target, {
+      room: (event) => (c.accepts(event) ? session.roomFor(event) : undefined),
       each: (event) => {
-        if (session.receives(state, event) && session.deliver(event)) sent++;
+        if (c.accepts(event) && session.deliver(event)) sent++;
       },
       // Backpressure: a full socket pauses its own replay, never anyone's live traffic.
       pause: () => (session.replayFull() ? session.drained() : undefined),
-      cancelled: () => state.cancelled || session.closed,
+      cancelled: () => c.cancelled() || session.closed,
     });
     return sent;
   }

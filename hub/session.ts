@@ -1,16 +1,17 @@
 /**
  * One WebSocket connection: who it is (the token's grant, replaceable by a
- * refresh), its subscriptions, the critical events it has not acked yet, and
- * its backpressure state. Sends go through here so every class of traffic is
- * treated as docs/protocol.md says.
+ * refresh), its subscriptions and the uWS topics they put it on (critical ones
+ * included), its acked positions if it acks, and its backpressure state. Sends
+ * go through here so every class of traffic is treated as docs/protocol.md says.
  */
 import type { WebSocket } from 'uWebSockets.js';
 import { decodePayload, encodeFrame, type Frame, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode } from '../protocol/errors.ts';
-import type { StreamKey } from '../protocol/subjects.ts';
+import { type StreamKey, topics } from '../protocol/subjects.ts';
+import { CriticalPositions } from './critical-positions.ts';
+import { criticalStream, criticalTopicOf } from './critical-topic.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
-import type { Redeliverable } from './redelivery-queue.ts';
 import type { SessionContext } from './session-context.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import type { Subscription, SubscriptionKey } from './subscription.ts';
@@ -38,11 +39,6 @@ export interface SubscriptionState {
   cancelled: boolean;
 }
 
-interface Unacked {
-  readonly event: LiveEvent;
-  sentAt: number;
-}
-
 /** Frames from this size on take uWS's fast path for large sends (see deliver). */
 const UWS_LARGE_FRAME = 16 * 1024;
 
@@ -50,10 +46,9 @@ const UWS_LARGE_FRAME = 16 * 1024;
 const BACKPRESSURE = 0;
 const DROPPED = 2;
 
-/** Bits of `#redeliveryScheduled`, per log. */
-const STREAM_BIT: Record<StreamKey, number> = { site: 1, user: 2, global: 4 };
+const NO_TOPICS: readonly string[] = [];
 
-export class Session implements Redeliverable {
+export class Session {
   readonly id: string;
   readonly format: WireFormat;
   /** The client acks critical events (HubClient does); others get them fire-and-forget. */
@@ -69,16 +64,17 @@ export class Session implements Redeliverable {
   readonly commandBudget: TokenBucket;
   closed = false;
   expiryWarned = false;
+  /** When SessionDeadlines looks at it next (its one live entry there). */
+  deadlineAt = 0;
   /** Over its byte budget: off the uWS topics, served per socket with shedding. */
   slow = false;
   readonly #shedLatest = new Map<string, LiveEvent>();
-  readonly #unacked: Record<StreamKey, Unacked[]> = { site: [], user: [], global: [] };
-  /** Highest offset of a critical event sent on this connection, per log: the most an ack may cover. */
-  readonly #sentUpTo: Record<StreamKey, number> = { site: 0, user: 0, global: 0 };
+  /** The critical topics its live subscriptions put it on: a short array, lighter per socket than a Set. */
+  #critical: readonly string[] = NO_TOPICS;
+  /** Acked positions, for a socket that acks; others get critical events fire-and-forget. */
+  readonly #positions: CriticalPositions | undefined;
   /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close). */
   #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> = [];
-  /** Logs with an entry in the redelivery queue (one at most per log). */
-  #redeliveryScheduled = 0;
 
   constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
     this.id = id;
@@ -89,6 +85,7 @@ export class Session implements Redeliverable {
     this.#ctx = ctx;
     this.lastSeen = ctx.clock.now();
     this.commandBudget = new TokenBucket(ctx.config.commandsPerSecond, ctx.config.commandsPerSecond * 2, this.lastSeen);
+    this.#positions = acks ? new CriticalPositions(this, ctx) : undefined;
   }
 
   get bufferedAmount(): number {
@@ -102,6 +99,18 @@ export class Session implements Redeliverable {
     this.#ws.cork(() => this.#ws.send(bytes, typeof bytes !== 'string'));
   }
 
+  /** A refreshed token: its expiry (and warning) count from now on. */
+  replaceGrant(grant: Grant): void {
+    this.grant = grant;
+    this.expiryWarned = false;
+    this.#ctx.deadlines.schedule(this);
+  }
+
+  /** A catch-up waits for uWS's drain. */
+  get waitsForDrain(): boolean {
+    return this.#drainWaiters.length > 0;
+  }
+
   /** Closes with a documented close code. */
   end(code: number, reason: string): void {
     if (this.closed) return;
@@ -110,10 +119,20 @@ export class Session implements Redeliverable {
     this.#wakeDrainWaiters();
   }
 
-  /** Sends one event directly (replay, critical, slow path). Returns false if the socket was closed for it. */
-  deliver(event: LiveEvent): boolean {
+  /**
+   * Sends one event by itself (resume, redelivery, slow path). Returns false if it was not sent: the socket
+   * was closed for it, or the event has no frame in this socket's format (a payload JSON cannot carry).
+   * `live`: a live event a slow socket gets instead of its topic; its topic keeps its ack timeout.
+   */
+  deliver(event: LiveEvent, live = false): boolean {
     if (this.closed) return false;
-    const frame = event.frame(this.format);
+    let frame: string | Uint8Array;
+    try {
+      frame = event.frame(this.format);
+    } catch {
+      // One event this socket cannot take must not stop its catch-up, nor anyone else's delivery.
+      return false;
+    }
     const buffered = this.bufferedAmount;
     if (buffered > 0 && buffered + frameSize(frame) > this.#ctx.config.socketHardLimitBytes) {
       // Closed at our hard limit, below uWS's, so the close frame still fits and the client sees 4509.
@@ -125,6 +144,8 @@ export class Session implements Redeliverable {
     this.#ws.cork(() => {
       result = this.#ws.send(frame, typeof frame !== 'string');
     });
+    // Looked at by the next buffer check: per-socket sends are not in the topic byte count.
+    this.#ctx.buffers.watch(this);
     if (result === DROPPED) {
       this.#ctx.metrics.forcedCloses.inc({ reason: 'buffer_full' });
       this.end(CloseCode.SlowConsumer, 'send buffer full: reconnect and resume');
@@ -135,13 +156,10 @@ export class Session implements Redeliverable {
     // writable: it sat there, with no drain, until something else was sent (a catch-up waiting on drain
     // stalled for good). An empty ping right behind it goes the ordinary way, which flushes and polls.
     if (result === BACKPRESSURE && buffered === 0 && frameSize(frame) >= UWS_LARGE_FRAME) this.#ws.ping();
-    // The send result says the socket is behind: over its budget it goes slow now, not at the next sweep
-    // (which remains for topic traffic, whose per-socket results uWS does not report).
+    // The send result says the socket is behind: over its budget it goes slow now, not at the next buffer
+    // check (which remains for topic traffic, whose per-socket results uWS does not report).
     if (result === BACKPRESSURE && !this.slow && this.#ws.getBufferedAmount() > this.#ctx.config.socketBudgetBytes) this.goSlow();
-    if (event.spec.priority === 'critical') {
-      if (event.seq > this.#sentUpTo[event.stream]) this.#sentUpTo[event.stream] = event.seq;
-      this.#trackCritical(event);
-    }
+    if (!live && this.#positions !== undefined && event.spec.priority === 'critical') this.#positions.sent(event.stream, event.seq);
     return true;
   }
 
@@ -152,7 +170,7 @@ export class Session implements Redeliverable {
       this.#ctx.metrics.shed.inc();
       return;
     }
-    this.deliver(event);
+    this.deliver(event, true);
   }
 
   /** The hand-over point of a resume: from now on live traffic of `state` reaches this socket. */
@@ -161,8 +179,8 @@ export class Session implements Redeliverable {
     // Grants are checked where events join a session, whatever happened while it replayed.
     if (state.sub.key.startsWith('site:') && !grantsSite(this.grant, state.sub.key.slice(5))) return;
     state.live = true;
-    for (const key of this.#criticalKeysOf(state)) this.#ctx.registry.add(key, this);
     for (const topic of this.#topicsOf(state)) this.#joinTopic(topic);
+    this.#syncCritical();
   }
 
   leave(state: SubscriptionState): void {
@@ -170,8 +188,8 @@ export class Session implements Redeliverable {
     this.subscriptions.delete(state.sub.key);
     if (!state.live) return;
     state.live = false;
-    for (const key of this.#criticalKeysOf(state)) this.#ctx.registry.remove(key, this);
     for (const topic of this.#topicsOf(state)) this.#leaveTopic(topic);
+    this.#syncCritical();
   }
 
   /** Leaves everything (socket closed). */
@@ -181,42 +199,32 @@ export class Session implements Redeliverable {
     this.#wakeDrainWaiters();
   }
 
-  /** The highest offset of `stream` this connection was sent a critical event at. */
+  /**
+   * The highest offset of `stream` this connection was sent a critical event at: the most an ack may cover.
+   * Derived: what it was sent by itself, and the newest offset each of its critical topics carried since it
+   * joined. Sockets that do not ack are not tracked (0).
+   */
   sentUpTo(stream: StreamKey): number {
-    return this.#sentUpTo[stream];
+    const positions = this.#positions;
+    if (positions === undefined) return 0;
+    return Math.max(positions.sentDirect(stream), this.#ctx.critical.sentTo(positions, this.#critical, stream));
   }
 
   /** Cumulative ack: every critical event of `stream` up to `offset` was handled. */
   ack(stream: StreamKey, offset: number): void {
-    const list = this.#unacked[stream];
-    let i = 0;
-    while (i < list.length && list[i]!.event.seq <= offset) i++;
-    if (i > 0) list.splice(0, i);
+    this.#positions?.ack(stream, offset);
   }
 
-  /**
-   * Called by the redelivery queue: resends the critical events of `stream` unacked for longer than the ack
-   * timeout, and returns when the next one falls due (undefined: nothing unacked, nothing scheduled).
-   */
-  redeliverDue(stream: StreamKey, now: number): number | undefined {
-    this.#redeliveryScheduled &= ~STREAM_BIT[stream];
-    const list = this.#unacked[stream];
-    if (this.closed || list.length === 0) return undefined;
-    const timeout = this.#ctx.config.ackTimeoutMs;
-    let oldest = now;
-    this.#ws.cork(() => {
-      for (const u of list) {
-        if (now - u.sentAt >= timeout) {
-          u.sentAt = now;
-          this.#ctx.metrics.redelivered.inc();
-          const frame = u.event.frame(this.format);
-          this.#ws.send(frame, typeof frame !== 'string');
-        }
-        if (u.sentAt < oldest) oldest = u.sentAt;
-      }
-    });
-    this.#redeliveryScheduled |= STREAM_BIT[stream];
-    return oldest + timeout;
+  /** Whether a critical event of the log is this socket's now: one of its critical topics carries it. */
+  receivesCritical(event: LiveEvent): boolean {
+    const critical = this.#critical;
+    if (critical.length === 0 || event.spec.priority !== 'critical') return false;
+    // The grant is checked here too: a redelivery may run across a refresh that revoked the site.
+    if (event.stream === 'site' && !grantsSite(this.grant, event.owner)) return false;
+    const name = event.spec.name;
+    const { permissions } = this.#ctx;
+    if (critical.includes(permissions.topic(criticalTopicOf(event), name))) return true;
+    return event.stream === 'site' && critical.includes(permissions.topic(topics.allAlarms, name));
   }
 
   /**
@@ -238,7 +246,12 @@ export class Session implements Redeliverable {
    */
   roomFor(event: LiveEvent): Promise<void> | undefined {
     const buffered = this.bufferedAmount;
-    const size = frameSize(event.frame(this.format));
+    let size: number;
+    try {
+      size = frameSize(event.frame(this.format));
+    } catch {
+      return undefined; // no frame in this format: deliver skips it
+    }
     const hardLimit = this.#ctx.config.socketHardLimitBytes;
     if (buffered === 0 || buffered + size <= hardLimit) return undefined;
     // Below 1 byte means empty: a frame larger than the hard limit goes out alone.
@@ -257,6 +270,7 @@ export class Session implements Redeliverable {
 
   #drainedBelow(below: number): Promise<void> {
     if (this.closed || this.bufferedAmount < below) return Promise.resolve();
+    this.#ctx.buffers.watch(this);
     return new Promise((resolve) => this.#drainWaiters.push({ below, resolve }));
   }
 
@@ -265,12 +279,10 @@ export class Session implements Redeliverable {
     if (this.slow || this.closed) return;
     this.slow = true;
     this.#ctx.metrics.slowSockets.inc();
-    for (const state of this.subscriptions.values()) {
-      if (!state.live) continue;
-      for (const topic of this.#topicsOf(state)) {
-        this.#ws.unsubscribe(topicFor(this.format, topic));
-        this.#ctx.slowRegistry.add(topic, this);
-      }
+    this.#ctx.buffers.watch(this);
+    for (const topic of this.#liveTopics()) {
+      this.#ws.unsubscribe(topicFor(this.format, topic));
+      this.#ctx.slowRegistry.add(topic, this);
     }
   }
 
@@ -286,12 +298,9 @@ export class Session implements Redeliverable {
         const frame = e.resyncFrame(this.format);
         this.#ws.send(frame, typeof frame !== 'string');
       }
-      for (const state of this.subscriptions.values()) {
-        if (!state.live) continue;
-        for (const topic of this.#topicsOf(state)) {
-          this.#ctx.slowRegistry.remove(topic, this);
-          this.#ws.subscribe(topicFor(this.format, topic));
-        }
+      for (const topic of this.#liveTopics()) {
+        this.#ctx.slowRegistry.remove(topic, this);
+        this.#ws.subscribe(topicFor(this.format, topic));
       }
     });
   }
@@ -308,8 +317,51 @@ export class Session implements Redeliverable {
     return state.sub.topics.flatMap((t) => this.#ctx.permissions.topicsFor(t, this.grant));
   }
 
-  #criticalKeysOf(state: SubscriptionState): string[] {
-    return state.sub.criticalKeys(this.grant).flatMap((k) => this.#ctx.permissions.topicsFor(k, this.grant));
+  /** Every topic the socket is on: its live subscriptions' normal and latest-value ones, and its critical ones. */
+  #liveTopics(): string[] {
+    const out: string[] = [];
+    for (const state of this.subscriptions.values()) if (state.live) out.push(...this.#topicsOf(state));
+    out.push(...this.#critical);
+    return out;
+  }
+
+  /**
+   * Puts the socket on the critical topics its live subscriptions cover under its grant, and off the others.
+   * Each critical event reaches it through one topic only: `alarm/*` (every site's alarms) replaces the
+   * per-site alarm topics, so a site subscription beside the alarm feed does not double them.
+   */
+  #syncCritical(): void {
+    const want = new Set<string>();
+    if (!this.closed) {
+      for (const state of this.subscriptions.values()) {
+        if (!state.live) continue;
+        for (const key of state.sub.criticalKeys(this.grant)) for (const topic of this.#ctx.permissions.topicsFor(key, this.grant)) want.add(topic);
+      }
+      if (want.has(topics.allAlarms)) for (const topic of want) if (topic.startsWith('site/')) want.delete(topic);
+    }
+    const had = this.#critical;
+    const have = new Set(had);
+    for (const topic of had) if (!want.has(topic)) this.#leaveCritical(topic);
+    for (const topic of want) if (!have.has(topic)) this.#joinCritical(topic);
+    this.#critical = want.size > 0 ? [...want] : NO_TOPICS;
+  }
+
+  #joinCritical(topic: string): void {
+    this.#joinTopic(topic);
+    const positions = this.#positions;
+    if (positions === undefined) return;
+    const stream = criticalStream(topic);
+    const at = this.#ctx.livePosition(stream);
+    this.#ctx.critical.join(topic, stream, positions, at);
+    positions.joined(stream, at);
+  }
+
+  #leaveCritical(topic: string): void {
+    this.#leaveTopic(topic);
+    const positions = this.#positions;
+    if (positions === undefined) return;
+    const left = this.#ctx.critical.leave(topic, positions);
+    if (left !== undefined) positions.left(criticalStream(topic), left.last, left.joinedAt);
   }
 
   #joinTopic(topic: string): void {
@@ -320,26 +372,6 @@ export class Session implements Redeliverable {
   #leaveTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.remove(topic, this);
     else if (!this.closed) this.#ws.unsubscribe(topicFor(this.format, topic));
-  }
-
-  #trackCritical(event: LiveEvent): void {
-    if (!this.acks) return;
-    const list = this.#unacked[event.stream];
-    // Kept in offset order for cumulative acks. Events almost always arrive in order, so the search from
-    // the end stops at once; overlapping replays may send an event twice: it is tracked once.
-    let i = list.length;
-    while (i > 0 && list[i - 1]!.event.seq > event.seq) i--;
-    if (i > 0 && list[i - 1]!.event.seq === event.seq) return;
-    const now = this.#ctx.clock.now();
-    list.splice(i, 0, { event, sentAt: now });
-    if ((this.#redeliveryScheduled & STREAM_BIT[event.stream]) === 0) {
-      this.#redeliveryScheduled |= STREAM_BIT[event.stream];
-      this.#ctx.redelivery.schedule(this, event.stream, now + this.#ctx.config.ackTimeoutMs);
-    }
-    if (list.length > this.#ctx.config.maxUnackedCritical) {
-      this.#ctx.metrics.forcedCloses.inc({ reason: 'unacked' });
-      this.end(CloseCode.SlowConsumer, `more than ${this.#ctx.config.maxUnackedCritical} critical events unacked: reconnect and resume`);
-    }
   }
 
   /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */

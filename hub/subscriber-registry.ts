@@ -1,8 +1,8 @@
 /**
- * Which sessions listen where, for the traffic the hub sends per socket: critical
- * events (so each delivery can be tracked until acked) and the normal and
- * latest-value events of sessions taken off the uWS topics because they are slow.
- * Membership is counted: two subscriptions of one session may share a key.
+ * Which slow sessions listen where: sessions over their byte budget are taken off
+ * the uWS topics and get those topics' events per socket (latest-value shed,
+ * normal and critical sent). Membership is counted: two subscriptions of one
+ * session may share a key.
  */
 import type { Session } from './session.ts';
 

@@ -1,8 +1,8 @@
 /**
  * What a session can subscribe to, and what follows from each: the log and
  * subject filter a resume replays, which events belong to it, and where live
- * events reach it (uWS topics for normal and latest-value traffic, the hub's own
- * registry for critical traffic, which is sent per socket so acks can be tracked).
+ * events reach it (uWS topics for every class; the critical ones also carry the
+ * acks' shared record, see critical-topic.ts).
  */
 import { type StreamKey, topics } from '../protocol/subjects.ts';
 import { type Grant, grantsSite } from './grant.ts';
@@ -19,7 +19,7 @@ export interface Subscription {
   matches(event: LiveEvent, grant: Grant): boolean;
   /** uWS topics carrying its normal and latest-value traffic. */
   readonly topics: readonly string[];
-  /** Registry keys carrying its critical traffic. */
+  /** uWS topics carrying its critical traffic (a session is on the union of its live subscriptions', `alarm/*` replacing per-site alarm topics). */
   criticalKeys(grant: Grant): readonly string[];
 }
 

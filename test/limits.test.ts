@@ -88,8 +88,9 @@ describe('idle timeout (HUB_IDLE_TIMEOUT_MS=1500) and token expiry, on a clock t
   }
 
   /**
-   * Moves the clock to `target` and waits until the hub has swept at that time: a sentinel whose token expires
-   * by then is closed by the sweep, which judges every session at one and the same time.
+   * Moves the clock to `target` and waits until the hub has judged sessions at that time: a sentinel whose token
+   * expires by then is closed; the hub's deadlines fire in due order as the clock moves, so every deadline up to
+   * `target` has been handled by then.
    */
   async function sweepAt(target: number): Promise<void> {
     const exp = Math.floor(target / 1000);

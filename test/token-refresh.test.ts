@@ -52,7 +52,7 @@ function refused(p: Promise<unknown>): Promise<HubError> {
 
 /**
  * A hub whose time is a TestClock: a token's hour passes when the test moves the clock, not in real time. The
- * hub's sweep (every 100 ms, real) reads the clock, so a move takes effect within a sweep; the tests wait on
+ * hub's token deadlines are timers on that clock, so a move fires them as it goes; the tests wait on
  * the frames that prove it (a warning, a refresh, a close), never on time. Sockets must not go idle when an
  * hour passes at once: HUB_IDLE_TIMEOUT_MS is a day.
  */
@@ -194,11 +194,13 @@ describe('token refresh (HUB_TOKEN_WARNING_MS=2000, on a clock the test moves)',
     await c.client.subscribeSite(1);
     moveTo(clock, token, WARNING_MS - 1);
     await until(() => log.some((e) => e.name === 'auth:expiring'), 5000, 'auth:expiring');
-    // A millisecond before expiry, a sweep has judged the session: a probe expiring a second later is warned by
-    // the same sweep (the hub warns each session once), and the session is still open.
+    // A millisecond before expiry the hub has looked at tokens at that time: a probe expiring a second later is
+    // warned (the hub warns each session once), and the session is still open.
     moveTo(clock, token, 1);
-    const probe = track(await Recorder.connect(t.wsUrl, await tokenFor(t, clock, { sub: 'probe-c', sites: [1] }, 1001)));
+    // Recorded from the start: a token already inside its warning time is warned right behind `connected`.
+    const probe = track(new Recorder({ url: t.wsUrl, token: await tokenFor(t, clock, { sub: 'probe-c', sites: [1] }, 1001) }));
     const probeLog = controlLog(probe);
+    await probe.client.connect();
     await until(() => probeLog.some((e) => e.name === 'auth:expiring'), 5000, "the probe's warning");
     // Had that sweep closed the session, the close would come before any answer on its socket.
     assert.ok((await c.client.ping()).timestamp > 0, 'not closed before the token expired');

@@ -1,0 +1,68 @@
+/**
+ * The times a session lives by, on the hub's clock: its token's expiry (warned `HUB_TOKEN_WARNING_MS` before,
+ * closed with 4402 at it) and its idle timeout (closed with 4408 when nothing came for `HUB_IDLE_TIMEOUT_MS`).
+ * One entry per session in a due-time queue, for the earliest of them, instead of a pass over every session
+ * every 100 ms: a session costs something when one of its times comes, not ten times a second.
+ */
+import { CloseCode } from '../protocol/errors.ts';
+import type { Clock } from './clock.ts';
+import type { HubConfig } from './config.ts';
+import { DueQueue } from './due-queue.ts';
+import type { HubMetrics } from './metrics.ts';
+import type { Session } from './session.ts';
+
+export class SessionDeadlines {
+  readonly #queue: DueQueue<Session, number>;
+  readonly #config: HubConfig;
+  readonly #metrics: HubMetrics;
+  readonly #clock: Clock;
+
+  constructor(config: HubConfig, metrics: HubMetrics, clock: Clock, onError: (error: Error) => void) {
+    this.#config = config;
+    this.#metrics = metrics;
+    this.#clock = clock;
+    this.#queue = new DueQueue((session, at, now) => this.#due(session, at, now), onError, clock);
+  }
+
+  /**
+   * (Re)computes when `session` must be looked at next. Call when it opens and when its token changes; activity
+   * needs no call: an idle deadline that comes finds `lastSeen` moved and sets the next one from it.
+   */
+  schedule(session: Session): void {
+    if (session.closed) return;
+    const { idleTimeoutMs, tokenWarningMs } = this.#config;
+    // Idle means strictly more than the timeout without a frame.
+    let next = session.lastSeen + idleTimeoutMs + 1;
+    const expiresAt = session.grant.expiresAt;
+    if (expiresAt !== undefined) next = Math.min(next, session.expiryWarned ? expiresAt : expiresAt - tokenWarningMs);
+    // A session has one live entry: an earlier one superseded by a refresh is dropped when it comes.
+    session.deadlineAt = next;
+    // Already due (a token inside its warning time at connect): now, not when the clock next moves.
+    const now = this.#clock.now();
+    if (next <= now) this.#due(session, next, now);
+    else this.#queue.schedule(session, next, next);
+  }
+
+  stop(): void {
+    this.#queue.stop();
+  }
+
+  #due(session: Session, at: number, now: number): undefined {
+    if (session.closed || session.deadlineAt !== at) return undefined;
+    const expiresAt = session.grant.expiresAt;
+    if (expiresAt !== undefined && expiresAt <= now) return this.#close(session, CloseCode.TokenExpired, 'token expired');
+    if (now - session.lastSeen > this.#config.idleTimeoutMs) return this.#close(session, CloseCode.IdleTimeout, 'idle timeout');
+    if (expiresAt !== undefined && !session.expiryWarned && expiresAt - now <= this.#config.tokenWarningMs) {
+      session.expiryWarned = true;
+      session.send(['auth:expiring', { expiresAt }]);
+    }
+    this.schedule(session);
+    return undefined;
+  }
+
+  #close(session: Session, code: number, reason: string): undefined {
+    this.#metrics.countRefusal(code);
+    session.end(code, reason);
+    return undefined;
+  }
+}
