@@ -146,7 +146,7 @@ export class Commands {
     }
     if (existing !== undefined) session.leave(existing);
     const state: SubscriptionState = { sub, live: false, cancelled: false };
-    session.subscriptions.set(sub.key, state);
+    session.subscriptions.set(state);
     return state;
   }
 
@@ -291,7 +291,7 @@ export class Commands {
       }
       if (replaying) continue; // keeps running; it joins live under the new grant
       const fresh: SubscriptionState = { sub: state.sub, live: false, cancelled: false };
-      session.subscriptions.set(state.sub.key, fresh);
+      session.subscriptions.set(fresh);
       session.joinLive(fresh);
     }
     return ['auth:refreshed', { expiresAt: grant.expiresAt ?? null, revokedSites: dropped }];

@@ -4,6 +4,7 @@
  * its backpressure state. Sends go through here so every class of traffic is
  * treated as docs/protocol.md says.
  */
+import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'uWebSockets.js';
 import { decodePayload, encodeFrame, type Frame, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode } from '../protocol/errors.ts';
@@ -12,16 +13,17 @@ import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { Redeliverable } from './redelivery-queue.ts';
 import type { SessionContext } from './session-context.ts';
-import { TokenBucket } from './rate-limiter.ts';
-import type { Subscription, SubscriptionKey } from './subscription.ts';
+import { type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
 
-/** What uWS keeps per socket: the verified grant (then the session), or why the upgrade was refused. */
-export interface SocketData {
-  readonly format: WireFormat;
-  readonly acks: boolean;
-  readonly grant?: Grant;
-  session?: Session;
-  refusal?: { readonly code: number; readonly reason: string };
+/**
+ * What uWS keeps per socket (it copies these properties onto the socket object itself): the session, made at
+ * upgrade, or why the upgrade was refused. One property: each one costs every connection a slot.
+ */
+export type SocketData = { readonly session: Session; readonly refusal?: undefined } | { readonly session?: undefined; readonly refusal: Refusal };
+
+export interface Refusal {
+  readonly code: number;
+  readonly reason: string;
   /** Set by uWS's close: a socket can close before the deferred open runs. */
   closed?: boolean;
 }
@@ -31,12 +33,7 @@ export function topicFor(format: WireFormat, topic: string): string {
   return format === 'json' ? `j:${topic}` : topic;
 }
 
-export interface SubscriptionState {
-  readonly sub: Subscription;
-  /** False while a resume replays; live traffic reaches it only once true. */
-  live: boolean;
-  cancelled: boolean;
-}
+export type { SubscriptionState } from './subscription-states.ts';
 
 interface Unacked {
   readonly event: LiveEvent;
@@ -53,42 +50,76 @@ const DROPPED = 2;
 /** Bits of `#redeliveryScheduled`, per log. */
 const STREAM_BIT: Record<StreamKey, number> = { site: 1, user: 2, global: 4 };
 
+/** This process's part of every client id: ids are unique across hubs without a random UUID per connection. */
+const CLIENT_ID_PREFIX = randomUUID().slice(0, 24);
+let lastSessionNumber = 0;
+
+/**
+ * One connection's state. What a feature needs is allocated when the feature is first used (shed values,
+ * unacked events, drain waiters): an idle subscribed connection holds a few fields and two small objects.
+ */
 export class Session implements Redeliverable {
-  readonly id: string;
+  /** Numeric; the client id string is derived from it when asked (see `id`). */
+  readonly #number = ++lastSessionNumber;
   readonly format: WireFormat;
   /** The client acks critical events (HubClient does); others get them fire-and-forget. */
   readonly acks: boolean;
   grant: Grant;
-  readonly #ws: WebSocket<SocketData>;
+  /** Set by `open` (the session is made at upgrade, before uWS has a socket for it). */
+  #ws!: WebSocket<SocketData>;
   readonly #ctx: SessionContext;
-  readonly subscriptions = new Map<SubscriptionKey, SubscriptionState>();
-  /** When the client last sent anything, on the context's clock (idle sockets are closed). */
+  readonly subscriptions = new SubscriptionStates();
+  /** When the client last sent anything, on the context's clock (idle sockets are closed); also when the command budget was last refilled. */
   lastSeen: number;
   badFrames = 0;
-  /** Operations this connection may still send (HUB_COMMANDS_PER_SECOND, bursts of twice that). */
-  readonly commandBudget: TokenBucket;
+  /** Operations this connection may still send, in thousandths (an integer, so no boxed number per session). */
+  #commandBudget: number;
   closed = false;
   expiryWarned = false;
   /** Over its byte budget: off the uWS topics, served per socket with shedding. */
   slow = false;
-  readonly #shedLatest = new Map<string, LiveEvent>();
-  readonly #unacked: Record<StreamKey, Unacked[]> = { site: [], user: [], global: [] };
-  /** Highest offset of a critical event sent on this connection, per log: the most an ack may cover. */
-  readonly #sentUpTo: Record<StreamKey, number> = { site: 0, user: 0, global: 0 };
-  /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close). */
-  #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> = [];
+  /** Made when first shed. */
+  #shedLatest: Map<string, LiveEvent> | undefined;
+  /** Made with the first critical event tracked. */
+  #unacked: Record<StreamKey, Unacked[]> | undefined;
+  /** Highest offset of a critical event sent on this connection, per log: the most an ack may cover. Made with the first one. */
+  #sentUpTo: Record<StreamKey, number> | undefined;
+  /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close); made by the first wait. */
+  #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> | undefined;
   /** Logs with an entry in the redelivery queue (one at most per log). */
   #redeliveryScheduled = 0;
 
-  constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
-    this.id = id;
+  /** Made at upgrade; `open` gives it its socket. */
+  constructor(grant: Grant, format: WireFormat, acks: boolean, ctx: SessionContext) {
     this.grant = grant;
     this.format = format;
     this.acks = acks;
-    this.#ws = ws;
     this.#ctx = ctx;
     this.lastSeen = ctx.clock.now();
-    this.commandBudget = new TokenBucket(ctx.config.commandsPerSecond, ctx.config.commandsPerSecond * 2, this.lastSeen);
+    this.#commandBudget = ctx.config.commandsPerSecond * 2 * 1000;
+  }
+
+  /** The socket uWS opened for this session. */
+  open(ws: WebSocket<SocketData>): void {
+    this.#ws = ws;
+  }
+
+  /** The client id (a string on the wire, unique across hubs): made when asked, not kept. */
+  get id(): string {
+    return `${CLIENT_ID_PREFIX}${this.#number.toString(16).padStart(12, '0')}`;
+  }
+
+  /**
+   * A frame arrived at `now`: takes one operation from the command budget (HUB_COMMANDS_PER_SECOND, bursts of
+   * twice that), refilled since the last frame. False when none is left.
+   */
+  takeCommand(now: number): boolean {
+    const rate = this.#ctx.config.commandsPerSecond;
+    this.#commandBudget = Math.min(rate * 2000, this.#commandBudget + Math.floor((now - this.lastSeen) * rate));
+    this.lastSeen = now;
+    if (this.#commandBudget < 1000) return false;
+    this.#commandBudget -= 1000;
+    return true;
   }
 
   get bufferedAmount(): number {
@@ -139,7 +170,8 @@ export class Session implements Redeliverable {
     // (which remains for topic traffic, whose per-socket results uWS does not report).
     if (result === BACKPRESSURE && !this.slow && this.#ws.getBufferedAmount() > this.#ctx.config.socketBudgetBytes) this.goSlow();
     if (event.spec.priority === 'critical') {
-      if (event.seq > this.#sentUpTo[event.stream]) this.#sentUpTo[event.stream] = event.seq;
+      const sentUpTo = (this.#sentUpTo ??= { site: 0, user: 0, global: 0 });
+      if (event.seq > sentUpTo[event.stream]) sentUpTo[event.stream] = event.seq;
       this.#trackCritical(event);
     }
     return true;
@@ -148,7 +180,7 @@ export class Session implements Redeliverable {
   /** A live event for a slow session: latest-value is conflated, the rest sent (or the socket closed). */
   deliverSlow(event: LiveEvent): void {
     if (event.spec.priority === 'latest' && this.bufferedAmount > this.#ctx.config.socketBudgetBytes) {
-      this.#shedLatest.set(conflationKey(event), event);
+      (this.#shedLatest ??= new Map()).set(conflationKey(event), event);
       this.#ctx.metrics.shed.inc();
       return;
     }
@@ -177,18 +209,19 @@ export class Session implements Redeliverable {
   /** Leaves everything (socket closed). */
   leaveAll(): void {
     this.closed = true;
-    for (const state of [...this.subscriptions.values()]) this.leave(state);
+    for (const state of this.subscriptions.values()) this.leave(state);
     this.#wakeDrainWaiters();
   }
 
   /** The highest offset of `stream` this connection was sent a critical event at. */
   sentUpTo(stream: StreamKey): number {
-    return this.#sentUpTo[stream];
+    return this.#sentUpTo?.[stream] ?? 0;
   }
 
   /** Cumulative ack: every critical event of `stream` up to `offset` was handled. */
   ack(stream: StreamKey, offset: number): void {
-    const list = this.#unacked[stream];
+    const list = this.#unacked?.[stream];
+    if (list === undefined) return;
     let i = 0;
     while (i < list.length && list[i]!.event.seq <= offset) i++;
     if (i > 0) list.splice(0, i);
@@ -200,8 +233,8 @@ export class Session implements Redeliverable {
    */
   redeliverDue(stream: StreamKey, now: number): number | undefined {
     this.#redeliveryScheduled &= ~STREAM_BIT[stream];
-    const list = this.#unacked[stream];
-    if (this.closed || list.length === 0) return undefined;
+    const list = this.#unacked?.[stream];
+    if (this.closed || list === undefined || list.length === 0) return undefined;
     const timeout = this.#ctx.config.ackTimeoutMs;
     let oldest = now;
     this.#ws.cork(() => {
@@ -251,13 +284,13 @@ export class Session implements Redeliverable {
    * flushed by a later send (uWS issue 1047) drains without one.
    */
   onDrain(buffered = this.bufferedAmount): void {
-    if (this.#drainWaiters.length > 0) this.#wakeDrainWaiters(buffered);
+    if (this.#drainWaiters !== undefined) this.#wakeDrainWaiters(buffered);
     if (this.slow && buffered < this.#ctx.config.socketBudgetBytes / 2) this.goFast();
   }
 
   #drainedBelow(below: number): Promise<void> {
     if (this.closed || this.bufferedAmount < below) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push({ below, resolve }));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push({ below, resolve }));
   }
 
   /** Takes the socket off the uWS topics: from now on its traffic is sent (and shed) per socket. */
@@ -279,8 +312,8 @@ export class Session implements Redeliverable {
     if (!this.slow || this.closed) return;
     this.slow = false;
     this.#ctx.metrics.slowSockets.dec();
-    const shed = [...this.#shedLatest.values()].sort((a, b) => a.seq - b.seq);
-    this.#shedLatest.clear();
+    const shed = this.#shedLatest === undefined ? [] : [...this.#shedLatest.values()].sort((a, b) => a.seq - b.seq);
+    this.#shedLatest = undefined;
     this.#ws.cork(() => {
       for (const e of shed) {
         const frame = e.resyncFrame(this.format);
@@ -324,7 +357,7 @@ export class Session implements Redeliverable {
 
   #trackCritical(event: LiveEvent): void {
     if (!this.acks) return;
-    const list = this.#unacked[event.stream];
+    const list = (this.#unacked ??= { site: [], user: [], global: [] })[event.stream];
     // Kept in offset order for cumulative acks. Events almost always arrive in order, so the search from
     // the end stops at once; overlapping replays may send an event twice: it is tracked once.
     let i = list.length;
@@ -345,10 +378,11 @@ export class Session implements Redeliverable {
   /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */
   #wakeDrainWaiters(buffered = 0): void {
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#drainWaiters = undefined;
+    if (waiters === undefined) return;
     for (const w of waiters) {
       if (this.closed || buffered < w.below) w.resolve();
-      else this.#drainWaiters.push(w);
+      else (this.#drainWaiters ??= []).push(w);
     }
   }
 }
