@@ -1,7 +1,7 @@
 /**
- * A session's subscriptions by key: a handful per connection (HUB_MAX_SUBSCRIPTIONS bounds them), kept in an
- * array of exactly their number. A Map cost ~190 bytes per connection even with two entries; subscribing is
- * rare and lookups scan a few entries.
+ * A session's subscriptions by key: a handful per connection (HUB_MAX_SUBSCRIPTIONS bounds them), kept as a
+ * list linked through the states themselves. A Map cost ~190 bytes per connection with two entries, an
+ * array ~64; subscribing is rare and lookups walk a few entries.
  */
 import type { Subscription, SubscriptionKey } from './subscription.ts';
 
@@ -10,19 +10,25 @@ export interface SubscriptionState {
   /** False while a resume replays; live traffic reaches it only once true. */
   live: boolean;
   cancelled: boolean;
+  /** The next state of the session's list (SubscriptionStates' business). */
+  next: SubscriptionState | undefined;
 }
 
-const NONE: readonly SubscriptionState[] = Object.freeze([]);
+/** A new state of `sub`: not live yet, in no list yet. */
+export function subscriptionState(sub: Subscription): SubscriptionState {
+  return { sub, live: false, cancelled: false, next: undefined };
+}
 
 export class SubscriptionStates {
-  #states: readonly SubscriptionState[] = NONE;
+  #head: SubscriptionState | undefined;
+  #size = 0;
 
   get size(): number {
-    return this.#states.length;
+    return this.#size;
   }
 
   get(key: SubscriptionKey): SubscriptionState | undefined {
-    for (const s of this.#states) if (s.sub.key === key) return s;
+    for (let s = this.#head; s !== undefined; s = s.next) if (s.sub.key === key) return s;
     return undefined;
   }
 
@@ -30,23 +36,41 @@ export class SubscriptionStates {
     return this.get(key) !== undefined;
   }
 
-  /** Adds `state`, or replaces the one with its key (in place: the order is the order of first subscription). */
+  /** Adds `state` (in no list yet), or puts it in the place of the one with its key (the order is the order of first subscription). */
   set(state: SubscriptionState): void {
-    const i = this.#states.findIndex((s) => s.sub.key === state.sub.key);
-    if (i === -1) this.#states = this.#states.concat(state);
-    else this.#states = this.#states.map((s, j) => (j === i ? state : s));
+    let prev: SubscriptionState | undefined;
+    for (let s = this.#head; s !== undefined; prev = s, s = s.next) {
+      if (s.sub.key !== state.sub.key) continue;
+      state.next = s.next;
+      if (prev === undefined) this.#head = state;
+      else prev.next = state;
+      return;
+    }
+    state.next = undefined;
+    if (prev === undefined) this.#head = state;
+    else prev.next = state;
+    this.#size++;
   }
 
   delete(key: SubscriptionKey): void {
-    if (this.has(key)) this.#states = this.#states.filter((s) => s.sub.key !== key);
+    let prev: SubscriptionState | undefined;
+    for (let s = this.#head; s !== undefined; prev = s, s = s.next) {
+      if (s.sub.key !== key) continue;
+      if (prev === undefined) this.#head = s.next;
+      else prev.next = s.next;
+      this.#size--;
+      return;
+    }
   }
 
-  /** The states now; a snapshot: adding or deleting later does not change an iteration under way. */
-  values(): readonly SubscriptionState[] {
-    return this.#states;
+  /** The states now, as an array: adding or deleting later does not change an iteration under way. */
+  values(): SubscriptionState[] {
+    const out: SubscriptionState[] = [];
+    for (let s = this.#head; s !== undefined; s = s.next) out.push(s);
+    return out;
   }
 
-  *keys(): IterableIterator<SubscriptionKey> {
-    for (const s of this.#states) yield s.sub.key;
+  keys(): SubscriptionKey[] {
+    return this.values().map((s) => s.sub.key);
   }
 }
