@@ -17,6 +17,8 @@ export interface ChildServerOptions {
   /** File under bench/servers/. */
   readonly entry: string;
   readonly env: Readonly<Record<string, string>>;
+  /** Node and V8 flags the process runs with (as its production start command would), before the bench's own. */
+  readonly nodeFlags?: readonly string[];
   readonly startTimeoutMs?: number;
 }
 
@@ -58,7 +60,7 @@ export class ChildServer {
 
   static start(opts: ChildServerOptions): Promise<ChildServer> {
     const file = fileURLToPath(new URL(`./servers/${opts.entry}`, import.meta.url));
-    const args = ['--expose-gc', '--import', 'tsx', file];
+    const args = [...(opts.nodeFlags ?? []), '--expose-gc', '--import', 'tsx', file];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     raiseFileLimit(child.pid);
     const stderr: string[] = [];

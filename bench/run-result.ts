@@ -18,10 +18,16 @@ export interface ConnectResult {
 }
 
 export interface MemoryResult {
+  /** Both after a full GC in the server (twice, 200 ms apart: see ChildServer.gc). */
   readonly serverRssIdleBytes: number | null;
   readonly serverRssConnectedBytes: number | null;
   /** (RSS with every client connected − RSS before) / connected, after a GC in the server. */
   readonly rssPerConnectionBytes: number | null;
+  /** Both read before that GC: the idle server as started, the connected one right after the last client subscribed. */
+  readonly serverRssIdleNoGcBytes: number | null;
+  readonly serverRssConnectedNoGcBytes: number | null;
+  /** The same growth without a GC first: what the process holds right after the connect storm, garbage included. */
+  readonly rssNoGcPerConnectionBytes: number | null;
   /** Of that, the V8 heap (JavaScript objects) per connection; the rest is native (uWS, kernel buffers are not in RSS). */
   readonly heapPerConnectionBytes: number | null;
   /** Buffers outside the V8 heap (`external`) per connection. */

@@ -81,6 +81,8 @@ export class RunSession {
     const target = await startTarget(setup.target, { natsUrl: o.natsUrl, resume: o.resume });
     let generator: LoadGenerator | undefined;
     try {
+      // Read first without a GC, then after one: the same method for every target (each child runs with --expose-gc).
+      const rssIdleNoGc = target.server.rssBytes();
       const heapIdle = await target.server.gc();
       const rssIdle = target.server.rssBytes();
       generator = LoadGenerator.start(o.workers);
@@ -114,6 +116,7 @@ export class RunSession {
         latency: summarize(mergeEncoded(reports.map((r) => r.connectHistogram))),
         serverCpuUsPerConnection: serverCpu !== null && connected > 0 ? serverCpu / connected : null,
       };
+      const rssConnectedNoGc = target.server.rssBytes();
       const heapConnected = await target.server.gc();
       const rssConnected = target.server.rssBytes();
       const perConnection = (a: number | null, b: number | null) => (a !== null && b !== null && connected > 0 ? (b - a) / connected : null);
@@ -121,6 +124,9 @@ export class RunSession {
         serverRssIdleBytes: rssIdle,
         serverRssConnectedBytes: rssConnected,
         rssPerConnectionBytes: perConnection(rssIdle, rssConnected),
+        serverRssIdleNoGcBytes: rssIdleNoGc,
+        serverRssConnectedNoGcBytes: rssConnectedNoGc,
+        rssNoGcPerConnectionBytes: perConnection(rssIdleNoGc, rssConnectedNoGc),
         heapPerConnectionBytes: perConnection(heapIdle.heapUsed, heapConnected.heapUsed),
         externalPerConnectionBytes: perConnection(heapIdle.external, heapConnected.external),
       };

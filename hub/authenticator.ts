@@ -42,7 +42,11 @@ export class Authenticator {
       }
       throw new AuthError(`HUB_JWT_PUBLIC_KEY is not an SPKI PEM public key for any of HUB_JWT_ALGORITHMS (${config.algorithms.join(', ')})`);
     }
-    if (config.secret !== undefined) return new Authenticator(new TextEncoder().encode(config.secret), ['HS256'], config, clock);
+    if (config.secret !== undefined) {
+      // Imported once: given the raw bytes, jose imports a key on every verification (every connect and refresh).
+      const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(config.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+      return new Authenticator(key, ['HS256'], config, clock);
+    }
     throw new AuthError('no token verification configured: set HUB_JWT_SECRET, HUB_JWKS_URL or HUB_JWT_PUBLIC_KEY');
   }
 

@@ -18,6 +18,7 @@ import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { LogUnavailable, type Replayer, ResumeCancelled, type ResumeFrom } from './replayer.ts';
 import type { Session, SubscriptionState } from './session.ts';
+import { subscriptionState } from './subscription-states.ts';
 import { alarmsSubscription, globalSubscription, siteSubscription, type Subscription, systemSubscription, userSubscription } from './subscription.ts';
 
 /** A refused operation; becomes an `error` frame, the connection stays open. */
@@ -145,8 +146,8 @@ export class Commands {
       throw new CommandError(ErrorCode.LimitExceeded, `at most ${this.#config.maxSubscriptions} subscriptions per connection`);
     }
     if (existing !== undefined) session.leave(existing);
-    const state: SubscriptionState = { sub, live: false, cancelled: false };
-    session.subscriptions.set(sub.key, state);
+    const state = subscriptionState(sub);
+    session.subscriptions.set(state);
     return state;
   }
 
@@ -289,8 +290,8 @@ export class Commands {
         continue;
       }
       if (replaying) continue; // keeps running; it joins live under the new grant
-      const fresh: SubscriptionState = { sub: state.sub, live: false, cancelled: false };
-      session.subscriptions.set(state.sub.key, fresh);
+      const fresh = subscriptionState(state.sub);
+      session.subscriptions.set(fresh);
       session.joinLive(fresh);
     }
     return ['auth:refreshed', { expiresAt: grant.expiresAt ?? null, revokedSites: dropped }];

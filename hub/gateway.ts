@@ -13,7 +13,7 @@ import type { Commands } from './commands.ts';
 import type { HubConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
-import { Session, type SocketData } from './session.ts';
+import { type Refusal, Session, type SocketData } from './session.ts';
 import type { SessionContext } from './session-context.ts';
 import { originAllowed } from './cors.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -64,8 +64,7 @@ export class Gateway {
       // (TCP shut right after the first frame). A microtask still failed ~1 in 1,000 under
       // connection bursts; the next turn of the event loop is safely past the cork.
       open: (ws) => {
-        const data = ws.getUserData();
-        setImmediate(() => this.#open(ws, data));
+        setImmediate(() => this.#open(ws));
       },
       message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
       drain: (ws) => ws.getUserData().session?.onDrain(),
@@ -108,45 +107,47 @@ export class Gateway {
     };
     // Refusals are delivered as a close code and reason, which browsers can read (an HTTP status they cannot).
     if (!this.#perIp.take(address)) {
-      return finish({ format, acks, refusal: { code: CloseCode.RateLimited, reason: 'too many connections from your address: retry later' } });
+      return finish({ refusal: { code: CloseCode.RateLimited, reason: 'too many connections from your address: retry later' } });
     }
     if (!this.#ready()) {
       // Without NATS a session could not resume: the client retries, here or at another hub.
-      return finish({ format, acks, refusal: { code: CloseCode.HubUnavailable, reason: 'hub not ready: reconnect' } });
+      return finish({ refusal: { code: CloseCode.HubUnavailable, reason: 'hub not ready: reconnect' } });
     }
     if (!originAllowed(this.#config.allowedOrigins, origin)) {
       this.#log.info({ origin }, 'connection refused: origin not allowed');
-      return finish({ format, acks, refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });
+      return finish({ refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });
     }
     this.#auth.verify(token).then(
-      (grant) => finish({ format, acks, grant }),
+      // The session is the socket's user data from the start: uWS copies it onto the socket, one property.
+      (grant) => finish({ session: new Session(grant, format, acks, this.#ctx) }),
       (e: unknown) => {
         const reason = e instanceof AuthError ? e.message : 'token check failed';
         if (!(e instanceof AuthError)) this.#log.error({ err: String(e) }, 'token verification crashed');
         this.#log.info({ reason }, 'connection refused: unauthorized');
-        finish({ format, acks, refusal: { code: CloseCode.Unauthorized, reason } });
+        finish({ refusal: { code: CloseCode.Unauthorized, reason } });
       },
     );
   }
 
-  #open(ws: WebSocket<SocketData>, data: SocketData): void {
-    if (data.closed === true) return; // closed before this deferred open ran: the socket is gone
-    if (data.grant !== undefined && this.#presence.connectionsOf(data.grant.userKey) >= this.#config.maxConnectionsPerUser) {
-      data.refusal = { code: CloseCode.TooManyConnections, reason: `at most ${this.#config.maxConnectionsPerUser} connections per user` };
-    }
-    if (data.grant === undefined || data.refusal !== undefined) {
-      data.refusal ??= { code: CloseCode.Unauthorized, reason: 'unauthorized' };
-      this.#ctx.metrics.countRefusal(data.refusal.code);
-      ws.end(data.refusal.code, data.refusal.reason);
+  #open(ws: WebSocket<SocketData>): void {
+    const { session, refusal } = ws.getUserData();
+    // Closed before this deferred open ran: the socket is gone.
+    if (session?.closed === true || refusal?.closed === true) return;
+    if (session === undefined) {
+      this.#refuse(ws, refusal!);
       return;
     }
-    const userId = data.grant.userId;
-    const session = new Session(randomUUID(), data.grant, data.format, data.acks, ws, this.#ctx);
-    data.session = session;
+    const grant = session.grant;
+    if (this.#presence.connectionsOf(grant.userKey) >= this.#config.maxConnectionsPerUser) {
+      this.#refuse(ws, { code: CloseCode.TooManyConnections, reason: `at most ${this.#config.maxConnectionsPerUser} connections per user` });
+      return;
+    }
+    const userId = grant.userId;
+    session.open(ws);
     this.sessions.add(session);
     this.#ctx.metrics.connections.inc();
-    this.#presence.connected(data.grant.userKey);
-    session.send(['connected', { message: 'connected', clientId: session.id, userId, expiresAt: data.grant.expiresAt ?? null }]);
+    this.#presence.connected(grant.userKey);
+    session.send(['connected', { message: 'connected', clientId: session.id, userId, expiresAt: grant.expiresAt ?? null }]);
     // After `connected`: a token already inside its warning time is warned at once.
     this.#ctx.deadlines.schedule(session);
     this.#commands.startSession(session).catch((e: Error) => {
@@ -158,11 +159,16 @@ export class Gateway {
     this.#log.debug({ clientId: session.id, userId, acks: session.acks }, 'connected');
   }
 
+  #refuse(ws: WebSocket<SocketData>, refusal: Refusal): void {
+    this.#ctx.metrics.countRefusal(refusal.code);
+    ws.end(refusal.code, refusal.reason);
+  }
+
   #message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
     const session = ws.getUserData().session;
-    if (session === undefined || session.closed) return;
-    session.lastSeen = this.#ctx.clock.now();
-    if (!session.commandBudget.take(session.lastSeen)) {
+    // Not opened yet (the deferred open), or closed.
+    if (session === undefined || session.closed || !this.sessions.has(session)) return;
+    if (!session.takeCommand(this.#ctx.clock.now())) {
       session.send(['error', { code: ErrorCode.LimitExceeded, message: `more than ${this.#config.commandsPerSecond} operations per second` }]);
       this.#strike(session);
       return;
@@ -189,10 +195,13 @@ export class Gateway {
   }
 
   #close(ws: WebSocket<SocketData>, code: number): void {
-    const data = ws.getUserData();
-    data.closed = true;
-    const session = data.session;
-    if (session === undefined || !this.sessions.delete(session)) return;
+    const { session, refusal } = ws.getUserData();
+    if (refusal !== undefined) refusal.closed = true;
+    if (session === undefined) return;
+    if (!this.sessions.delete(session)) {
+      session.closed = true; // before its deferred open: it never opens
+      return;
+    }
     this.#ctx.metrics.connections.dec();
     for (const key of session.subscriptions.keys()) if (key.startsWith('site:')) this.#presence.leftSite(key.slice(5), session.grant.userKey);
     if (session.slow) this.#ctx.metrics.slowSockets.dec();

@@ -8,10 +8,11 @@ import { encodeShard, MAX_SHARDS, SHARD_SPLIT_BYTES, type UserRecord, userHash }
 
 /** A user on this hub, changed in place by the tracker (which marks its shard changed). */
 export interface LocalUser extends UserRecord {
+  /** `userHash` as a signed 32-bit integer: a small integer in V8, where the unsigned hash is a boxed number half the time. */
   readonly hash: number;
   connections: number;
-  /** `[site, count, site, count, …]` */
-  readonly sites: Array<string | number>;
+  /** `[site, count, site, count, …]`, replaced (not grown) when a site is added. */
+  sites: Array<string | number>;
 }
 
 /** One shard to write: its new value, or undefined when it has no users left (delete it). */
@@ -53,7 +54,7 @@ export class PresenceShards {
   open(user: string): LocalUser {
     let local = this.#users.get(user);
     if (local === undefined) {
-      this.#users.set(user, (local = { hash: userHash(user), connections: 0, sites: [] }));
+      this.#users.set(user, (local = { hash: userHash(user) | 0, connections: 0, sites: [] }));
       this.#members[local.hash & (this.#members.length - 1)]!.add(user);
     }
     this.changed(local);

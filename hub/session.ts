@@ -4,6 +4,7 @@
  * included), its acked positions if it acks, and its backpressure state. Sends
  * go through here so every class of traffic is treated as docs/protocol.md says.
  */
+import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'uWebSockets.js';
 import { decodePayload, encodeFrame, type Frame, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode } from '../protocol/errors.ts';
@@ -13,16 +14,17 @@ import { criticalStream, criticalTopicOf } from './critical-topic.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
-import { TokenBucket } from './rate-limiter.ts';
-import type { Subscription, SubscriptionKey } from './subscription.ts';
+import { type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
 
-/** What uWS keeps per socket: the verified grant (then the session), or why the upgrade was refused. */
-export interface SocketData {
-  readonly format: WireFormat;
-  readonly acks: boolean;
-  readonly grant?: Grant;
-  session?: Session;
-  refusal?: { readonly code: number; readonly reason: string };
+/**
+ * What uWS keeps per socket (it copies these properties onto the socket object itself): the session, made at
+ * upgrade, or why the upgrade was refused. One property: each one costs every connection a slot.
+ */
+export type SocketData = { readonly session: Session; readonly refusal?: undefined } | { readonly session?: undefined; readonly refusal: Refusal };
+
+export interface Refusal {
+  readonly code: number;
+  readonly reason: string;
   /** Set by uWS's close: a socket can close before the deferred open runs. */
   closed?: boolean;
 }
@@ -32,12 +34,7 @@ export function topicFor(format: WireFormat, topic: string): string {
   return format === 'json' ? `j:${topic}` : topic;
 }
 
-export interface SubscriptionState {
-  readonly sub: Subscription;
-  /** False while a resume replays; live traffic reaches it only once true. */
-  live: boolean;
-  cancelled: boolean;
-}
+export type { SubscriptionState } from './subscription-states.ts';
 
 /** Frames from this size on take uWS's fast path for large sends (see deliver). */
 const UWS_LARGE_FRAME = 16 * 1024;
@@ -48,44 +45,77 @@ const DROPPED = 2;
 
 const NO_TOPICS: readonly string[] = [];
 
+/** This process's part of every client id: ids are unique across hubs without a random UUID per connection. */
+const CLIENT_ID_PREFIX = randomUUID().slice(0, 24);
+let lastSessionNumber = 0;
+
+/**
+ * One connection's state. What a feature needs is allocated when the feature is first used (shed values,
+ * unacked events, drain waiters): an idle subscribed connection holds a few fields and two small objects.
+ */
 export class Session {
-  readonly id: string;
+  /** Numeric; the client id string is derived from it when asked (see `id`). */
+  readonly #number = ++lastSessionNumber;
   readonly format: WireFormat;
   /** The client acks critical events (HubClient does); others get them fire-and-forget. */
   readonly acks: boolean;
   grant: Grant;
-  readonly #ws: WebSocket<SocketData>;
+  /** Set by `open` (the session is made at upgrade, before uWS has a socket for it). */
+  #ws!: WebSocket<SocketData>;
   readonly #ctx: SessionContext;
-  readonly subscriptions = new Map<SubscriptionKey, SubscriptionState>();
-  /** When the client last sent anything, on the context's clock (idle sockets are closed). */
+  readonly subscriptions = new SubscriptionStates();
+  /** When the client last sent anything, on the context's clock (idle sockets are closed); also when the command budget was last refilled. */
   lastSeen: number;
   badFrames = 0;
-  /** Operations this connection may still send (HUB_COMMANDS_PER_SECOND, bursts of twice that). */
-  readonly commandBudget: TokenBucket;
+  /** Operations this connection may still send, in thousandths (an integer, so no boxed number per session). */
+  #commandBudget: number;
   closed = false;
   expiryWarned = false;
   /** When SessionDeadlines looks at it next (its one live entry there). */
   deadlineAt = 0;
   /** Over its byte budget: off the uWS topics, served per socket with shedding. */
   slow = false;
-  readonly #shedLatest = new Map<string, LiveEvent>();
+  /** Made when first shed. */
+  #shedLatest: Map<string, LiveEvent> | undefined;
   /** The critical topics its live subscriptions put it on: a short array, lighter per socket than a Set. */
   #critical: readonly string[] = NO_TOPICS;
   /** Acked positions, for a socket that acks; others get critical events fire-and-forget. */
   readonly #positions: CriticalPositions | undefined;
-  /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close). */
-  #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> = [];
+  /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close); made by the first wait. */
+  #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> | undefined;
 
-  constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
-    this.id = id;
+  /** Made at upgrade; `open` gives it its socket. */
+  constructor(grant: Grant, format: WireFormat, acks: boolean, ctx: SessionContext) {
     this.grant = grant;
     this.format = format;
     this.acks = acks;
-    this.#ws = ws;
     this.#ctx = ctx;
     this.lastSeen = ctx.clock.now();
-    this.commandBudget = new TokenBucket(ctx.config.commandsPerSecond, ctx.config.commandsPerSecond * 2, this.lastSeen);
+    this.#commandBudget = ctx.config.commandsPerSecond * 2 * 1000;
     this.#positions = acks ? new CriticalPositions(this, ctx) : undefined;
+  }
+
+  /** The socket uWS opened for this session. */
+  open(ws: WebSocket<SocketData>): void {
+    this.#ws = ws;
+  }
+
+  /** The client id (a string on the wire, unique across hubs): made when asked, not kept. */
+  get id(): string {
+    return `${CLIENT_ID_PREFIX}${this.#number.toString(16).padStart(12, '0')}`;
+  }
+
+  /**
+   * A frame arrived at `now`: takes one operation from the command budget (HUB_COMMANDS_PER_SECOND, bursts of
+   * twice that), refilled since the last frame. False when none is left.
+   */
+  takeCommand(now: number): boolean {
+    const rate = this.#ctx.config.commandsPerSecond;
+    this.#commandBudget = Math.min(rate * 2000, this.#commandBudget + Math.floor((now - this.lastSeen) * rate));
+    this.lastSeen = now;
+    if (this.#commandBudget < 1000) return false;
+    this.#commandBudget -= 1000;
+    return true;
   }
 
   get bufferedAmount(): number {
@@ -108,7 +138,7 @@ export class Session {
 
   /** A catch-up waits for uWS's drain. */
   get waitsForDrain(): boolean {
-    return this.#drainWaiters.length > 0;
+    return this.#drainWaiters !== undefined && this.#drainWaiters.length > 0;
   }
 
   /** Closes with a documented close code. */
@@ -166,7 +196,7 @@ export class Session {
   /** A live event for a slow session: latest-value is conflated, the rest sent (or the socket closed). */
   deliverSlow(event: LiveEvent): void {
     if (event.spec.priority === 'latest' && this.bufferedAmount > this.#ctx.config.socketBudgetBytes) {
-      this.#shedLatest.set(conflationKey(event), event);
+      (this.#shedLatest ??= new Map()).set(conflationKey(event), event);
       this.#ctx.metrics.shed.inc();
       return;
     }
@@ -195,7 +225,7 @@ export class Session {
   /** Leaves everything (socket closed). */
   leaveAll(): void {
     this.closed = true;
-    for (const state of [...this.subscriptions.values()]) this.leave(state);
+    for (const state of this.subscriptions.values()) this.leave(state);
     this.#wakeDrainWaiters();
   }
 
@@ -264,14 +294,14 @@ export class Session {
    * flushed by a later send (uWS issue 1047) drains without one.
    */
   onDrain(buffered = this.bufferedAmount): void {
-    if (this.#drainWaiters.length > 0) this.#wakeDrainWaiters(buffered);
+    if (this.#drainWaiters !== undefined) this.#wakeDrainWaiters(buffered);
     if (this.slow && buffered < this.#ctx.config.socketBudgetBytes / 2) this.goFast();
   }
 
   #drainedBelow(below: number): Promise<void> {
     if (this.closed || this.bufferedAmount < below) return Promise.resolve();
     this.#ctx.buffers.watch(this);
-    return new Promise((resolve) => this.#drainWaiters.push({ below, resolve }));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push({ below, resolve }));
   }
 
   /** Takes the socket off the uWS topics: from now on its traffic is sent (and shed) per socket. */
@@ -291,8 +321,8 @@ export class Session {
     if (!this.slow || this.closed) return;
     this.slow = false;
     this.#ctx.metrics.slowSockets.dec();
-    const shed = [...this.#shedLatest.values()].sort((a, b) => a.seq - b.seq);
-    this.#shedLatest.clear();
+    const shed = this.#shedLatest === undefined ? [] : [...this.#shedLatest.values()].sort((a, b) => a.seq - b.seq);
+    this.#shedLatest = undefined;
     this.#ws.cork(() => {
       for (const e of shed) {
         const frame = e.resyncFrame(this.format);
@@ -377,10 +407,11 @@ export class Session {
   /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */
   #wakeDrainWaiters(buffered = 0): void {
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#drainWaiters = undefined;
+    if (waiters === undefined) return;
     for (const w of waiters) {
       if (this.closed || buffered < w.below) w.resolve();
-      else this.#drainWaiters.push(w);
+      else (this.#drainWaiters ??= []).push(w);
     }
   }
 }

@@ -3,6 +3,10 @@
  * subject filter a resume replays, which events belong to it, and where live
  * events reach it (uWS topics for every class; the critical ones also carry the
  * acks' shared record, see critical-topic.ts).
+ *
+ * Subscriptions are immutable, so sessions share them: one per site (cached),
+ * one per kind otherwise. Small classes, not object literals of closures: a
+ * closure per method per subscription cost ~1 KB of every idle connection.
  */
 import { type StreamKey, topics } from '../protocol/subjects.ts';
 import { type Grant, grantsSite } from './grant.ts';
@@ -23,55 +27,137 @@ export interface Subscription {
   criticalKeys(grant: Grant): readonly string[];
 }
 
+const NO_TOPICS: readonly string[] = Object.freeze([]);
+
+class SiteSubscription implements Subscription {
+  readonly key: SubscriptionKey;
+  readonly topics: readonly string[];
+  readonly #siteId: string;
+  readonly #critical: readonly string[];
+
+  constructor(siteId: string) {
+    this.#siteId = siteId;
+    this.key = `site:${siteId}`;
+    this.topics = Object.freeze([topics.siteData(siteId), topics.siteLatest(siteId)]);
+    this.#critical = Object.freeze([topics.siteAlarms(siteId)]);
+  }
+
+  get stream(): StreamKey {
+    return 'site';
+  }
+
+  filter(ns: string): string {
+    return `${ns}.site.${this.#siteId}.>`;
+  }
+
+  matches(event: LiveEvent): boolean {
+    return event.owner === this.#siteId;
+  }
+
+  criticalKeys(): readonly string[] {
+    return this.#critical;
+  }
+}
+
+/** Sites with a cached subscription at most; past it a site's subscription is built per call (still correct). */
+const MAX_CACHED_SITES = 100_000;
+const siteSubscriptions = new Map<string, SiteSubscription>();
+
 export function siteSubscription(siteId: string): Subscription {
-  return {
-    key: `site:${siteId}`,
-    stream: 'site',
-    filter: (ns) => `${ns}.site.${siteId}.>`,
-    matches: (e) => e.owner === siteId,
-    topics: [topics.siteData(siteId), topics.siteLatest(siteId)],
-    criticalKeys: () => [topics.siteAlarms(siteId)],
-  };
+  let sub = siteSubscriptions.get(siteId);
+  if (sub === undefined) {
+    sub = new SiteSubscription(siteId);
+    if (siteSubscriptions.size < MAX_CACHED_SITES) siteSubscriptions.set(siteId, sub);
+  }
+  return sub;
 }
 
 /** Alarms of every site the token grants. */
-export const alarmsSubscription: Subscription = {
-  key: 'alarms',
-  stream: 'site',
-  filter: (ns) => `${ns}.site.*.alarm.>`,
-  matches: (e, grant) => e.isAlarm && grantsSite(grant, e.owner),
-  topics: [],
-  criticalKeys: (grant) => (grant.sites === '*' ? [topics.allAlarms] : [...grant.sites].map(topics.siteAlarms)),
-};
+class AlarmsSubscription implements Subscription {
+  readonly key = 'alarms';
+  readonly stream = 'site';
+  readonly topics = NO_TOPICS;
+
+  filter(ns: string): string {
+    return `${ns}.site.*.alarm.>`;
+  }
+
+  matches(e: LiveEvent, grant: Grant): boolean {
+    return e.isAlarm && grantsSite(grant, e.owner);
+  }
+
+  criticalKeys(grant: Grant): readonly string[] {
+    return grant.sites === '*' ? [topics.allAlarms] : [...grant.sites].map(topics.siteAlarms);
+  }
+}
+
+export const alarmsSubscription: Subscription = new AlarmsSubscription();
 
 /** `userKey` is the grant's subject-safe key (`userToken`), never the id as the token spelled it. */
+class UserSubscription implements Subscription {
+  readonly #userKey: string;
+
+  constructor(userKey: string) {
+    this.#userKey = userKey;
+  }
+
+  get key(): SubscriptionKey {
+    return 'user';
+  }
+
+  get stream(): StreamKey {
+    return 'user';
+  }
+
+  get topics(): readonly string[] {
+    return NO_TOPICS;
+  }
+
+  filter(ns: string): string {
+    return `${ns}.user.${this.#userKey}.>`;
+  }
+
+  matches(e: LiveEvent): boolean {
+    return e.owner === this.#userKey;
+  }
+
+  criticalKeys(): readonly string[] {
+    return [topics.user(this.#userKey)];
+  }
+}
+
 export function userSubscription(userKey: string): Subscription {
-  return {
-    key: 'user',
-    stream: 'user',
-    filter: (ns) => `${ns}.user.${userKey}.>`,
-    matches: (e) => e.owner === userKey,
-    topics: [],
-    criticalKeys: () => [topics.user(userKey)],
-  };
+  return new UserSubscription(userKey);
+}
+
+/** The global log: system messages only, or (`notifications`) broadcast notifications as well. */
+class GlobalSubscription implements Subscription {
+  readonly key = 'global';
+  readonly stream = 'global';
+  readonly topics = NO_TOPICS;
+  readonly #notifications: boolean;
+  readonly #critical: readonly string[];
+
+  constructor(notifications: boolean) {
+    this.#notifications = notifications;
+    this.#critical = Object.freeze(notifications ? [topics.globalSystem, topics.globalNotifications] : [topics.globalSystem]);
+  }
+
+  filter(ns: string): string {
+    return `${ns}.global.>`;
+  }
+
+  matches(e: LiveEvent): boolean {
+    return this.#notifications || e.spec.tail === 'system';
+  }
+
+  criticalKeys(): readonly string[] {
+    return this.#critical;
+  }
 }
 
 /** System messages: every session has it from the start. */
-export const systemSubscription: Subscription = {
-  key: 'global',
-  stream: 'global',
-  filter: (ns) => `${ns}.global.>`,
-  matches: (e) => e.spec.tail === 'system',
-  topics: [],
-  criticalKeys: () => [topics.globalSystem],
-};
+export const systemSubscription: Subscription = new GlobalSubscription(false);
 
 /** System messages and broadcast notifications: replaces systemSubscription on `subscribe:notifications`. */
-export const globalSubscription: Subscription = {
-  key: 'global',
-  stream: 'global',
-  filter: (ns) => `${ns}.global.>`,
-  matches: () => true,
-  topics: [],
-  criticalKeys: () => [topics.globalSystem, topics.globalNotifications],
-};
+export const globalSubscription: Subscription = new GlobalSubscription(true);

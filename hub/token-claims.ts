@@ -22,7 +22,25 @@ export function grantOf(payload: JWTPayload, claims: TokenClaims, now = Date.now
   if (roles.size === 0) roles.add(role);
   let sites = sitesOf(payload, claims);
   if (sites !== '*' && claims.allSitesRoles.some((r) => roles.has(r))) sites = '*';
-  return { userId, userKey, sites, role, roles, expiresAt: expiryOf(payload, claims.maxTokenLifetimeMs, now) };
+  const shared = sharedSet(roles);
+  return { userId, userKey, sites: sites === '*' ? sites : sharedSet(sites), role: shared.values().next().value!, roles: shared, expiresAt: expiryOf(payload, claims.maxTokenLifetimeMs, now) };
+}
+
+/** Distinct role and site sets kept for sharing at most; past it a grant keeps its own (still correct). */
+const MAX_SHARED_SETS = 10_000;
+const sharedSets = new Map<string, ReadonlySet<string>>();
+
+/**
+ * The one set with these members (in this order), shared by every grant that has them: thousands of sessions of a
+ * site's viewers hold one `{7}` and one `{viewer}`, not a pair of sets each (~300 bytes a connection).
+ */
+function sharedSet(members: Set<string>): ReadonlySet<string> {
+  // In order: a grant's `role` is its first role.
+  const key = JSON.stringify([...members]);
+  const known = sharedSets.get(key);
+  if (known !== undefined) return known;
+  if (sharedSets.size < MAX_SHARED_SETS) sharedSets.set(key, members);
+  return members;
 }
 
 /**

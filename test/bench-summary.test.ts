@@ -101,7 +101,7 @@ describe('issue 9 goals', () => {
     assert.deepEqual(v.map((x) => x.met), [null, null, true, null]);
     const text = formatVerdicts(v);
     assert.match(text, /deliveries\/s at saturation ≥ 5× the Socket.IO baseline: not measured \(needs hub-socketio and socketio in fanout --ceiling\)/);
-    assert.match(text, /idle memory per connection ≤ ⅓ of the Socket.IO baseline: 0.33× \(bound ≤ 0.33×\) — server RSS\/connection: hub-socketio 5.00 KB, socketio 15.00 KB → MET/);
+    assert.match(text, /idle memory per connection ≤ ⅓ of the Socket.IO baseline: 0.33× \(bound ≤ 0.33×\) — server RSS\/connection \(after GC\): hub-socketio 5.00 KB, socketio 15.00 KB → MET/);
     assert.match(text, /CPU per delivery ≤ 1.5× the native hub protocol: not measured \(needs hub-socketio and hub/);
   });
 

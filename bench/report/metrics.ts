@@ -28,7 +28,8 @@ export const METRICS: Readonly<Record<string, MetricSpec>> = {
   serverCpuUsPerDelivery: { label: 'server CPU/delivery', unit: 'µs', better: 'lower' },
   systemCpuUsPerDelivery: { label: 'server+producer+NATS CPU/delivery', unit: 'µs', better: 'lower' },
   generatorCpuUsPerDelivery: { label: 'generator CPU/delivery', unit: 'µs', better: 'none' },
-  rssPerConnectionKB: { label: 'server RSS/connection', unit: 'KB', better: 'lower' },
+  rssPerConnectionKB: { label: 'server RSS/connection (after GC)', unit: 'KB', better: 'lower' },
+  rssNoGcPerConnectionKB: { label: 'server RSS/connection (no GC)', unit: 'KB', better: 'lower' },
   heapPerConnectionKB: { label: '  of which JS heap', unit: 'KB', better: 'lower' },
   serverRssMB: { label: 'server RSS', unit: 'MB', better: 'lower' },
   connectPerSec: { label: 'connections/s', unit: '/s', better: 'higher' },
@@ -75,7 +76,7 @@ const LOAD = ['generatorCpuPercent', 'machineBusyPercent'];
 export const SHOWN: Readonly<Record<ScenarioName, readonly string[]>> = {
   fanout: [
     'deliveredPerSec', 'saturationPerSec', 'perCorePerSec', 'ceilingPerSec', 'ceilingP99Ms', 'targetRate', 'producedPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'maxMs',
-    'serverCpuPercent', 'serverCpuUsPerDelivery', 'startCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'generatorCpuUsPerDelivery', 'rssPerConnectionKB', 'heapPerConnectionKB', ...INTEGRITY, ...LOAD,
+    'serverCpuPercent', 'serverCpuUsPerDelivery', 'startCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'generatorCpuUsPerDelivery', 'rssPerConnectionKB', 'rssNoGcPerConnectionKB', 'heapPerConnectionKB', ...INTEGRITY, ...LOAD,
   ],
   burst: ['deliveredPerSec', 'targetRate', 'producedPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'maxMs', 'steadyP99Ms', 'afterP99Ms', 'burstDrainMs', 'serverCpuUsPerDelivery', 'systemCpuUsPerDelivery', ...INTEGRITY, ...LOAD],
   'reconnect-storm': [
@@ -83,12 +84,12 @@ export const SHOWN: Readonly<Record<ScenarioName, readonly string[]>> = {
     'lostAcrossReconnect', 'lostWhileConnected', 'stayedP99Ms', 'p99Ms', 'deliveredPerSec', ...INTEGRITY, ...LOAD,
   ],
   'slow-consumers': ['slowClients', 'fastP50Ms', 'fastP99Ms', 'fastMaxMs', 'fastLost', 'slowLost', 'slowLostCritical', 'slowMaxMs', 'deliveredPerSec', 'serverCpuUsPerDelivery', ...INTEGRITY, ...LOAD],
-  connections: ['connected', 'connectFailed', 'connectPerSec', 'connectP50Ms', 'connectP99Ms', 'connectMaxMs', 'rssPerConnectionKB', 'heapPerConnectionKB', 'serverRssMB', 'serverCpuUsPerConnection', 'p99Ms', ...INTEGRITY, ...LOAD],
+  connections: ['connected', 'connectFailed', 'connectPerSec', 'connectP50Ms', 'connectP99Ms', 'connectMaxMs', 'rssPerConnectionKB', 'rssNoGcPerConnectionKB', 'heapPerConnectionKB', 'serverRssMB', 'serverCpuUsPerConnection', 'p99Ms', ...INTEGRITY, ...LOAD],
 };
 
 /** Figures compared as ratios in `--compare` (the rest are shown, not divided). */
 export const RATIOED = new Set([
-  'deliveredPerSec', 'saturationPerSec', 'perCorePerSec', 'ceilingPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'serverCpuUsPerDelivery', 'startCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'rssPerConnectionKB', 'heapPerConnectionKB',
+  'deliveredPerSec', 'saturationPerSec', 'perCorePerSec', 'ceilingPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'serverCpuUsPerDelivery', 'startCpuUsPerDelivery', 'systemCpuUsPerDelivery', 'rssPerConnectionKB', 'rssNoGcPerConnectionKB', 'heapPerConnectionKB',
   'connectPerSec', 'connectP99Ms', 'serverCpuUsPerConnection', 'reconnectP99Ms', 'fastP99Ms', 'stayedP99Ms', 'burstDrainMs',
 ]);
 

@@ -16,7 +16,7 @@ export function describeRun(o: BenchOptions): string {
 export function formatRun(r: RunResult): string {
   const lines: string[] = [];
   const c = r.connect;
-  lines.push(`[${r.target} #${r.repeat}] connected ${c.connected}/${c.attempted} in ${c.durationS.toFixed(2)} s (${formatValue(c.perSec, '/s')}/s, p99 ${formatValue(c.latency.p99Ms, 'ms')} ms); server RSS ${mb(r.memory.serverRssIdleBytes)} → ${mb(r.memory.serverRssConnectedBytes)} MB = ${formatValue(r.memory.rssPerConnectionBytes === null ? null : r.memory.rssPerConnectionBytes / 1024, 'KB')} KB/connection (JS heap ${formatValue(r.memory.heapPerConnectionBytes === null ? null : r.memory.heapPerConnectionBytes / 1024, 'KB')} KB)`);
+  lines.push(`[${r.target} #${r.repeat}] connected ${c.connected}/${c.attempted} in ${c.durationS.toFixed(2)} s (${formatValue(c.perSec, '/s')}/s, p99 ${formatValue(c.latency.p99Ms, 'ms')} ms); server RSS after GC ${mb(r.memory.serverRssIdleBytes)} → ${mb(r.memory.serverRssConnectedBytes)} MB = ${kb(r.memory.rssPerConnectionBytes)} KB/connection (JS heap ${kb(r.memory.heapPerConnectionBytes)} KB); no GC ${mb(r.memory.serverRssIdleNoGcBytes ?? null)} → ${mb(r.memory.serverRssConnectedNoGcBytes ?? null)} MB = ${kb(r.memory.rssNoGcPerConnectionBytes ?? null)} KB/connection`);
   if (c.errors.length > 0) lines.push(`  connect errors: ${c.errors.slice(0, 3).join(' | ')}`);
   if (r.phases.length > 0) {
     lines.push(`  ${pad('phase', 18)}${rpad('target/s', 10)}${rpad('sent/s', 10)}${rpad('expected', 11)}${rpad('delivered', 11)}${rpad('deliv/s', 11)}${rpad('p50', 8)}${rpad('p99', 8)}${rpad('p99.9', 8)}${rpad('max', 8)} ms`);
@@ -87,4 +87,8 @@ function pad(s: string, n: number): string {
 
 function rpad(s: string, n: number): string {
   return s.length >= n ? ` ${s}` : ' '.repeat(n - s.length) + s;
+}
+
+function kb(bytes: number | null): string {
+  return formatValue(bytes === null ? null : bytes / 1024, 'KB');
 }

@@ -53,6 +53,7 @@ export async function assemble(s: RunSession, run: ScenarioRun, phases: readonly
       connected: s.connect.connected,
       connectFailed: s.connect.failed,
       rssPerConnectionKB: s.memory.rssPerConnectionBytes === null ? null : s.memory.rssPerConnectionBytes / 1024,
+      rssNoGcPerConnectionKB: s.memory.rssNoGcPerConnectionBytes === null ? null : s.memory.rssNoGcPerConnectionBytes / 1024,
       heapPerConnectionKB: s.memory.heapPerConnectionBytes === null ? null : s.memory.heapPerConnectionBytes / 1024,
       lost: t.lost,
       lostWhileConnected: t.lost - t.lostAcrossReconnect,

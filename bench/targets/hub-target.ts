@@ -9,6 +9,25 @@ import { findNatsServerPid } from '../proc-stats.ts';
 import { dropNamespace } from './nats-namespace.ts';
 import type { RunningTarget, TargetStartOptions } from './target.ts';
 
+/**
+ * The Node flags docs/operating.md recommends for a hub process, so the bench measures the hub as it should
+ * run. BENCH_HUB_NODE_FLAGS replaces them (space-separated; empty for V8's defaults) to show what they change.
+ */
+export const HUB_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+
+/** glibc malloc arenas the hub process may use (docs/operating.md); BENCH_HUB_MALLOC_ARENA_MAX replaces it (empty: glibc's default). */
+export const HUB_MALLOC_ARENA_MAX = '2';
+
+function hubMallocEnv(): Record<string, string> {
+  const arenas = process.env.BENCH_HUB_MALLOC_ARENA_MAX ?? HUB_MALLOC_ARENA_MAX;
+  return arenas === '' ? {} : { MALLOC_ARENA_MAX: arenas };
+}
+
+export function hubNodeFlags(): readonly string[] {
+  const override = process.env.BENCH_HUB_NODE_FLAGS;
+  return override === undefined ? HUB_NODE_FLAGS : override.split(' ').filter((f) => f !== '');
+}
+
 export async function startHub(opts: TargetStartOptions): Promise<RunningTarget> {
   const namespace = `bench${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const jwtSecret = randomBytes(32).toString('base64url');
@@ -23,7 +42,7 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     HUB_MAX_CONNECTIONS_PER_USER: '1000000',
     HUB_CONNECTIONS_PER_IP_PER_SECOND: '1000000',
   };
-  const server = await ChildServer.start({ entry: 'hub-server.ts', env });
+  const server = await ChildServer.start({ entry: 'hub-server.ts', env: { ...env, ...hubMallocEnv() }, nodeFlags: hubNodeFlags() });
   let producer: ChildServer | undefined;
   try {
     producer = await ChildServer.start({ entry: 'hub-producer.ts', env });
@@ -43,7 +62,7 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     jwtSecret,
     metricsUrl: `http://127.0.0.1:${server.port}/metrics`,
     resumes: opts.resume,
-    notes: [`namespace ${namespace}`],
+    notes: [`namespace ${namespace}`, `hub node flags: ${hubNodeFlags().join(' ') || '(none: V8 defaults)'}, MALLOC_ARENA_MAX ${hubMallocEnv().MALLOC_ARENA_MAX ?? '(glibc default)'}`],
     produce: (plan) => producer.produce(plan),
     async stop() {
       await Promise.allSettled([producer.stop(), server.stop()]);
