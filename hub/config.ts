@@ -74,6 +74,11 @@ export interface HubConfig {
   readonly socketIo: boolean;
   /** How long a disconnected Socket.IO client can recover its session (subscriptions and missed events). */
   readonly socketIoRecoveryMs: number;
+  /**
+   * How long a topic's frames are held to go out together (0: within the tick that published them). Fewer writes
+   * per socket for that much latency, as Centrifugo's write delay; critical events are never held.
+   */
+  readonly writeDelayMs: number;
   /** Per-event metrics (counts by event, latency); off only to measure what they cost. */
   readonly eventMetrics: boolean;
   /** Rate limits of the `/api/*` routes (docs/http-api.md). */
@@ -132,6 +137,8 @@ export class ConfigError extends Error {
 }
 
 const DAY_MS = 86_400_000;
+/** Chosen from the fan-out bench (docs/scaling.md): see there what it saves and what it costs. */
+const DEFAULT_WRITE_DELAY_MS = 0;
 
 export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig> = {}): HubConfig {
   const settings = new EnvSettings(env, (message) => new ConfigError(message));
@@ -187,6 +194,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     maxIngestBytes: settings.int('HUB_MAX_INGEST_BYTES', 1_048_576, 1024, 64 * 1024 * 1024),
     drainTimeoutMs: settings.int('HUB_DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     eventMetrics: settings.onOff('HUB_EVENT_METRICS', true),
+    writeDelayMs: settings.int('HUB_WRITE_DELAY_MS', DEFAULT_WRITE_DELAY_MS, 0, 1000),
     eventRoles: eventRoles(settings, 'HUB_EVENT_ROLES'),
     socketIo: settings.onOff('HUB_SOCKETIO', true),
     socketIoRecoveryMs: settings.int('HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),

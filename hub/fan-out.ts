@@ -140,10 +140,11 @@ export class FanOut {
       return;
     }
     const topic = permissions.topic(event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner), name);
-    // Encode only for topics someone listens to; the same bytes go to every subscriber.
-    if (this.#app.numSubscribers(topic) > 0) this.#app.publish(topic, event.frame('msgpack'), true);
+    // Encode only for topics someone listens to; the same bytes go to every subscriber, coalesced per topic.
+    const writer = this.#ctx.writer;
+    if (writer.listened(topic)) writer.publish(topic, event.frame('msgpack'), true);
     const jsonTopic = topicFor('json', topic);
-    if (this.#app.numSubscribers(jsonTopic) > 0) this.#app.publish(jsonTopic, event.frame('json'), false);
+    if (writer.listened(jsonTopic)) writer.publish(jsonTopic, event.frame('json'), false);
     if (this.#ctx.slowRegistry.has(topic)) this.#ctx.slowRegistry.forEach([topic], (s) => s.deliverSlow(event));
   }
 }

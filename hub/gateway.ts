@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
-import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, FrameError, SUBPROTOCOL, type WireFormat } from '../protocol/codec.ts';
+import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, BATCH_SUBPROTOCOL, decodeFrame, FrameError, SUBPROTOCOL, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
 import { bearerToken } from './bearer-token.ts';
@@ -98,6 +98,7 @@ export class Gateway {
 
     const protocols = offered.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
     const acks = protocols.includes(ACKS_SUBPROTOCOL);
+    const batch = protocols.includes(BATCH_SUBPROTOCOL);
     const format: WireFormat = protocols.includes(SUBPROTOCOL.json) && !protocols.includes(SUBPROTOCOL.msgpack) ? 'json' : 'msgpack';
     const chosen = protocols.includes(SUBPROTOCOL[format]) ? SUBPROTOCOL[format] : '';
     const token = protocols.find((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX))?.slice(AUTH_SUBPROTOCOL_PREFIX.length) ?? bearerToken(authorization) ?? queryToken;
@@ -119,7 +120,7 @@ export class Gateway {
       return finish({ format, acks, refusal: { code: CloseCode.ForbiddenOrigin, reason: 'origin not allowed' } });
     }
     this.#auth.verify(token).then(
-      (grant) => finish({ format, acks, grant }),
+      (grant) => finish({ format, acks, batch, grant }),
       (e: unknown) => {
         const reason = e instanceof AuthError ? e.message : 'token check failed';
         if (!(e instanceof AuthError)) this.#log.error({ err: String(e) }, 'token verification crashed');
@@ -141,7 +142,7 @@ export class Gateway {
       return;
     }
     const userId = data.grant.userId;
-    const session = new Session(randomUUID(), data.grant, data.format, data.acks, ws, this.#ctx);
+    const session = new Session(randomUUID(), data.grant, data.format, data.acks, ws, this.#ctx, data.batch === true);
     data.session = session;
     this.sessions.add(session);
     this.#ctx.metrics.connections.inc();

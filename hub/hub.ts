@@ -32,6 +32,7 @@ import { mountSchemaApi } from './schema-api.ts';
 import { type SocketIoBackend, SocketIoFace } from './socketio-face.ts';
 import { sinceStart, type StartProgress } from './start-progress.ts';
 import { SubscriberRegistry } from './subscriber-registry.ts';
+import { TopicWriter } from './topic-writer.ts';
 import { uws, uwsRuntime } from './uws.ts';
 import { VerifiedTokens } from './verified-tokens.ts';
 import { type HubViews, mountViewsApi } from './views-api.ts';
@@ -84,7 +85,8 @@ export class Hub {
     this.#presence = new PresenceTracker(this.id, log, config.presenceTtlMs);
     const clock = options.clock ?? systemClock;
     const redelivery = new RedeliveryQueue((e) => log.error({ err: e.stack }, 'critical redelivery failed for a session'), clock);
-    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles), redelivery, clock };
+    const writer = new TopicWriter(this.#app, config.writeDelayMs, clock);
+    this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles), redelivery, clock, writer };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
     this.#gateway = new Gateway(this.#ctx, auth, commands, this.#presence, log, ready);
@@ -157,6 +159,7 @@ export class Hub {
     this.#listenSocket = undefined;
     this.#gateway.closeAll(CloseCode.HubUnavailable, 'hub stopping: reconnect and resume');
     this.#ctx.redelivery.stop();
+    this.#ctx.writer.close();
     await this.#socketIo?.close();
     await this.#fanOut?.stop();
     await this.#backend?.cursors.close();

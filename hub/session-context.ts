@@ -5,6 +5,7 @@ import type { EventPermissions } from './event-permissions.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { RedeliveryQueue } from './redelivery-queue.ts';
 import type { SubscriberRegistry } from './subscriber-registry.ts';
+import type { TopicWriter } from './topic-writer.ts';
 
 export interface SessionContext {
   readonly config: HubConfig;
@@ -19,4 +20,6 @@ export interface SessionContext {
   readonly redelivery: RedeliveryQueue;
   /** The time for token expiry, idle sockets and redelivery: the system clock, or one a test moves. */
   readonly clock: Clock;
+  /** Normal and latest-value frames to uWS topics, coalesced per topic (HUB_WRITE_DELAY_MS). */
+  readonly writer: TopicWriter;
 }

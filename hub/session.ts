@@ -14,11 +14,14 @@ import type { Redeliverable } from './redelivery-queue.ts';
 import type { SessionContext } from './session-context.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import type { Subscription, SubscriptionKey } from './subscription.ts';
+import { batchTopic } from './topic-writer.ts';
 
 /** What uWS keeps per socket: the verified grant (then the session), or why the upgrade was refused. */
 export interface SocketData {
   readonly format: WireFormat;
   readonly acks: boolean;
+  /** The client reads batch frames (`hub.opt.batch`): it joins the batch variant of each topic. */
+  readonly batch?: boolean;
   readonly grant?: Grant;
   session?: Session;
   refusal?: { readonly code: number; readonly reason: string };
@@ -58,6 +61,8 @@ export class Session implements Redeliverable {
   readonly format: WireFormat;
   /** The client acks critical events (HubClient does); others get them fire-and-forget. */
   readonly acks: boolean;
+  /** The client reads batch frames: several frames of a topic may come in one message. */
+  readonly batch: boolean;
   grant: Grant;
   readonly #ws: WebSocket<SocketData>;
   readonly #ctx: SessionContext;
@@ -80,11 +85,12 @@ export class Session implements Redeliverable {
   /** Logs with an entry in the redelivery queue (one at most per log). */
   #redeliveryScheduled = 0;
 
-  constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext) {
+  constructor(id: string, grant: Grant, format: WireFormat, acks: boolean, ws: WebSocket<SocketData>, ctx: SessionContext, batch = false) {
     this.id = id;
     this.grant = grant;
     this.format = format;
     this.acks = acks;
+    this.batch = batch;
     this.#ws = ws;
     this.#ctx = ctx;
     this.lastSeen = ctx.clock.now();
@@ -113,6 +119,8 @@ export class Session implements Redeliverable {
   /** Sends one event directly (replay, critical, slow path). Returns false if the socket was closed for it. */
   deliver(event: LiveEvent): boolean {
     if (this.closed) return false;
+    // A critical event moves the client's site position: topic frames held for coalescing (lower offsets) go first.
+    if (event.spec.priority === 'critical') this.#ctx.writer.flush();
     const frame = event.frame(this.format);
     const buffered = this.bufferedAmount;
     if (buffered > 0 && buffered + frameSize(frame) > this.#ctx.config.socketHardLimitBytes) {
@@ -268,7 +276,7 @@ export class Session implements Redeliverable {
     for (const state of this.subscriptions.values()) {
       if (!state.live) continue;
       for (const topic of this.#topicsOf(state)) {
-        this.#ws.unsubscribe(topicFor(this.format, topic));
+        this.#unsubscribeWs(topic);
         this.#ctx.slowRegistry.add(topic, this);
       }
     }
@@ -290,7 +298,7 @@ export class Session implements Redeliverable {
         if (!state.live) continue;
         for (const topic of this.#topicsOf(state)) {
           this.#ctx.slowRegistry.remove(topic, this);
-          this.#ws.subscribe(topicFor(this.format, topic));
+          this.#subscribeWs(topic);
         }
       }
     });
@@ -314,12 +322,26 @@ export class Session implements Redeliverable {
 
   #joinTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.add(topic, this);
-    else this.#ws.subscribe(topicFor(this.format, topic));
+    else this.#subscribeWs(topic);
   }
 
   #leaveTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.remove(topic, this);
-    else if (!this.closed) this.#ws.unsubscribe(topicFor(this.format, topic));
+    else if (!this.closed) this.#unsubscribeWs(topic);
+  }
+
+  /** Joins the socket's variant of a uWS topic, after what the writer holds for it went out to the members before. */
+  #subscribeWs(topic: string): void {
+    const t = topicFor(this.format, topic);
+    this.#ctx.writer.settle(t);
+    this.#ws.subscribe(this.batch ? batchTopic(t) : t);
+  }
+
+  /** Leaves it, after what the writer holds for it went out (this socket still a member). */
+  #unsubscribeWs(topic: string): void {
+    const t = topicFor(this.format, topic);
+    this.#ctx.writer.settle(t);
+    this.#ws.unsubscribe(this.batch ? batchTopic(t) : t);
   }
 
   #trackCritical(event: LiveEvent): void {

@@ -4,6 +4,7 @@
  * of the run's own (deleted afterwards).
  */
 import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../hub/config.ts';
 import { ChildServer } from '../child-server.ts';
 import { findNatsServerPid } from '../proc-stats.ts';
 import { dropNamespace } from './nats-namespace.ts';
@@ -22,7 +23,10 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     // Bench users have one connection each, and all come from 127.0.0.1: these caps are not under test.
     HUB_MAX_CONNECTIONS_PER_USER: '1000000',
     HUB_CONNECTIONS_PER_IP_PER_SECOND: '1000000',
+    ...(opts.writeDelayMs === undefined ? {} : { HUB_WRITE_DELAY_MS: String(opts.writeDelayMs) }),
   };
+  // What the hub runs with, said in the report: the latency coalescing costs is read against it.
+  const writeDelay = opts.writeDelayMs ?? loadConfig({ HUB_WRITE_DELAY_MS: process.env.HUB_WRITE_DELAY_MS }).writeDelayMs;
   const server = await ChildServer.start({ entry: 'hub-server.ts', env });
   let producer: ChildServer | undefined;
   try {
@@ -43,7 +47,7 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     jwtSecret,
     metricsUrl: `http://127.0.0.1:${server.port}/metrics`,
     resumes: opts.resume,
-    notes: [`namespace ${namespace}`],
+    notes: [`namespace ${namespace}`, `write delay ${writeDelay} ms (HUB_WRITE_DELAY_MS)`],
     produce: (plan) => producer.produce(plan),
     async stop() {
       await Promise.allSettled([producer.stop(), server.stop()]);

@@ -1,0 +1,130 @@
+/**
+ * TopicWriter on its own: a recording stand-in for uWS's app (who listens where, what was published) and the
+ * test clock, so "held until the window closes" and "flushed within the tick" need no real waiting.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { TemplatedApp } from 'uWebSockets.js';
+import { decodeFrame, encodeEventFrame, type EventMeta, type Frame, framesOf } from '../protocol/codec.ts';
+import { encodePayload } from '../protocol/codec.ts';
+import { batchTopic, TopicWriter } from '../hub/topic-writer.ts';
+import { TestClock } from './support/test-clock.ts';
+
+/** What uWS would have sent: per topic, each published message in order. */
+class RecordingApp {
+  readonly members = new Map<string, number>();
+  readonly published: Array<{ topic: string; message: Uint8Array | string; isBinary: boolean }> = [];
+
+  numSubscribers(topic: string): number {
+    return this.members.get(topic) ?? 0;
+  }
+
+  publish(topic: string, message: Uint8Array | string, isBinary: boolean): boolean {
+    this.published.push({ topic, message: typeof message === 'string' ? message : message.slice(), isBinary });
+    return true;
+  }
+
+  /** The frames the sockets of `topic` received, a batch unpacked. */
+  framesTo(topic: string): Frame[] {
+    return this.published.filter((p) => p.topic === topic).flatMap((p) => [...framesOf(decodeFrame(p.message, p.isBinary))]);
+  }
+
+  messagesTo(topic: string): number {
+    return this.published.filter((p) => p.topic === topic).length;
+  }
+}
+
+function setup(delayMs: number, listening: string[] = ['site/1', batchTopic('site/1'), 'site/2', batchTopic('site/2')]) {
+  const app = new RecordingApp();
+  for (const t of listening) app.members.set(t, 1);
+  const clock = new TestClock();
+  const writer = new TopicWriter(app as unknown as TemplatedApp, delayMs, clock);
+  return { app, clock, writer };
+}
+
+const meta = (offset: number): EventMeta => ({ offset, ts: 1, stream: 'site', epoch: 'e', site: '1' });
+const frame = (offset: number) => encodeEventFrame('msgpack', 'task:update', encodePayload({ id: offset }), meta(offset)) as Uint8Array;
+const offsets = (frames: Frame[]) => frames.map((f) => (f[2] as EventMeta).offset);
+
+describe('TopicWriter', () => {
+  it('with delay 0 holds nothing past the tick: what one tick published goes out in one batch, in order, without a timer', async () => {
+    const { app, clock, writer } = setup(0);
+    for (let i = 1; i <= 3; i++) writer.publish('site/1', frame(i), true);
+    assert.equal(app.published.length, 0, 'held while the tick runs');
+    assert.equal(clock.pending, 0, 'no timer');
+    await Promise.resolve();
+    assert.equal(app.messagesTo(batchTopic('site/1')), 1, 'one message for the batch sockets');
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2, 3]);
+    assert.equal(app.messagesTo('site/1'), 3, 'single frames for the others');
+    assert.deepEqual(offsets(app.framesTo('site/1')), [1, 2, 3]);
+  });
+
+  it('a lone frame goes to batch sockets as it is, byte for byte', async () => {
+    const { app, writer } = setup(0);
+    const f = frame(7);
+    writer.publish('site/1', f, true);
+    await Promise.resolve();
+    assert.deepEqual(app.published.map((p) => [p.topic, Buffer.from(p.message as Uint8Array).equals(Buffer.from(f))]), [
+      ['site/1', true],
+      [batchTopic('site/1'), true],
+    ]);
+  });
+
+  it('with a write delay holds a topic from its first frame until the delay has passed on the clock', () => {
+    const { app, clock, writer } = setup(20);
+    writer.publish('site/1', frame(1), true);
+    clock.advance(10);
+    writer.publish('site/1', frame(2), true);
+    writer.publish('site/2', frame(3), true);
+    clock.advance(9);
+    assert.equal(app.published.length, 0);
+    clock.advance(1);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2], 'site/1 at 20 ms from its first frame');
+    assert.equal(app.messagesTo(batchTopic('site/2')), 0, 'site/2 opened its window later');
+    clock.advance(10);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/2'))), [3]);
+    assert.equal(clock.pending, 0, 'nothing held, no timer left');
+  });
+
+  it('never reorders a topic: settle before a membership change and flush before a direct send keep the order of publishing', () => {
+    const { app, clock, writer } = setup(50);
+    writer.publish('site/1', frame(1), true);
+    writer.publish('site/2', frame(2), true);
+    writer.publish('site/1', frame(3), true);
+    writer.settle('site/1');
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3], 'settle sends that topic now');
+    assert.equal(app.messagesTo(batchTopic('site/2')), 0, 'and only that one');
+    writer.publish('site/1', frame(4), true);
+    writer.publish('site/2', frame(5), true);
+    writer.flush();
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3, 4]);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/2'))), [2, 5]);
+    writer.publish('site/1', frame(6), true);
+    clock.advance(50);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3, 4, 6]);
+    assert.deepEqual(offsets(app.framesTo('site/1')), [1, 3, 4, 6], 'single-frame sockets alike');
+  });
+
+  it('publishes nothing to a variant nobody listens to, and builds JSON batches as text', async () => {
+    const { app, writer } = setup(0, ['j:site/1', batchTopic('j:site/1')]);
+    assert.equal(writer.listened('site/1'), false);
+    assert.equal(writer.listened('j:site/1'), true);
+    writer.publish('j:site/1', '["task:update",{"id":1},{"offset":1}]', false);
+    writer.publish('j:site/1', '["task:update",{"id":2},{"offset":2}]', false);
+    await Promise.resolve();
+    const batch = app.published.find((p) => p.topic === batchTopic('j:site/1'))!;
+    assert.equal(batch.message, '["batch",[["task:update",{"id":1},{"offset":1}],["task:update",{"id":2},{"offset":2}]]]');
+    assert.equal(batch.isBinary, false);
+    app.members.delete(batchTopic('j:site/1'));
+    writer.publish('j:site/1', '["task:update",{"id":3},{"offset":3}]', false);
+    await Promise.resolve();
+    assert.equal(app.messagesTo(batchTopic('j:site/1')), 1, 'no batch once its sockets left');
+  });
+
+  it('flushes a topic at once when it holds 64 KiB, so a burst never builds one huge message', () => {
+    const { app, writer } = setup(1000);
+    const big = new Uint8Array(20 * 1024);
+    for (let i = 0; i < 4; i++) writer.publish('site/1', big, true);
+    assert.equal(app.messagesTo(batchTopic('site/1')), 1, 'the fourth frame passed 64 KiB');
+  });
+});
