@@ -341,6 +341,10 @@ export class Session implements Redeliverable {
   #unsubscribeWs(topic: string): void {
     const t = topicFor(this.format, topic);
     this.#ctx.writer.settle(t);
+    // uWS 20.30 drops what a socket has pending in its topic tree when it unsubscribes before the tree drains (a
+    // publish and an unsubscribe in one tick lost the frames); any send drains the socket first, and an empty
+    // ping is the one send every client takes without a word.
+    this.#ws.ping();
     this.#ws.unsubscribe(this.batch ? batchTopic(t) : t);
   }
 

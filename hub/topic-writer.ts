@@ -7,8 +7,11 @@
  * frames one by one, which uWS still writes to each socket in one write per loop turn.
  *
  * Contracts:
- * - Order is kept per topic: frames leave in the order they were published, and a topic's
- *   batch is built once and shared by all its batch sockets (encode once, fan out bytes).
+ * - Order is kept per group of topics (a site's: `site/<id>`, `site/<id>/latest`, their `|event`
+ *   and `j:` variants): one window holds them all and a flush publishes them in the order they
+ *   came, a batch per run of frames to one topic. A socket in several of a site's topics thus
+ *   gets the site's events in offset order, as HubClient's per-site high-water mark needs.
+ *   A batch is built once and shared by all its topic's batch sockets (encode once, fan out bytes).
  * - Membership changes must `settle(topic)` first (Session does): what was published before a
  *   socket joins never reaches it, what was published before it leaves does. uWS keeps the
  *   same rule for its own pending messages (it drains the tree on subscribe and unsubscribe).
@@ -25,30 +28,45 @@ export function batchTopic(topic: string): string {
   return `b:${topic}`;
 }
 
-/** Past this many bytes held for one topic, it is flushed at once: bounds memory and message size. */
+/** The window a topic shares: its first two segments, without format prefix or event suffix (`j:site/7/latest|x` → `site/7`). */
+export function topicGroup(topic: string): string {
+  const from = topic.startsWith('j:') ? 2 : 0;
+  const slash = topic.indexOf('/', topic.indexOf('/', from) + 1);
+  const bar = topic.indexOf('|', from);
+  const end = slash < 0 ? (bar < 0 ? topic.length : bar) : bar < 0 ? slash : Math.min(slash, bar);
+  return topic.slice(from, end);
+}
+
+/** Past this many bytes held for one group, it is flushed at once: bounds memory and message size. */
 const MAX_BATCH_BYTES = 64 * 1024;
 
-/** What one topic holds; kept per topic and reused, so a window allocates nothing but its frames' slots. */
-interface TopicBuffer {
-  readonly topic: string;
-  readonly batchTopic: string;
-  readonly isBinary: boolean;
+/** Frames of one wire format held by a group, with the topic each was published to, in publishing order. */
+interface Lane {
+  readonly topics: string[];
   readonly frames: (Uint8Array | string)[];
+}
+
+/** What one group holds; kept per group and reused, so a window allocates nothing but its frames' slots. */
+interface Group {
+  readonly binary: Lane;
+  readonly text: Lane;
   bytes: number;
   /** When the window opened by its first frame closes (clock time). */
   dueAt: number;
-  /** In `#due`: at most once, so a settled topic that fills again keeps its place (and closes no later). */
+  /** In `#due`: at most once, so a settled group that fills again keeps its place (and closes no later). */
   queued: boolean;
 }
 
 export class TopicWriter {
   readonly #app: TemplatedApp;
   readonly #clock: Clock;
-  /** 0: flush within the tick; more: hold a topic's frames this long from its first one. */
+  /** 0: flush within the tick; more: hold a group's frames this long from its first one. */
   readonly delayMs: number;
-  readonly #topics = new Map<string, TopicBuffer>();
-  /** Topics holding frames, in the order their windows opened; with one delay for all, the order they fall due. */
-  #due: TopicBuffer[] = [];
+  readonly #groups = new Map<string, Group>();
+  /** Per topic: its group and batch variant, worked out once. */
+  readonly #topics = new Map<string, { readonly group: Group; readonly batchTopic: string }>();
+  /** Groups holding frames, in the order their windows opened; with one delay for all, the order they fall due. */
+  #due: Group[] = [];
   #cancelTimer: (() => void) | undefined;
   #microtask = false;
   #closed = false;
@@ -64,42 +82,42 @@ export class TopicWriter {
 
   /** Whether any socket listens to `topic` (either variant): callers skip encoding frames nobody gets. */
   listened(topic: string): boolean {
-    const b = this.#topics.get(topic);
-    return this.#app.numSubscribers(topic) > 0 || this.#app.numSubscribers(b === undefined ? batchTopic(topic) : b.batchTopic) > 0;
+    return this.#app.numSubscribers(topic) > 0 || this.#app.numSubscribers(this.#topic(topic).batchTopic) > 0;
   }
 
-  /** Holds `frame` for `topic` until the topic's next flush. */
+  /** Holds `frame` for `topic` until its group's next flush. */
   publish(topic: string, frame: Uint8Array | string, isBinary: boolean): void {
     if (this.#closed) return;
-    let b = this.#topics.get(topic);
-    if (b === undefined) this.#topics.set(topic, (b = { topic, batchTopic: batchTopic(topic), isBinary, frames: [], bytes: 0, dueAt: 0, queued: false }));
-    if (b.frames.length === 0 && !b.queued) {
-      b.dueAt = this.#clock.now() + this.delayMs;
-      b.queued = true;
-      this.#due.push(b);
+    const g = this.#topic(topic).group;
+    if (!g.queued) {
+      g.dueAt = this.#clock.now() + this.delayMs;
+      g.queued = true;
+      this.#due.push(g);
       this.#arm();
     }
-    b.frames.push(frame);
-    b.bytes += frame.length;
-    if (b.bytes >= MAX_BATCH_BYTES) this.#flush(b);
+    const lane = isBinary ? g.binary : g.text;
+    lane.topics.push(topic);
+    lane.frames.push(frame);
+    g.bytes += frame.length;
+    if (g.bytes >= MAX_BATCH_BYTES) this.#flush(g);
   }
 
-  /** Sends what `topic` holds now (before a socket joins or leaves it). */
+  /** Sends what `topic`'s group holds now (before a socket joins or leaves the topic). */
   settle(topic: string): void {
-    const b = this.#topics.get(topic);
-    if (b !== undefined && b.frames.length > 0) this.#flush(b);
+    const g = this.#topics.get(topic)?.group;
+    if (g !== undefined) this.#flush(g);
   }
 
-  /** Sends everything held, topic by topic in the order their windows opened. */
+  /** Sends everything held, group by group in the order their windows opened. */
   flush(): void {
     if (this.#due.length === 0) return;
     const due = this.#due;
     this.#due = [];
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    for (const b of due) {
-      b.queued = false;
-      this.#flush(b);
+    for (const g of due) {
+      g.queued = false;
+      this.#flush(g);
     }
   }
 
@@ -108,8 +126,19 @@ export class TopicWriter {
     this.#closed = true;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    for (const b of this.#due) b.frames.length = 0;
+    for (const g of this.#due) for (const lane of [g.binary, g.text]) lane.topics.length = lane.frames.length = 0;
     this.#due = [];
+  }
+
+  #topic(topic: string): { readonly group: Group; readonly batchTopic: string } {
+    let t = this.#topics.get(topic);
+    if (t === undefined) {
+      const key = topicGroup(topic);
+      let group = this.#groups.get(key);
+      if (group === undefined) this.#groups.set(key, (group = { binary: { topics: [], frames: [] }, text: { topics: [], frames: [] }, bytes: 0, dueAt: 0, queued: false }));
+      this.#topics.set(topic, (t = { group, batchTopic: batchTopic(topic) }));
+    }
+    return t;
   }
 
   #arm(): void {
@@ -128,37 +157,56 @@ export class TopicWriter {
     this.#cancelTimer = this.#clock.schedule(() => this.#onTimer(), Math.max(0, head.dueAt - this.#clock.now()));
   }
 
-  /** Flushes the topics whose window has closed, then waits for the next one. */
+  /** Flushes the groups whose window has closed, then waits for the next one. */
   #onTimer(): void {
     this.#cancelTimer = undefined;
     if (this.#closed) return;
     const now = this.#clock.now();
     let i = 0;
     for (; i < this.#due.length && this.#due[i]!.dueAt <= now; i++) {
-      const b = this.#due[i]!;
-      b.queued = false;
-      this.#flush(b);
+      const g = this.#due[i]!;
+      g.queued = false;
+      this.#flush(g);
     }
-    // Copying the rest is cheap: the queue is at most one entry per topic.
+    // Copying the rest is cheap: the queue is at most one entry per group.
     if (i > 0) this.#due = this.#due.slice(i);
     if (this.#due.length > 0) this.#arm();
   }
 
-  #flush(b: TopicBuffer): void {
-    const frames = b.frames;
-    const n = frames.length;
+  #flush(g: Group): void {
+    const n = g.binary.frames.length + g.text.frames.length;
     if (n === 0) return;
-    const app = this.#app;
-    // Single-frame sockets get the frames one by one: uWS still writes a socket's messages of one loop turn at once.
-    if (app.numSubscribers(b.topic) > 0) for (let i = 0; i < n; i++) app.publish(b.topic, frames[i]!, b.isBinary);
-    if (app.numSubscribers(b.batchTopic) > 0) {
-      // Built once per flush and shared by every batch socket of the topic; a lone frame goes as it is.
-      const message = n === 1 ? frames[0]! : b.isBinary ? encodeBatch('msgpack', frames as Uint8Array[]) : encodeBatch('json', frames as string[]);
-      app.publish(b.batchTopic, message, b.isBinary);
-    }
+    this.#flushLane(g.binary, true);
+    this.#flushLane(g.text, false);
+    g.bytes = 0;
     this.flushes++;
     this.frames += n;
+  }
+
+  /**
+   * Publishes a lane in order: single-frame sockets get each frame, batch sockets one message per run of frames
+   * to the same topic. uWS hands a socket what was published to its topics in publishing order, so a socket in
+   * several topics of the group gets them interleaved as they came.
+   */
+  #flushLane(lane: Lane, isBinary: boolean): void {
+    const { topics, frames } = lane;
+    const n = frames.length;
+    const app = this.#app;
+    for (let start = 0; start < n; ) {
+      const topic = topics[start]!;
+      let end = start + 1;
+      while (end < n && topics[end] === topic) end++;
+      // Single-frame sockets get the frames one by one: uWS still writes a socket's messages of one loop turn at once.
+      if (app.numSubscribers(topic) > 0) for (let i = start; i < end; i++) app.publish(topic, frames[i]!, isBinary);
+      const batch = this.#topics.get(topic)!.batchTopic;
+      if (app.numSubscribers(batch) > 0) {
+        // Built once per run and shared by every batch socket of the topic; a lone frame goes as it is.
+        const run = end - start === 1 ? frames[start]! : isBinary ? encodeBatch('msgpack', frames.slice(start, end) as Uint8Array[]) : encodeBatch('json', frames.slice(start, end) as string[]);
+        app.publish(batch, run, isBinary);
+      }
+      start = end;
+    }
+    topics.length = 0;
     frames.length = 0;
-    b.bytes = 0;
   }
 }

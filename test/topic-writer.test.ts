@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { decodeFrame, encodeEventFrame, type EventMeta, type Frame, framesOf } from '../protocol/codec.ts';
 import { encodePayload } from '../protocol/codec.ts';
-import { batchTopic, TopicWriter } from '../hub/topic-writer.ts';
+import { batchTopic, topicGroup, TopicWriter } from '../hub/topic-writer.ts';
 import { TestClock } from './support/test-clock.ts';
 
 /** What uWS would have sent: per topic, each published message in order. */
@@ -103,6 +103,25 @@ describe('TopicWriter', () => {
     clock.advance(50);
     assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3, 4, 6]);
     assert.deepEqual(offsets(app.framesTo('site/1')), [1, 3, 4, 6], 'single-frame sockets alike');
+  });
+
+  it('keeps a site\'s topics in one window: a socket in both gets normal and latest-value events in the order they came', async () => {
+    const { app, writer } = setup(0, ['site/1', 'site/1/latest', batchTopic('site/1'), batchTopic('site/1/latest')]);
+    writer.publish('site/1', frame(1), true);
+    writer.publish('site/1', frame(2), true);
+    writer.publish('site/1/latest', frame(3), true);
+    writer.publish('site/1', frame(4), true);
+    await Promise.resolve();
+    const inBoth = (topics: string[]) => offsets(app.published.filter((p) => topics.includes(p.topic)).flatMap((p) => [...framesOf(decodeFrame(p.message, p.isBinary))]));
+    assert.deepEqual(inBoth([batchTopic('site/1'), batchTopic('site/1/latest')]), [1, 2, 3, 4], 'batch sockets: runs per topic, in order');
+    assert.deepEqual(inBoth(['site/1', 'site/1/latest']), [1, 2, 3, 4], 'single-frame sockets');
+    assert.equal(app.messagesTo(batchTopic('site/1')), 2, 'the run [1, 2] as one message, then [4]');
+  });
+
+  it('groups a topic with its site: format prefix, latest-value and restricted-event variants', () => {
+    for (const t of ['site/7', 'j:site/7', 'site/7/latest', 'j:site/7/latest|vehicle:update', 'site/7|order:update']) assert.equal(topicGroup(t), 'site/7', t);
+    assert.equal(topicGroup('global'), 'global');
+    assert.equal(topicGroup('user/ann'), 'user/ann');
   });
 
   it('publishes nothing to a variant nobody listens to, and builds JSON batches as text', async () => {
