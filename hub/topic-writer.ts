@@ -1,10 +1,11 @@
 /**
- * Write coalescing per uWS topic. `publish(topic, frame, isBinary)` has the shape of uWS's
- * `app.publish`, but holds the frame: every frame a topic gets within one tick (one batch of
- * the log's consumer), or within the write delay from its first one, goes out in one flush.
- * Sockets that read batch frames (`hub.opt.batch`) join the topic's batch variant and get the
- * flush as one message `["batch", [frame, …]]` (a lone frame as it is); the others get the
- * frames one by one, which uWS still writes to each socket in one write per loop turn.
+ * Write coalescing per group of uWS topics. `publish(topic, frame, isBinary)` has the shape of
+ * uWS's `app.publish`, but holds the frame: every frame a group (a site's topics) gets within
+ * one tick (one batch of the log's consumer), or within the write delay from its first one,
+ * goes out in one flush. Sockets that read batch frames (`hub.opt.batch`) join each topic's
+ * batch variant and get a run of frames as one message `["batch", [frame, …]]` (a lone frame
+ * as it is); the others get the frames one by one, which uWS still writes to each socket in
+ * one write per loop turn.
  *
  * Contracts:
  * - Order is kept per group of topics (a site's: `site/<id>`, `site/<id>/latest`, their `|event`
@@ -13,8 +14,9 @@
  *   gets the site's events in offset order, as HubClient's per-site high-water mark needs.
  *   A batch is built once and shared by all its topic's batch sockets (encode once, fan out bytes).
  * - Membership changes must `settle(topic)` first (Session does): what was published before a
- *   socket joins never reaches it, what was published before it leaves does. uWS keeps the
- *   same rule for its own pending messages (it drains the tree on subscribe and unsubscribe).
+ *   socket joins never reaches it, what was published before it leaves does. uWS 20.30 gives a
+ *   joining socket nothing published before, but drops what a leaving socket has pending: the
+ *   caller makes uWS drain that socket before it unsubscribes (Session pings it).
  * - A frame sent to a socket directly (not through a topic) may overtake held frames. When it
  *   must not (a critical event advances a client's position past them), `flush()` first.
  * - Delay 0 flushes in a microtask: within the tick that published, never later.
