@@ -79,6 +79,8 @@ export interface HubConfig {
    * per socket for that much latency, as Centrifugo's write delay; critical events are never held.
    */
   readonly writeDelayMs: number;
+  /** A write window closes early once it holds this many frames of one wire format: it bounds what the delay costs. */
+  readonly writeMaxFrames: number;
   /** Per-event metrics (counts by event, latency); off only to measure what they cost. */
   readonly eventMetrics: boolean;
   /** Rate limits of the `/api/*` routes (docs/http-api.md). */
@@ -195,6 +197,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     drainTimeoutMs: settings.int('HUB_DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     eventMetrics: settings.onOff('HUB_EVENT_METRICS', true),
     writeDelayMs: settings.int('HUB_WRITE_DELAY_MS', DEFAULT_WRITE_DELAY_MS, 0, 1000),
+    writeMaxFrames: settings.int('HUB_WRITE_MAX_FRAMES', 16, 1, 10_000),
     eventRoles: eventRoles(settings, 'HUB_EVENT_ROLES'),
     socketIo: settings.onOff('HUB_SOCKETIO', true),
     socketIoRecoveryMs: settings.int('HUB_SOCKETIO_RECOVERY_MS', DAY_MS, 1000, 365 * DAY_MS),

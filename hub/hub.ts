@@ -85,7 +85,7 @@ export class Hub {
     this.#presence = new PresenceTracker(this.id, log, config.presenceTtlMs);
     const clock = options.clock ?? systemClock;
     const redelivery = new RedeliveryQueue((e) => log.error({ err: e.stack }, 'critical redelivery failed for a session'), clock);
-    const writer = new TopicWriter(this.#app, config.writeDelayMs, clock);
+    const writer = new TopicWriter(this.#app, config.writeDelayMs, clock, config.writeMaxFrames);
     this.#ctx = { config, metrics: this.metrics, registry: new SubscriberRegistry(), slowRegistry: new SubscriberRegistry(), permissions: new EventPermissions(config.eventRoles), redelivery, clock, writer };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;

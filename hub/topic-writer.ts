@@ -39,6 +39,11 @@ export function topicGroup(topic: string): string {
   return topic.slice(from, end);
 }
 
+/** Whether a queued window is still the one its group has open. */
+function live(d: Due): boolean {
+  return d.group.queued && d.group.dueAt === d.dueAt;
+}
+
 /** Past this many bytes held for one group, it is flushed at once: bounds memory and message size. */
 const MAX_BATCH_BYTES = 64 * 1024;
 
@@ -55,8 +60,14 @@ interface Group {
   bytes: number;
   /** When the window opened by its first frame closes (clock time). */
   dueAt: number;
-  /** In `#due`: at most once, so a settled group that fills again keeps its place (and closes no later). */
+  /** A window is open: frames wait for its close (the `#due` entry with this `dueAt`), a flush, or a settle. */
   queued: boolean;
+}
+
+/** A window in the queue; stale once its group was flushed earlier (its `dueAt` or `queued` no longer match). */
+interface Due {
+  readonly group: Group;
+  readonly dueAt: number;
 }
 
 export class TopicWriter {
@@ -64,11 +75,13 @@ export class TopicWriter {
   readonly #clock: Clock;
   /** 0: flush within the tick; more: hold a group's frames this long from its first one. */
   readonly delayMs: number;
+  /** A window closes early once a lane holds this many frames: the wait is bounded by the events, not only the delay. */
+  readonly maxFrames: number;
   readonly #groups = new Map<string, Group>();
   /** Per topic: its group and batch variant, worked out once. */
   readonly #topics = new Map<string, { readonly group: Group; readonly batchTopic: string }>();
-  /** Groups holding frames, in the order their windows opened; with one delay for all, the order they fall due. */
-  #due: Group[] = [];
+  /** Windows in the order they opened; with one delay for all, the order they fall due. */
+  #due: Due[] = [];
   #cancelTimer: (() => void) | undefined;
   #microtask = false;
   #closed = false;
@@ -76,9 +89,10 @@ export class TopicWriter {
   flushes = 0;
   frames = 0;
 
-  constructor(app: TemplatedApp, delayMs: number, clock: Clock) {
+  constructor(app: TemplatedApp, delayMs: number, clock: Clock, maxFrames = 16) {
     this.#app = app;
     this.delayMs = delayMs;
+    this.maxFrames = maxFrames;
     this.#clock = clock;
   }
 
@@ -94,14 +108,14 @@ export class TopicWriter {
     if (!g.queued) {
       g.dueAt = this.#clock.now() + this.delayMs;
       g.queued = true;
-      this.#due.push(g);
+      this.#due.push({ group: g, dueAt: g.dueAt });
       this.#arm();
     }
     const lane = isBinary ? g.binary : g.text;
     lane.topics.push(topic);
     lane.frames.push(frame);
     g.bytes += frame.length;
-    if (g.bytes >= MAX_BATCH_BYTES) this.#flush(g);
+    if (g.bytes >= MAX_BATCH_BYTES || lane.frames.length >= this.maxFrames) this.#flush(g);
   }
 
   /** Sends what `topic`'s group holds now (before a socket joins or leaves the topic). */
@@ -117,10 +131,7 @@ export class TopicWriter {
     this.#due = [];
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    for (const g of due) {
-      g.queued = false;
-      this.#flush(g);
-    }
+    for (const d of due) if (live(d)) this.#flush(d.group);
   }
 
   /** Drops what is held and stops the timer (the hub is stopping; its sockets resume elsewhere). */
@@ -128,7 +139,7 @@ export class TopicWriter {
     this.#closed = true;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    for (const g of this.#due) for (const lane of [g.binary, g.text]) lane.topics.length = lane.frames.length = 0;
+    for (const { group } of this.#due) for (const lane of [group.binary, group.text]) lane.topics.length = lane.frames.length = 0;
     this.#due = [];
   }
 
@@ -165,17 +176,15 @@ export class TopicWriter {
     if (this.#closed) return;
     const now = this.#clock.now();
     let i = 0;
-    for (; i < this.#due.length && this.#due[i]!.dueAt <= now; i++) {
-      const g = this.#due[i]!;
-      g.queued = false;
-      this.#flush(g);
-    }
+    for (; i < this.#due.length && this.#due[i]!.dueAt <= now; i++) if (live(this.#due[i]!)) this.#flush(this.#due[i]!.group);
     // Copying the rest is cheap: the queue is at most one entry per group.
     if (i > 0) this.#due = this.#due.slice(i);
     if (this.#due.length > 0) this.#arm();
   }
 
+  /** Sends what a group holds and closes its window: the next frame opens a new one. */
   #flush(g: Group): void {
+    g.queued = false;
     const n = g.binary.frames.length + g.text.frames.length;
     if (n === 0) return;
     this.#flushLane(g.binary, true);

@@ -140,6 +140,23 @@ describe('TopicWriter', () => {
     assert.equal(app.messagesTo(batchTopic('j:site/1')), 1, 'no batch once its sockets left');
   });
 
+  it('closes a window early once it holds the most frames it may: the delay is paid only until they came', () => {
+    const app = new RecordingApp();
+    for (const t of ['site/1', batchTopic('site/1')]) app.members.set(t, 1);
+    const clock = new TestClock();
+    const writer = new TopicWriter(app as unknown as TemplatedApp, 50, clock, 2);
+    writer.publish('site/1', frame(1), true);
+    clock.advance(40);
+    assert.equal(app.published.length, 0);
+    writer.publish('site/1', frame(2), true);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2], 'sent with the second frame, 10 ms before the delay');
+    writer.publish('site/1', frame(3), true);
+    clock.advance(49);
+    assert.equal(app.messagesTo(batchTopic('site/1')), 1, 'the next window is a window of its own');
+    clock.advance(1);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2, 3]);
+  });
+
   it('flushes a topic at once when it holds 64 KiB, so a burst never builds one huge message', () => {
     const { app, writer } = setup(1000);
     const big = new Uint8Array(20 * 1024);

@@ -26,7 +26,8 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     ...(opts.writeDelayMs === undefined ? {} : { HUB_WRITE_DELAY_MS: String(opts.writeDelayMs) }),
   };
   // What the hub runs with, said in the report: the latency coalescing costs is read against it.
-  const writeDelay = opts.writeDelayMs ?? loadConfig({ HUB_WRITE_DELAY_MS: process.env.HUB_WRITE_DELAY_MS }).writeDelayMs;
+  const config = loadConfig({ HUB_WRITE_DELAY_MS: process.env.HUB_WRITE_DELAY_MS, HUB_WRITE_MAX_FRAMES: process.env.HUB_WRITE_MAX_FRAMES });
+  const writeDelay = opts.writeDelayMs ?? config.writeDelayMs;
   const server = await ChildServer.start({ entry: 'hub-server.ts', env });
   let producer: ChildServer | undefined;
   try {
@@ -47,7 +48,7 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     jwtSecret,
     metricsUrl: `http://127.0.0.1:${server.port}/metrics`,
     resumes: opts.resume,
-    notes: [`namespace ${namespace}`, `write delay ${writeDelay} ms (HUB_WRITE_DELAY_MS)`],
+    notes: [`namespace ${namespace}`, `write delay ${writeDelay} ms, at most ${config.writeMaxFrames} frames per window (HUB_WRITE_DELAY_MS, HUB_WRITE_MAX_FRAMES)`],
     produce: (plan) => producer.produce(plan),
     async stop() {
       await Promise.allSettled([producer.stop(), server.stop()]);
