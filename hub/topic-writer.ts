@@ -62,6 +62,9 @@ interface Group {
   dueAt: number;
   /** A window is open: frames wait for its close (the `#due` entry with this `dueAt`), a flush, or a settle. */
   queued: boolean;
+  /** When the group's last frame came, and how long before it the one before it came (clock time). */
+  lastAt: number;
+  interval: number;
 }
 
 /** A window in the queue; stale once its group was flushed earlier (its `dueAt` or `queued` no longer match). */
@@ -105,8 +108,11 @@ export class TopicWriter {
   publish(topic: string, frame: Uint8Array | string, isBinary: boolean): void {
     if (this.#closed) return;
     const g = this.#topic(topic).group;
+    const now = this.#clock.now();
+    g.interval = now - g.lastAt;
+    g.lastAt = now;
     if (!g.queued) {
-      g.dueAt = this.#clock.now() + this.delayMs;
+      g.dueAt = now + this.delayMs;
       g.queued = true;
       this.#due.push({ group: g, dueAt: g.dueAt });
       this.#arm();
@@ -115,7 +121,9 @@ export class TopicWriter {
     lane.topics.push(topic);
     lane.frames.push(frame);
     g.bytes += frame.length;
-    if (g.bytes >= MAX_BATCH_BYTES || lane.frames.length >= this.maxFrames) this.#flush(g);
+    // The window closes with this frame when the next one, expected one interval later, would miss it anyway:
+    // the wait is then the events' own spacing, not the whole delay (a lone event after a pause waits nothing).
+    if (g.bytes >= MAX_BATCH_BYTES || lane.frames.length >= this.maxFrames || (this.delayMs > 0 && now + g.interval >= g.dueAt)) this.#flush(g);
   }
 
   /** Sends what `topic`'s group holds now (before a socket joins or leaves the topic). */
@@ -148,7 +156,7 @@ export class TopicWriter {
     if (t === undefined) {
       const key = topicGroup(topic);
       let group = this.#groups.get(key);
-      if (group === undefined) this.#groups.set(key, (group = { binary: { topics: [], frames: [] }, text: { topics: [], frames: [] }, bytes: 0, dueAt: 0, queued: false }));
+      if (group === undefined) this.#groups.set(key, (group = { binary: { topics: [], frames: [] }, text: { topics: [], frames: [] }, bytes: 0, dueAt: 0, queued: false, lastAt: Number.NEGATIVE_INFINITY, interval: 0 }));
       this.#topics.set(topic, (t = { group, batchTopic: batchTopic(topic) }));
     }
     return t;

@@ -70,39 +70,59 @@ describe('TopicWriter', () => {
     ]);
   });
 
-  it('with a write delay holds a topic from its first frame until the delay has passed on the clock', () => {
+  it('with a write delay pairs events that come closer than it: a window closes with the last event that can make it', () => {
+    const { app, clock, writer } = setup(45);
+    writer.publish('site/1', frame(1), true);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1], 'a first event, with nothing before it, waits for nothing');
+    for (let offset = 2; offset <= 5; offset++) {
+      clock.advance(40);
+      writer.publish('site/1', frame(offset), true);
+    }
+    // Every 40 ms: 2 opens a window (due at 85 ms), 3 comes at 80 ms and the next would come after 85: out with 3.
+    const batches = app.published.filter((p) => p.topic === batchTopic('site/1')).map((p) => offsets([...framesOf(decodeFrame(p.message, p.isBinary))]));
+    assert.deepEqual(batches, [[1], [2, 3], [4, 5]]);
+    assert.deepEqual(offsets(app.framesTo('site/1')), [1, 2, 3, 4, 5], 'single-frame sockets alike');
+  });
+
+  it('holds a burst until the delay has passed on the clock, window by window in the order they opened', () => {
     const { app, clock, writer } = setup(20);
     writer.publish('site/1', frame(1), true);
+    writer.publish('site/2', frame(2), true);
+    const sentAtOnce = app.published.length;
+    writer.publish('site/1', frame(3), true);
     clock.advance(10);
-    writer.publish('site/1', frame(2), true);
-    writer.publish('site/2', frame(3), true);
+    writer.publish('site/2', frame(4), true);
+    writer.publish('site/2', frame(5), true);
     clock.advance(9);
-    assert.equal(app.published.length, 0);
+    assert.equal(app.published.length, sentAtOnce, 'held');
     clock.advance(1);
-    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2], 'site/1 at 20 ms from its first frame');
-    assert.equal(app.messagesTo(batchTopic('site/2')), 0, 'site/2 opened its window later');
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3], 'site/1 at 20 ms from its window\'s first frame');
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/2'))), [2], 'site/2 opened its window later');
     clock.advance(10);
-    assert.deepEqual(offsets(app.framesTo(batchTopic('site/2'))), [3]);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/2'))), [2, 4, 5]);
     assert.equal(clock.pending, 0, 'nothing held, no timer left');
   });
 
   it('never reorders a topic: settle before a membership change and flush before a direct send keep the order of publishing', () => {
     const { app, clock, writer } = setup(50);
+    // Events in a burst (no time between them) are held; the first of each site went out alone.
     writer.publish('site/1', frame(1), true);
     writer.publish('site/2', frame(2), true);
     writer.publish('site/1', frame(3), true);
+    writer.publish('site/2', frame(4), true);
+    writer.publish('site/1', frame(5), true);
     writer.settle('site/1');
-    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3], 'settle sends that topic now');
-    assert.equal(app.messagesTo(batchTopic('site/2')), 0, 'and only that one');
-    writer.publish('site/1', frame(4), true);
-    writer.publish('site/2', frame(5), true);
-    writer.flush();
-    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3, 4]);
-    assert.deepEqual(offsets(app.framesTo(batchTopic('site/2'))), [2, 5]);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3, 5], 'settle sends that topic now');
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/2'))), [2], 'and only that one');
     writer.publish('site/1', frame(6), true);
+    writer.publish('site/2', frame(7), true);
+    writer.flush();
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3, 5, 6]);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/2'))), [2, 4, 7]);
+    writer.publish('site/1', frame(8), true);
     clock.advance(50);
-    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3, 4, 6]);
-    assert.deepEqual(offsets(app.framesTo('site/1')), [1, 3, 4, 6], 'single-frame sockets alike');
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 3, 5, 6, 8]);
+    assert.deepEqual(offsets(app.framesTo('site/1')), [1, 3, 5, 6, 8], 'single-frame sockets alike');
   });
 
   it('keeps a site\'s topics in one window: a socket in both gets normal and latest-value events in the order they came', async () => {
@@ -140,21 +160,22 @@ describe('TopicWriter', () => {
     assert.equal(app.messagesTo(batchTopic('j:site/1')), 1, 'no batch once its sockets left');
   });
 
-  it('closes a window early once it holds the most frames it may: the delay is paid only until they came', () => {
+  it('closes a window early once it holds the most frames it may', () => {
     const app = new RecordingApp();
     for (const t of ['site/1', batchTopic('site/1')]) app.members.set(t, 1);
     const clock = new TestClock();
     const writer = new TopicWriter(app as unknown as TemplatedApp, 50, clock, 2);
     writer.publish('site/1', frame(1), true);
-    clock.advance(40);
-    assert.equal(app.published.length, 0);
+    clock.advance(5);
     writer.publish('site/1', frame(2), true);
-    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2], 'sent with the second frame, 10 ms before the delay');
+    clock.advance(5);
     writer.publish('site/1', frame(3), true);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2, 3], 'sent with the second frame of the window, 45 ms before its close');
+    writer.publish('site/1', frame(4), true);
     clock.advance(49);
-    assert.equal(app.messagesTo(batchTopic('site/1')), 1, 'the next window is a window of its own');
+    assert.equal(app.messagesTo(batchTopic('site/1')), 2, 'the next window is a window of its own');
     clock.advance(1);
-    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2, 3]);
+    assert.deepEqual(offsets(app.framesTo(batchTopic('site/1'))), [1, 2, 3, 4]);
   });
 
   it('flushes a topic at once when it holds 64 KiB, so a burst never builds one huge message', () => {
