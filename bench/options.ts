@@ -50,6 +50,8 @@ export interface BenchOptions {
   readonly payloadBytes: number;
   /** Milliseconds between the producer's batches. */
   readonly tickMs: number;
+  /** The hub targets' HUB_WRITE_DELAY_MS; undefined: the hub's default. */
+  readonly writeDelayMs: number | undefined;
   readonly natsUrl: string;
   /** How long to wait for stragglers after the producer stopped. */
   readonly drainMaxS: number;
@@ -128,6 +130,7 @@ const SPEC = {
   'socketio-client': { type: 'string' },
   'payload-bytes': { type: 'string' },
   'tick-ms': { type: 'string' },
+  'write-delay-ms': { type: 'string' },
   'nats-url': { type: 'string' },
   'drain-max-seconds': { type: 'string' },
   out: { type: 'string', short: 'o' },
@@ -209,6 +212,7 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
     socketIoClient: socketIoClientOf(values['socketio-client']),
     payloadBytes: v('payload-bytes', '64', 0, 60_000),
     tickMs: v('tick-ms', '1', 1, 1000),
+    writeDelayMs: values['write-delay-ms'] === undefined ? undefined : v('write-delay-ms', '0', 0, 1000),
     natsUrl: values['nats-url'] ?? env.NATS_URL ?? 'nats://127.0.0.1:4222',
     drainMaxS: v('drain-max-seconds', '20', 0.5, 600, false),
     out: values.out,
@@ -284,6 +288,7 @@ Targets
 
 Load
   --clients N (1000; connections: 10000)  --sites S (100)  --rate R events/s  --duration s  --warmup s (1)
+  --write-delay-ms ms  the hub's HUB_WRITE_DELAY_MS (default: the hub's own): how long it holds a topic's frames to write them together
   --payload-bytes B (64)  --tick-ms ms (1: the producer sends what is due every tick)  --alarm-every N (0; slow-consumers: 10)  --workers W (2 load-generator threads)
   --socketio-client library|lean   Socket.IO targets' clients: socket.io-client (default, as the seed's front-ends),
             or the bench's own (same frames; at saturation ~3 µs of generator CPU per delivery against ~9)

@@ -78,7 +78,7 @@ export class RunSession {
 
   static async open(setup: SessionSetup): Promise<RunSession> {
     const o = setup.options;
-    const target = await startTarget(setup.target, { natsUrl: o.natsUrl, resume: o.resume });
+    const target = await startTarget(setup.target, { natsUrl: o.natsUrl, resume: o.resume, writeDelayMs: o.writeDelayMs });
     let generator: LoadGenerator | undefined;
     try {
       // Read first without a GC, then after one: the same method for every target (each child runs with --expose-gc).

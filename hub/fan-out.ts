@@ -140,28 +140,34 @@ export class FanOut {
       return;
     }
     const topic = permissions.topic(event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner), name);
-    this.#publishEvent(topic, event);
+    this.#publishEvent(topic, event, false);
     if (this.#ctx.slowRegistry.has(topic)) this.#ctx.slowRegistry.forEach([topic], (s) => s.deliverSlow(event));
   }
 
   #publishCritical(topic: string, event: LiveEvent, now: number): void {
-    this.#publishEvent(topic, event);
+    this.#publishEvent(topic, event, true);
     // The offset and time go to the topic's acking members' shared record (none: a no-op), never per socket.
     this.#ctx.critical.published(topic, event.seq, now);
     // Slow sockets are off the topic: served one by one, never shed; one that cannot take it is closed (4509).
     if (this.#ctx.slowRegistry.has(topic)) this.#ctx.slowRegistry.forEach([topic], (s) => s.deliverSlow(event));
   }
 
-  /** Publishes an event's frame, encoded once per wire format, to the msgpack and JSON variants of `topic`. */
-  #publishEvent(topic: string, event: LiveEvent): void {
+  /**
+   * Publishes an event's frame, encoded once per wire format, to the msgpack and JSON variants of `topic`:
+   * normal and latest-value through the write coalescing, critical at once (after what is held, so an alarm
+   * never overtakes its site's earlier events).
+   */
+  #publishEvent(topic: string, event: LiveEvent, critical: boolean): void {
+    const writer = this.#ctx.writer;
     // Encode only for topics someone listens to; the same bytes go to every subscriber.
-    if (this.#app.numSubscribers(topic) > 0) {
+    if (writer.listened(topic)) {
       const frame = event.frame('msgpack') as Uint8Array;
-      this.#app.publish(topic, frame, true);
+      if (critical) writer.publishNow(topic, frame, true);
+      else writer.publish(topic, frame, true);
       this.#ctx.buffers.published(frame.byteLength);
     }
     const jsonTopic = topicFor('json', topic);
-    if (this.#app.numSubscribers(jsonTopic) === 0) return;
+    if (!writer.listened(jsonTopic)) return;
     let frame: string;
     try {
       frame = event.frame('json') as string;
@@ -170,7 +176,8 @@ export class FanOut {
       this.#log.error({ offset: event.seq, event: event.spec.name, err: (e as Error).message }, 'event not delivered to JSON sockets');
       return;
     }
-    this.#app.publish(jsonTopic, frame, false);
+    if (critical) writer.publishNow(jsonTopic, frame, false);
+    else writer.publish(jsonTopic, frame, false);
     this.#ctx.buffers.published(frame.length * 3); // UTF-8 bytes, at most
   }
 }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
-import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, FrameError, SUBPROTOCOL, type WireFormat } from '../protocol/codec.ts';
+import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, BATCH_SUBPROTOCOL, decodeFrame, FrameError, SUBPROTOCOL, type WireFormat } from '../protocol/codec.ts';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
 import { bearerToken } from './bearer-token.ts';
@@ -97,6 +97,7 @@ export class Gateway {
 
     const protocols = offered.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
     const acks = protocols.includes(ACKS_SUBPROTOCOL);
+    const batch = protocols.includes(BATCH_SUBPROTOCOL);
     const format: WireFormat = protocols.includes(SUBPROTOCOL.json) && !protocols.includes(SUBPROTOCOL.msgpack) ? 'json' : 'msgpack';
     const chosen = protocols.includes(SUBPROTOCOL[format]) ? SUBPROTOCOL[format] : '';
     const token = protocols.find((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX))?.slice(AUTH_SUBPROTOCOL_PREFIX.length) ?? bearerToken(authorization) ?? queryToken;
@@ -119,7 +120,7 @@ export class Gateway {
     }
     this.#auth.verify(token).then(
       // The session is the socket's user data from the start: uWS copies it onto the socket, one property.
-      (grant) => finish({ session: new Session(grant, format, acks, this.#ctx) }),
+      (grant) => finish({ session: new Session(grant, format, acks, batch, this.#ctx) }),
       (e: unknown) => {
         const reason = e instanceof AuthError ? e.message : 'token check failed';
         if (!(e instanceof AuthError)) this.#log.error({ err: String(e) }, 'token verification crashed');

@@ -35,6 +35,7 @@ import { mountSchemaApi } from './schema-api.ts';
 import { type SocketIoBackend, SocketIoFace } from './socketio-face.ts';
 import { sinceStart, type StartProgress } from './start-progress.ts';
 import { SubscriberRegistry } from './subscriber-registry.ts';
+import { TopicWriter } from './topic-writer.ts';
 import { uws, uwsRuntime } from './uws.ts';
 import { VerifiedTokens } from './verified-tokens.ts';
 import { type HubViews, mountViewsApi } from './views-api.ts';
@@ -101,6 +102,7 @@ export class Hub {
       catchUp: () => this.#backend?.replayer,
       livePosition: (stream) => this.#fanOut?.recent(stream)?.last ?? 0,
       onRedeliveryError,
+      writer: new TopicWriter(this.#app, config.writeDelayMs, clock, config.writeMaxFrames),
     };
     const commands = new Commands(config, this.#presence, auth, log, () => this.#backend);
     const ready = () => this.#backend !== undefined && !this.#abort.signal.aborted;
@@ -175,6 +177,7 @@ export class Hub {
     this.#gateway.closeAll(CloseCode.HubUnavailable, 'hub stopping: reconnect and resume');
     this.#ctx.redelivery.stop();
     this.#ctx.deadlines.stop();
+    this.#ctx.writer.close();
     await this.#socketIo?.close();
     await this.#fanOut?.stop();
     await this.#backend?.cursors.close();

@@ -10,6 +10,7 @@ import type { RedeliveryQueue } from './redelivery-queue.ts';
 import type { Replayer } from './replayer.ts';
 import type { SessionDeadlines } from './session-deadlines.ts';
 import type { SubscriberRegistry } from './subscriber-registry.ts';
+import type { TopicWriter } from './topic-writer.ts';
 
 export interface SessionContext {
   readonly config: HubConfig;
@@ -34,4 +35,6 @@ export interface SessionContext {
   livePosition(stream: StreamKey): number;
   /** A redelivery failed for a reason other than the log or the socket going away (logged). */
   onRedeliveryError(error: Error): void;
+  /** Normal and latest-value frames to uWS topics, coalesced per topic (HUB_WRITE_DELAY_MS). */
+  readonly writer: TopicWriter;
 }

@@ -15,6 +15,7 @@ import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
 import { type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
+import { batchTopic } from './topic-writer.ts';
 
 /**
  * What uWS keeps per socket (it copies these properties onto the socket object itself): the session, made at
@@ -59,6 +60,8 @@ export class Session {
   readonly format: WireFormat;
   /** The client acks critical events (HubClient does); others get them fire-and-forget. */
   readonly acks: boolean;
+  /** The client reads batch frames: several frames of a topic may come in one message. */
+  readonly batch: boolean;
   grant: Grant;
   /** Set by `open` (the session is made at upgrade, before uWS has a socket for it). */
   #ws!: WebSocket<SocketData>;
@@ -84,11 +87,12 @@ export class Session {
   /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close); made by the first wait. */
   #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> | undefined;
 
-  /** Made at upgrade; `open` gives it its socket. */
-  constructor(grant: Grant, format: WireFormat, acks: boolean, ctx: SessionContext) {
+  /** Made at upgrade; `open` gives it its socket. `batch`: the client reads batch frames (`hub.opt.batch`). */
+  constructor(grant: Grant, format: WireFormat, acks: boolean, batch: boolean, ctx: SessionContext) {
     this.grant = grant;
     this.format = format;
     this.acks = acks;
+    this.batch = batch;
     this.#ctx = ctx;
     this.lastSeen = ctx.clock.now();
     this.#commandBudget = ctx.config.commandsPerSecond * 2 * 1000;
@@ -156,6 +160,8 @@ export class Session {
    */
   deliver(event: LiveEvent, live = false): boolean {
     if (this.closed) return false;
+    // A critical event moves the client's site position: topic frames held for coalescing (lower offsets) go first.
+    if (event.spec.priority === 'critical') this.#ctx.writer.flush();
     let frame: string | Uint8Array;
     try {
       frame = event.frame(this.format);
@@ -311,7 +317,7 @@ export class Session {
     this.#ctx.metrics.slowSockets.inc();
     this.#ctx.buffers.watch(this);
     for (const topic of this.#liveTopics()) {
-      this.#ws.unsubscribe(topicFor(this.format, topic));
+      this.#unsubscribeWs(topic);
       this.#ctx.slowRegistry.add(topic, this);
     }
   }
@@ -330,7 +336,7 @@ export class Session {
       }
       for (const topic of this.#liveTopics()) {
         this.#ctx.slowRegistry.remove(topic, this);
-        this.#ws.subscribe(topicFor(this.format, topic));
+        this.#subscribeWs(topic);
       }
     });
   }
@@ -396,12 +402,30 @@ export class Session {
 
   #joinTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.add(topic, this);
-    else this.#ws.subscribe(topicFor(this.format, topic));
+    else this.#subscribeWs(topic);
   }
 
   #leaveTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.remove(topic, this);
-    else if (!this.closed) this.#ws.unsubscribe(topicFor(this.format, topic));
+    else if (!this.closed) this.#unsubscribeWs(topic);
+  }
+
+  /** Joins the socket's variant of a uWS topic, after what the writer holds for it went out to the members before. */
+  #subscribeWs(topic: string): void {
+    const t = topicFor(this.format, topic);
+    this.#ctx.writer.settle(t);
+    this.#ws.subscribe(this.batch ? batchTopic(t) : t);
+  }
+
+  /** Leaves it, after what the writer holds for it went out (this socket still a member). */
+  #unsubscribeWs(topic: string): void {
+    const t = topicFor(this.format, topic);
+    this.#ctx.writer.settle(t);
+    // uWS 20.30 drops what a socket has pending in its topic tree when it unsubscribes before the tree drains (a
+    // publish and an unsubscribe in one tick lost the frames); any send drains the socket first, and an empty
+    // ping is the one send every client takes without a word.
+    this.#ws.ping();
+    this.#ws.unsubscribe(this.batch ? batchTopic(t) : t);
   }
 
   /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */

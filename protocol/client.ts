@@ -7,7 +7,7 @@
  */
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { isSiteEvent, siteEventSpec } from './catalogue.ts';
-import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, encodeFrame, type EventMeta, type Frame, SUBPROTOCOL, type WireFormat } from './codec.ts';
+import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, BATCH_SUBPROTOCOL, decodeFrame, encodeFrame, type EventMeta, type Frame, framesOf, SUBPROTOCOL, type WireFormat } from './codec.ts';
 import { CloseCode, ConnectionClosedError, ErrorCode, HubError } from './errors.ts';
 import { SeenOffsets } from './seen-offsets.ts';
 
@@ -45,6 +45,11 @@ export interface HubClientOptions {
   readonly reconnect?: Partial<BackoffOptions> | false;
   /** Acks are coalesced for this long. Default 50 ms. */
   readonly ackDelayMs?: number;
+  /**
+   * Offer `hub.opt.batch` (default true): the hub may then send several events of a topic in one message, which
+   * the client unpacks in order. False: one frame per message, as a client that predates batches gets.
+   */
+  readonly batch?: boolean;
 }
 
 const NO_WEBSOCKET = 'HubClient: no WebSocket implementation (this runtime has no global WebSocket); on Node 20 pass one: `import { WebSocket } from \'ws\'; new HubClient({ url, token, WebSocket })`';
@@ -276,6 +281,7 @@ export class HubClient {
       }
     }
     const protocols: string[] = [SUBPROTOCOL[this.#format], ACKS_SUBPROTOCOL];
+    if (this.#options.batch !== false) protocols.push(BATCH_SUBPROTOCOL);
     if (this.#token !== undefined) protocols.push(AUTH_SUBPROTOCOL_PREFIX + this.#token);
     const urls = typeof this.#options.url === 'string' ? [this.#options.url] : this.#options.url;
     // Reconnects move on to the next hub; a first connect retries its hub a few times before moving on,
@@ -355,13 +361,22 @@ export class HubClient {
   }
 
   #onMessage(raw: unknown): void {
-    let frame: Frame;
+    let frames: readonly Frame[];
     try {
-      frame = decodeFrame(raw as ArrayBuffer | string, typeof raw !== 'string');
+      frames = framesOf(decodeFrame(raw as ArrayBuffer | string, typeof raw !== 'string'));
     } catch (e) {
       this.#emit('error', { code: 100, message: `undecodable frame from hub: ${(e as Error).message}` });
       return;
     }
+    // A batch holds a topic's frames in the order the hub wrote them: handled one by one, as if each had come alone.
+    const ws = this.#ws;
+    for (const frame of frames) {
+      if (this.#ws !== ws) break; // a handler closed the connection: the rest belonged to it
+      this.#onFrame(frame);
+    }
+  }
+
+  #onFrame(frame: Frame): void {
     const [name, data, meta] = frame;
     const m = meta as (EventMeta & { ref?: unknown }) | undefined;
     if (m !== undefined && typeof m.offset === 'number' && typeof m.stream === 'string') {

@@ -11,6 +11,13 @@ export type WireFormat = 'msgpack' | 'json';
 export const SUBPROTOCOL = { msgpack: 'hub.v1.msgpack', json: 'hub.v1.json' } as const;
 /** Offered by clients that ack critical events (HubClient does): they get redelivery and durable offline delivery. */
 export const ACKS_SUBPROTOCOL = 'hub.opt.acks';
+/**
+ * Offered by clients that read batch frames (HubClient does): the hub may then send several event frames of one
+ * topic in one message, `["batch", [frame, …]]`. Clients that do not offer it get every frame as its own message.
+ */
+export const BATCH_SUBPROTOCOL = 'hub.opt.batch';
+/** The name of a batch frame: its data is a list of frames, in the order they were written. */
+export const BATCH_FRAME = 'batch';
 /** Prefix of a subprotocol entry that carries the access token (browsers cannot set headers). */
 export const AUTH_SUBPROTOCOL_PREFIX = 'hub.auth.';
 
@@ -78,6 +85,58 @@ export function decodeFrame(message: ArrayBuffer | ArrayBufferView | string, isB
     throw new FrameError(100, 'a frame is an array [name, data?, meta?] with a string name');
   }
   return value as unknown as Frame;
+}
+
+/**
+ * The frames a batch frame carries, each checked as `decodeFrame` checks a message; a frame that is not a batch
+ * is returned as the only one. Throws FrameError (code 100) for a batch whose data is not a list of frames.
+ */
+export function framesOf(frame: Frame): readonly Frame[] {
+  if (frame[0] !== BATCH_FRAME) return [frame];
+  const inner = frame[1];
+  if (!Array.isArray(inner)) throw new FrameError(100, 'a batch frame is ["batch", [frame, …]]');
+  for (const f of inner) {
+    if (!Array.isArray(f) || f.length < 1 || f.length > 3 || typeof f[0] !== 'string' || f[0] === BATCH_FRAME) throw new FrameError(100, 'a batch holds frames [name, data?, meta?] (no batches)');
+  }
+  return inner as Frame[];
+}
+
+/** `["batch", [` as msgpack: fixarray 2, fixstr "batch"; the list's header follows. */
+const BATCH_PREFIX = Uint8Array.of(0x92, 0xa5, 0x62, 0x61, 0x74, 0x63, 0x68);
+
+/**
+ * One message out of several encoded frames of one wire format, without decoding them: msgpack frames are
+ * concatenated behind an array header, JSON frames joined inside the list. The bytes of each frame are those
+ * it would have had on its own, so an event inside keeps its meta and the order is the order given.
+ */
+export function encodeBatch(format: 'msgpack', frames: readonly Uint8Array[]): Uint8Array;
+export function encodeBatch(format: 'json', frames: readonly string[]): string;
+export function encodeBatch(format: WireFormat, frames: readonly (Uint8Array | string)[]): Uint8Array | string {
+  if (format === 'json') return `["batch",[${(frames as string[]).join(',')}]]`;
+  const n = frames.length;
+  const header = n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+  let size = BATCH_PREFIX.length + header;
+  for (const f of frames as Uint8Array[]) size += f.length;
+  const out = new Uint8Array(size);
+  out.set(BATCH_PREFIX, 0);
+  let p = BATCH_PREFIX.length;
+  if (header === 1) out[p++] = 0x90 | n;
+  else if (header === 3) {
+    out[p++] = 0xdc;
+    out[p++] = n >>> 8;
+    out[p++] = n & 0xff;
+  } else {
+    out[p++] = 0xdd;
+    out[p++] = n >>> 24;
+    out[p++] = (n >>> 16) & 0xff;
+    out[p++] = (n >>> 8) & 0xff;
+    out[p++] = n & 0xff;
+  }
+  for (const f of frames as Uint8Array[]) {
+    out.set(f, p);
+    p += f.length;
+  }
+  return out;
 }
 
 /** msgpack array header of length 3: every event frame is `[name, data, meta]`. */

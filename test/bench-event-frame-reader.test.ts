@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { benchEvent } from '../bench/bench-event.ts';
 import { EventFrameReader, EventKind } from '../bench/load/event-frame-reader.ts';
-import { encodeEventFrame, encodeFrame, encodePayload } from '../protocol/codec.ts';
+import { encodeBatch, encodeEventFrame, encodeFrame, encodePayload } from '../protocol/codec.ts';
 
 describe('EventFrameReader', () => {
   const reader = new EventFrameReader();
@@ -25,6 +25,23 @@ describe('EventFrameReader', () => {
       assert.equal(reader.read(frame, 0, frame.length), true, `pad ${pad}`);
       assert.deepEqual([reader.seq, reader.offset], [5, 77], `pad ${pad}`);
     }
+  });
+
+  it('walks a batch message frame by frame, in order, skipping frames that are not bench events', () => {
+    const events = [1, 2, 3].map((seq) => encodeEventFrame('msgpack', 'task:update', encodePayload(benchEvent(4, seq, 1000 + seq, 0, 16)), { offset: 10 + seq, ts: 1, stream: 'site', epoch: 'e', site: '4' } as never) as Uint8Array);
+    const other = encodeEventFrame('msgpack', 'dashboard:update', encodePayload({ load: 1 }), { offset: 99, ts: 1, stream: 'site', epoch: 'e' }) as Uint8Array;
+    const batch = encodeBatch('msgpack', [events[0]!, other, events[1]!, events[2]!]);
+    assert.equal(reader.batch(batch, 0, batch.length), 4);
+    const seen: number[] = [];
+    let p = reader.end;
+    for (let i = 0; i < 4; i++) {
+      if (reader.read(batch, p, batch.length)) seen.push(reader.seq);
+      else reader.skipFrame(batch, p);
+      p = reader.end;
+    }
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.equal(p, batch.length, 'the last frame ends where the message does');
+    assert.equal(reader.batch(events[0]!, 0, events[0]!.length), -1, 'a lone frame is not a batch');
   });
 
   it('reads alarms, negative and float numbers, and frames without meta', () => {

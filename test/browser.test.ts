@@ -5,14 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import type { EventMeta } from '../protocol/codec.ts';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import type { HubPublisher } from '../protocol/publisher.ts';
 import { type Asset, describeWithChromium, launchChromium, PageServer } from './support/browser.ts';
+import { TestClock } from './support/test-clock.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const CLIENT_ENTRY = fileURLToPath(new URL('../protocol/client.ts', import.meta.url));
 
@@ -160,4 +162,63 @@ describeWithChromium('HubClient in a browser', () => {
     assert.deepEqual(outcome, { name: 'HubError', code: CloseCode.ForbiddenOrigin, message: 'origin not allowed' });
     await page.close();
   });
+
+  describe('with writes coalesced (HUB_WRITE_DELAY_MS on a clock the test moves)', () => {
+    const clock = new TestClock(Date.now());
+    let slow: TestHub;
+    let slowPub: HubPublisher;
+    before(async () => {
+      slow = await startTestHub({ HUB_ALLOWED_ORIGINS: pages.origin, HUB_WRITE_DELAY_MS: '1000' }, {}, { clock });
+      slowPub = await slow.publisher();
+    });
+    after(() => slow?.stop());
+
+    for (const format of ['msgpack', 'json'] as const) {
+      it(`unpacks a batch message: every event in order, with its meta (${format})`, async () => {
+        const page = await browser.newPage();
+        await page.goto(pages.origin + '/');
+        await page.waitForFunction(() => 'HubClient' in window);
+        // A WebSocket that counts the messages under HubClient, to show the events did come as one (a string:
+        // the test's own transform would name the class with a helper the page does not have).
+        await page.evaluate(`window.messages = 0; window.CountingWebSocket = class extends WebSocket {
+          constructor(url, protocols) { super(url, protocols); this.addEventListener('message', () => window.messages++); }
+        };`);
+        await page.evaluate(async (o) => {
+          const w = window as any;
+          w.received = [];
+          const client = new w.HubClient({ ...o, WebSocket: w.CountingWebSocket });
+          client.on('task:update', (data: unknown, meta: unknown) => w.received.push({ name: 'task:update', data, meta }));
+          w.client = client;
+          await client.connect();
+          await client.subscribeSite(7);
+        }, { url: slow.wsUrl, token: await slow.token({ sub: `browser-batch-${format}`, sites: [7] }), format });
+        // The site's first event (or the first after a pause) goes out at once: nothing before it says another is
+        // near. Those right behind it (the test's clock does not move) are held for the delay.
+        const taken = await eventsTaken(slow);
+        await slowPub.sendTaskUpdate(7, { id: 'lead' });
+        await page.waitForFunction(() => (window as any).received.length === 1);
+        const before = await page.evaluate(() => (window as any).messages as number);
+        const offsets: number[] = [];
+        for (let i = 0; i < 3; i++) offsets.push(await slowPub.sendTaskUpdate(7, { id: i, note: '批次' }));
+        await waitFor(async () => (await eventsTaken(slow)) >= taken + 4, { what: 'the hub taking the three events from the log' });
+        clock.advance(1000);
+        await page.waitForFunction(() => (window as any).received.length === 4);
+        const events = (await received(page)).slice(1);
+        assert.deepEqual(events.map((e) => e.meta?.offset), offsets);
+        assert.deepEqual(events.map((e) => e.data), [0, 1, 2].map((i) => ({ id: i, note: '批次' })));
+        assert.ok(events.every((e) => e.meta?.site === '7' && e.meta.stream === 'site'));
+        assert.equal((await page.evaluate(() => (window as any).messages as number)) - before, 1, 'one message carried the three events');
+        await page.close();
+      });
+    }
+  });
 });
+
+/** Events a hub has taken from the log, from its metrics (counted before they are handed to the sockets). */
+async function eventsTaken(hub: TestHub): Promise<number> {
+  const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('hub_events_total{'))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}

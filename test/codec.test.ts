@@ -8,7 +8,10 @@ import { assertProperty } from './support/property.ts';
 import { ConfigError, loadConfig } from '../hub/config.ts';
 import {
   buildAppend,
+  BATCH_FRAME,
   decodeFrame,
+  encodeBatch,
+  framesOf,
   decodePayload,
   encodeEventFrame,
   encodeFrame,
@@ -86,6 +89,41 @@ describe('encodeEventFrame', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('encodeBatch / framesOf', () => {
+  const frames = [1, 2, 300].map((offset) => ({ offset, data: { id: offset, text: '批次 ✓' } }));
+  const msgpackFrames = frames.map((f) => encodeEventFrame('msgpack', 'task:update', encodePayload(f.data), { ...meta, offset: f.offset }) as Uint8Array);
+  const jsonFrames = frames.map((f) => encodeEventFrame('json', 'task:update', encodePayload(f.data), { ...meta, offset: f.offset }) as string);
+
+  it('packs encoded frames into one ["batch", [frame, …]] message that unpacks to the same frames in order (msgpack and JSON)', () => {
+    for (const [message, isBinary] of [[encodeBatch('msgpack', msgpackFrames), true], [encodeBatch('json', jsonFrames), false]] as const) {
+      const outer = decodeFrame(message, isBinary);
+      assert.equal(outer[0], BATCH_FRAME);
+      const inner = framesOf(outer);
+      assert.deepEqual(inner.map((f) => [f[0], f[1], (f[2] as EventMeta).offset]), frames.map((f) => ['task:update', f.data, f.offset]));
+      assert.deepEqual(inner, msgpackFrames.map((f) => decodeFrame(f, true)), 'each frame as it would have been alone');
+    }
+  });
+
+  it('keeps every frame\'s bytes: a msgpack batch is the header and the frames concatenated, at every list size class', () => {
+    for (const n of [1, 15, 16, 65_535, 65_536]) {
+      const list = new Array<Uint8Array>(n).fill(msgpackFrames[0]!);
+      const message = encodeBatch('msgpack', list);
+      const inner = framesOf(decodeFrame(message, true));
+      assert.equal(inner.length, n, `${n} frames`);
+      const body = message.subarray(message.length - n * msgpackFrames[0]!.length);
+      assert.ok(Buffer.from(body).equals(Buffer.concat(list)), `${n} frames: bytes unchanged`);
+    }
+  });
+
+  it('answers a frame that is not a batch as the only one, and refuses a batch of anything but frames', () => {
+    const ping = decodeFrame(encodeFrame('msgpack', ['pong', { timestamp: 1 }]), true);
+    assert.deepEqual(framesOf(ping), [ping]);
+    for (const data of [null, 'x', [1], [[]], [[1, 2]], [['a', 1, 2, 3]], [['batch', []]]]) {
+      assert.equal(frameError(() => framesOf(['batch', data])).code, ErrorCode.BadFrame, JSON.stringify(data));
+    }
   });
 });
 

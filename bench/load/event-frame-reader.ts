@@ -18,6 +18,8 @@ const KEY_PHASE = enc.encode('phase');
 const KEY_SITE = enc.encode('siteId');
 const KEY_OFFSET = enc.encode('offset');
 const KEY_EPOCH = enc.encode('epoch');
+/** `["batch", ` in msgpack: fixarray 2, fixstr "batch" (protocol/codec.ts encodeBatch). */
+const BATCH_PREFIX = Uint8Array.of(0x92, 0xa5, 0x62, 0x61, 0x74, 0x63, 0x68);
 
 /** Big-endian float64 bytes are copied here and read back through the typed array (no DataView per frame). */
 const f64 = new Float64Array(1);
@@ -41,6 +43,8 @@ export class EventFrameReader {
   /** Where the epoch string sits in the buffer (start, byte length); -1 if absent. */
   epochStart = -1;
   epochLength = 0;
+  /** After a `read` that returned true, or `skipFrame`: where the frame ended (the next one of a batch starts). */
+  end = -1;
   #b: Uint8Array = new Uint8Array(0);
   #p = 0;
   #strStart = 0;
@@ -85,7 +89,30 @@ export class EventFrameReader {
       } else this.#skip();
     }
     if (this.#p > end) throw new FrameReadError(`frame overran its ${end - start} bytes`);
+    this.end = this.#p;
     return this.seq >= 0;
+  }
+
+  /**
+   * A batch frame `["batch", [frame, …]]` at `buf[start, end)`: the number of frames it holds, the first one
+   * starting at `this.end`; -1 for any other frame.
+   */
+  batch(buf: Uint8Array, start: number, end: number): number {
+    if (end - start < BATCH_PREFIX.length + 1) return -1;
+    for (let i = 0; i < BATCH_PREFIX.length; i++) if (buf[start + i] !== BATCH_PREFIX[i]) return -1;
+    this.#b = buf;
+    this.#p = start + BATCH_PREFIX.length;
+    const n = this.#arrayHeader();
+    this.end = this.#p;
+    return n;
+  }
+
+  /** Walks the frame at `buf[start…)` without reading it; sets `this.end`. */
+  skipFrame(buf: Uint8Array, start: number): void {
+    this.#b = buf;
+    this.#p = start;
+    this.#skip();
+    this.end = this.#p;
   }
 
   #arrayHeader(): number {

@@ -3,7 +3,7 @@
  * meta]`, token in the subprotocol list) over RawWebSocket. The uws-bare
  * baseline answers the same frames, so both targets are driven by this code.
  */
-import { decodeFrame, encodeFrame, SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX } from '../../protocol/codec.ts';
+import { AUTH_SUBPROTOCOL_PREFIX, BATCH_SUBPROTOCOL, decodeFrame, encodeFrame, SUBPROTOCOL } from '../../protocol/codec.ts';
 import { monotonicUs } from '../clock.ts';
 import { SequenceCheck, Verdict } from '../sequence-check.ts';
 import type { BenchClient, ClientContext } from './bench-client.ts';
@@ -45,7 +45,7 @@ export class HubProtocolClient implements BenchClient {
     connected.catch(() => {}); // awaited below; a failed handshake rejects it unobserved
     try {
       this.#ws = await RawWebSocket.connect(
-        { host: ctx.host, port: ctx.port, path: '/ws', protocols: [SUBPROTOCOL.msgpack, AUTH_SUBPROTOCOL_PREFIX + this.spec.token], timeoutMs: ctx.timeoutMs },
+        { host: ctx.host, port: ctx.port, path: '/ws', protocols: [SUBPROTOCOL.msgpack, BATCH_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX + this.spec.token], timeoutMs: ctx.timeoutMs },
         { onMessage: (b, s, e, bin, at) => this.#onMessage(b, s, e, bin, at), onClose: (code, reason) => this.#onClose(code, reason) },
       );
     } catch (e) {
@@ -99,12 +99,31 @@ export class HubProtocolClient implements BenchClient {
   }
 
   #onMessage(buf: Buffer, start: number, end: number, isBinary: boolean, receivedAtUs: number): void {
+    // A batch (the hub's coalesced writes): its frames in order, each walked in place like a message of its own.
+    const n = isBinary ? reader.batch(buf, start, end) : -1;
+    if (n < 0) {
+      this.#onFrame(buf, start, end, isBinary, receivedAtUs);
+      return;
+    }
+    let p = reader.end;
+    for (let i = 0; i < n && p < end; i++) {
+      p = this.#onFrame(buf, p, end, true, receivedAtUs, true);
+      if (p < 0) return;
+    }
+  }
+
+  /**
+   * One frame at `buf[start…)`, within `end`: the whole message, or (`inBatch`) one of a batch's frames.
+   * Returns where it ended, -1 if a batch cannot be walked further.
+   */
+  #onFrame(buf: Buffer, start: number, end: number, isBinary: boolean, receivedAtUs: number, inBatch = false): number {
     let isEvent = false;
     try {
       isEvent = isBinary && reader.read(buf, start, end);
     } catch (e) {
       // A frame the in-place reader cannot walk goes to the full decoder below, which says why.
       this.#ctx.error(`unreadable event frame: ${(e as Error).message}`);
+      if (inBatch) return -1;
     }
     if (isEvent) {
       const check = this.check;
@@ -122,14 +141,23 @@ export class HubProtocolClient implements BenchClient {
         this.#ctx.outages.caughtUp(o, receivedAtUs);
         this.#retry.outage = undefined;
       }
-      return;
+      return reader.end;
+    }
+    if (inBatch) {
+      try {
+        reader.skipFrame(buf, start);
+      } catch (e) {
+        this.#ctx.error(`unreadable batch frame: ${(e as Error).message}`);
+        return -1;
+      }
+      end = reader.end;
     }
     let frame: readonly unknown[];
     try {
       frame = decodeFrame(buf.subarray(start, end), isBinary);
     } catch (e) {
       this.#ctx.error(`undecodable frame: ${(e as Error).message}`);
-      return;
+      return end;
     }
     const [name, , meta] = frame;
     const ref = (meta as { ref?: unknown } | undefined)?.ref;
@@ -139,6 +167,7 @@ export class HubProtocolClient implements BenchClient {
       w.resolve(frame);
     } else if (name === 'error') this.#ctx.error(`hub error frame: ${JSON.stringify(frame[1]).slice(0, 200)}`);
     else if (name !== 'pong' && name !== 'connected') this.#ctx.otherFrames++;
+    return end;
   }
 
   #onClose(code: number, reason: string): void {

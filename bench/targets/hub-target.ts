@@ -4,6 +4,7 @@
  * of the run's own (deleted afterwards).
  */
 import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../hub/config.ts';
 import { ChildServer } from '../child-server.ts';
 import { findNatsServerPid } from '../proc-stats.ts';
 import { dropNamespace } from './nats-namespace.ts';
@@ -41,7 +42,11 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     // Bench users have one connection each, and all come from 127.0.0.1: these caps are not under test.
     HUB_MAX_CONNECTIONS_PER_USER: '1000000',
     HUB_CONNECTIONS_PER_IP_PER_SECOND: '1000000',
+    ...(opts.writeDelayMs === undefined ? {} : { HUB_WRITE_DELAY_MS: String(opts.writeDelayMs) }),
   };
+  // What the hub runs with, said in the report: the latency coalescing costs is read against it.
+  const config = loadConfig({ HUB_WRITE_DELAY_MS: process.env.HUB_WRITE_DELAY_MS, HUB_WRITE_MAX_FRAMES: process.env.HUB_WRITE_MAX_FRAMES });
+  const writeDelay = opts.writeDelayMs ?? config.writeDelayMs;
   const server = await ChildServer.start({ entry: 'hub-server.ts', env: { ...env, ...hubMallocEnv() }, nodeFlags: hubNodeFlags() });
   let producer: ChildServer | undefined;
   try {
@@ -62,7 +67,11 @@ export async function startHub(opts: TargetStartOptions): Promise<RunningTarget>
     jwtSecret,
     metricsUrl: `http://127.0.0.1:${server.port}/metrics`,
     resumes: opts.resume,
-    notes: [`namespace ${namespace}`, `hub node flags: ${hubNodeFlags().join(' ') || '(none: V8 defaults)'}, MALLOC_ARENA_MAX ${hubMallocEnv().MALLOC_ARENA_MAX ?? '(glibc default)'}`],
+    notes: [
+      `namespace ${namespace}`,
+      `hub node flags: ${hubNodeFlags().join(' ') || '(none: V8 defaults)'}, MALLOC_ARENA_MAX ${hubMallocEnv().MALLOC_ARENA_MAX ?? '(glibc default)'}`,
+      `write delay ${writeDelay} ms, at most ${config.writeMaxFrames} frames per window (HUB_WRITE_DELAY_MS, HUB_WRITE_MAX_FRAMES)`,
+    ],
     produce: (plan) => producer.produce(plan),
     async stop() {
       await Promise.allSettled([producer.stop(), server.stop()]);

@@ -34,4 +34,6 @@ export interface RunningTarget {
 export interface TargetStartOptions {
   readonly natsUrl: string;
   readonly resume: boolean;
+  /** The hub's HUB_WRITE_DELAY_MS; undefined: its default. Baselines ignore it. */
+  readonly writeDelayMs?: number;
 }

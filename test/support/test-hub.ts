@@ -28,7 +28,9 @@ export interface TestHub {
 export async function startTestHub(env: Record<string, string> = {}, overrides: Partial<HubConfig> = {}, options: { clock?: Clock } = {}): Promise<TestHub> {
   const ns = env.HUB_NAMESPACE ?? uniqueNamespace();
   const natsUrl = env.NATS_URL ?? NATS_URL;
-  const config = loadConfig({ HUB_JWT_SECRET: TEST_SECRET, ...env, HUB_NAMESPACE: ns, NATS_URL: natsUrl, HUB_PORT: '0', HUB_HOST: '127.0.0.1' }, overrides);
+  // On a clock the test moves, held frames would wait for the test to move it: no write delay unless the test sets one.
+  const writeDelay = options.clock === undefined ? {} : { HUB_WRITE_DELAY_MS: '0' };
+  const config = loadConfig({ HUB_JWT_SECRET: TEST_SECRET, ...writeDelay, ...env, HUB_NAMESPACE: ns, NATS_URL: natsUrl, HUB_PORT: '0', HUB_HOST: '127.0.0.1' }, overrides);
   const hub = await Hub.start(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), { clock: options.clock });
   const publishers: HubPublisher[] = [];
   return {
