@@ -5,6 +5,9 @@
  * that reads the stream through an ephemeral pull consumer and hands the events
  * over in packed chunks (event-chunk.ts), so parsing NATS messages, the larger
  * part of a replay's client-side work, runs beside the fold instead of before it.
+ * Deliveries come off a plain socket of the replay's own (delivery-socket.ts: a
+ * fifth of nats.js's CPU per message), or through nats.js where that cannot be
+ * (TLS, nkeys); the consumer is managed through nats.js either way.
  *
  * - Flow control by credit: the thread asks the server (pull requests of `pull`
  *   messages) for no more events than the folding thread has released room for,
@@ -27,6 +30,8 @@ export interface ReplayThreadOptions {
   readonly servers: string[];
   readonly stream: string;
   readonly filter: string;
+  /** Read deliveries off a plain socket of the thread's own when the server allows (see delivery-socket.ts); else through nats.js. */
+  readonly socket: boolean;
   /** The ephemeral consumer's name. */
   readonly consumer: string;
   /** Most events requested from the server and not yet released by the folding thread. */
@@ -86,6 +91,7 @@ class Replay implements DeliveryHandler {
       this.#jsm = await jetstreamManager(nc);
       await this.#jsm.consumers.add(o.stream, { name: o.consumer, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, filter_subject: o.filter, inactive_threshold: nanos(INACTIVE_MS) });
       try {
+        if (!o.socket) throw new Error('nats.js asked for');
         this.#socket = await DeliverySocket.open(o.servers, `replay-${o.consumer}`, this.#inbox, this);
       } catch {
         // TLS, nkeys (DeliverySocketUnsupported), a socket that would not open: nats.js reads the deliveries instead, only slower.

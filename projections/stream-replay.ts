@@ -33,6 +33,8 @@ export interface ReplaySource {
   readonly stream: string;
   /** The consumer's subject filter. */
   readonly filter: string;
+  /** How the reader thread reads deliveries: its own plain socket when it can (default), or nats.js (the fallback; for tests). */
+  readonly via?: 'socket' | 'nats.js';
 }
 
 export class StreamReplay {
@@ -80,6 +82,7 @@ export class StreamReplay {
         servers: typeof source.servers === 'string' ? source.servers.split(',').map((u) => u.trim()).filter((u) => u !== '') : [...source.servers],
         stream: source.stream,
         filter: source.filter,
+        socket: source.via !== 'nats.js',
         // Ephemeral: the server removes it if this process dies mid-replay.
         consumer: `${ns}_replay_${randomUUID().slice(0, 8)}`,
         credit: 2 * max,
