@@ -78,7 +78,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     const run: Run = { position: 0, folded: 0, events: 0 };
     const cursor: BatchCursor = { begin: async () => run.position, advance: async () => {} };
     const maxRows = o.memoryRows ?? DEFAULT_FOLD_MEMORY_ROWS;
-    let options = { viewSchema: fresh, emit: false, memory: new FoldMemory({ maxRows, deferWrites: o.inMemory !== false && projection.writeHeld !== undefined }) } as const;
+    let options = { viewSchema: fresh, emit: false, memory: new FoldMemory({ maxRows, deferWrites: o.inMemory !== false && maxRows > 0 && projection.writeHeld !== undefined }) } as const;
     const follow: Follow = { db, schema, projection, applier, cursor, run, log, started };
 
     let writeHeldMs = 0;
