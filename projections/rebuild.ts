@@ -62,6 +62,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
   if (lock === undefined) throw new RebuildError(`a rebuild of ${projection.name} is already running`);
   const fresh = `${schema}_rebuild_${projection.name}`.slice(0, 63);
   let replay: StreamReplay | undefined;
+  let tables: Promise<void> | undefined;
   try {
     const jsm = await jetstreamManager(o.nc);
     const stream = streamName(namespace, 'site');
@@ -69,10 +70,12 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     if (info.state.first_seq > 1 && info.state.messages > 0 && o.force !== true) {
       throw new RebuildError(`the stream ${stream} starts at ${info.state.first_seq}: earlier events aged out, so a rebuild cannot reproduce the view (pass --force to rebuild from what is left)`);
     }
-    await createTables(db, schema, fresh, projection.tables);
-    const setupMs = performance.now() - started;
+    // The fresh tables are made while the replay opens and the fold begins: they are first needed at the first write.
+    tables = createTables(db, schema, fresh, projection.tables);
+    tables.catch(() => {});
     const openReplay = () => StreamReplay.open({ servers: o.servers, stream, filter: projection.filter(namespace) }, namespace, o.batchSize);
     replay = await openReplay();
+    const setupMs = performance.now() - started;
     const applier = new BatchApplier(db, schema, projection, calendarDay(o.timeZone));
     // The rebuild's position lives in memory: a failed rebuild starts over, the live view untouched.
     const run: Run = { position: 0, folded: 0, events: 0 };
@@ -84,19 +87,20 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     let writeHeldMs = 0;
     if (options.memory.defersWrites) {
       try {
-        writeHeldMs = await followInMemory(follow, replay, options);
+        writeHeldMs = await followInMemory(follow, replay, options, tables);
       } catch (e) {
         if (!(e instanceof HeldRowsRefused)) throw e;
         // Which event the database refused is unknown: fold again batch by batch, which finds and dead-letters it.
         log.warn({ projection: projection.name, err: e.message }, 'rebuild: the database refused the rows folded in memory; folding again batch by batch');
         await replay.close();
         replay = undefined;
-        await createTables(db, schema, fresh, projection.tables);
+        await (tables = createTables(db, schema, fresh, projection.tables));
         replay = await openReplay();
         Object.assign(run, { position: 0, folded: 0, events: 0 });
         options = { viewSchema: fresh, emit: false, memory: new FoldMemory({ maxRows }) };
       }
     }
+    await tables;
     await followByBatches(follow, replay, options);
 
     const followedMs = performance.now() - started;
@@ -123,6 +127,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     log.info({ projection: projection.name, events, lastSeq, ms: Math.round(ms), eventsPerSecond: Math.round(events / (ms / 1000)), ...phases }, 'rebuild swapped in');
     return { projection: projection.name, events, lastSeq, ms };
   } catch (e) {
+    await tables?.catch(() => {});
     await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db).catch(() => {});
     throw e;
   } finally {
@@ -159,7 +164,7 @@ interface Follow {
  * a time, so they die young. Past the memory's bound, what is held is written and
  * the rebuild goes on batch by batch from there. Returns how long the write took.
  */
-async function followInMemory(f: Follow, replay: StreamReplay, options: ApplyOptions & { readonly memory: FoldMemory }): Promise<number> {
+async function followInMemory(f: Follow, replay: StreamReplay, options: ApplyOptions & { readonly memory: FoldMemory }, tables: Promise<void>): Promise<number> {
   const { run, applier, projection, log, started } = f;
   const rejected: FoldedBatch['rejected'] = [];
   let target = await liveCheckpoint(f.db, f.schema, projection.name);
@@ -187,6 +192,7 @@ async function followInMemory(f: Follow, replay: StreamReplay, options: ApplyOpt
       log.info({ projection: projection.name, position: run.folded, target, eventsPerSecond: Math.round(run.events / ((lastLog - started) / 1000)) }, 'rebuilding');
     }
   }
+  await tables;
   const t0 = performance.now();
   await applier.writeHeld(options.memory, run.position, run.folded, rejected, f.cursor, options);
   run.position = run.folded;

@@ -101,10 +101,12 @@ export class StreamReplay {
 
   /**
    * Up to `max` events at or below `target`, in order; empty when there are none to come.
-   * `wait: 'any'` takes what has arrived as soon as there is one, instead of waiting for `max`.
+   * `wait: 'any'` takes what has arrived, as soon as there is one, up to a chunk's worth
+   * (`CHUNK`): a fold that keeps up takes events young, and they die young.
    */
   async take(target: number, wait: 'full' | 'any' = 'full'): Promise<LogEvent[]> {
     const enough = wait === 'full' ? this.#max : 1;
+    const most = wait === 'full' ? this.#max : Math.min(this.#max, CHUNK);
     // Held events are in log order: all of them count while the last one received is at or below the target.
     while (this.#lastSeq < target && this.#waiting < enough) {
       if (this.#failure !== undefined) throw this.#failure;
@@ -114,10 +116,10 @@ export class StreamReplay {
       if (this.#lastSeq === received) break;
     }
     const batch: LogEvent[] = [];
-    while (batch.length < this.#max && this.#head < this.#chunks.length) {
+    while (batch.length < most && this.#head < this.#chunks.length) {
       const chunk = this.#chunks[this.#head]!;
       let end = this.#offset;
-      const limit = Math.min(chunk.count, end + this.#max - batch.length);
+      const limit = Math.min(chunk.count, end + most - batch.length);
       while (end < limit && seqAt(chunk, end) <= target) end++;
       this.#reader.readRange(chunk, this.#offset, end, batch);
       this.#waiting -= end - this.#offset;
