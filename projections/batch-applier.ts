@@ -11,7 +11,9 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { describeError, isDataError } from './db-errors.ts';
 import type { LogEvent } from './log-event.ts';
+import type { ProjectionDatabase } from './database.ts';
 import type { FoldMemory } from './fold-memory.ts';
+import { copyStatement, copyText } from './pg-copy.ts';
 import { type FoldContext, FoldNeedsDatabase, type Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
 import { type PreparedWrite, prepareInsert, prepareUpsert } from './upsert.ts';
@@ -74,8 +76,14 @@ export class BatchApplier {
   readonly #schema: string;
   readonly #projection: Projection;
   readonly #dayOf: (ts: number) => string;
+  readonly #copy: ProjectionDatabase['copyFrom'];
 
-  constructor(db: Kysely<ProjectionTables>, schema: string, projection: Projection, dayOf: (ts: number) => string) {
+  /**
+   * `copy`: a database's `COPY ... FROM STDIN` (`ProjectionDatabase.copyFrom`), for the
+   * rows a rebuild held in memory; without it they go in as inserts.
+   */
+  constructor(db: Kysely<ProjectionTables>, schema: string, projection: Projection, dayOf: (ts: number) => string, copy?: ProjectionDatabase['copyFrom']) {
+    this.#copy = copy;
     this.#db = db;
     this.#schema = schema;
     this.#projection = projection;
@@ -156,18 +164,28 @@ export class BatchApplier {
    * `HeldRowsRefused`, and the caller folds again batch by batch.
    */
   async writeHeld(memory: FoldMemory, from: number, to: number, rejected: FoldedBatch['rejected'], cursor: BatchCursor, options: ApplyOptions): Promise<void> {
-    const parts: Array<() => PreparedWrite> = [];
+    // Each part is serialized when its turn comes, and runs in a transaction of its own.
+    const parts: Array<() => Promise<void>> = [];
+    const copy = this.#copy;
     this.#projection.writeHeld?.(memory, (table, rows) => {
-      for (let i = 0; i < rows.length; i += WRITE_PART_ROWS) parts.push(() => prepareInsert(table, rows.slice(i, i + WRITE_PART_ROWS)));
+      for (let i = 0; i < rows.length; i += WRITE_PART_ROWS) {
+        const part = rows.slice(i, i + WRITE_PART_ROWS);
+        if (copy !== undefined) {
+          const { statement, columns } = copyStatement(options.viewSchema, table);
+          parts.push(() => copy(statement, copyText(part, columns)));
+        } else {
+          parts.push(() => {
+            const write = prepareInsert(table, part);
+            return this.#db.transaction().execute(async (trx) => {
+              await relaxCommit(trx);
+              await write(trx.withSchema(options.viewSchema));
+            });
+          });
+        }
+      }
     });
     const writer = async () => {
-      for (let part = parts.shift(); part !== undefined; part = parts.shift()) {
-        const write = part();
-        await this.#db.transaction().execute(async (trx) => {
-          await relaxCommit(trx);
-          await write(trx.withSchema(options.viewSchema));
-        });
-      }
+      for (let part = parts.shift(); part !== undefined; part = parts.shift()) await part();
     };
     try {
       // Settled all before judging: a part still running must not outlive the rebuild's failure.

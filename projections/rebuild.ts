@@ -8,6 +8,12 @@
  * worker's next batch waits), folds up to it, and moves the tables. So the swap
  * changes no position, and no side effect (low-stock alarm) is appended twice:
  * the live worker already appended every one up to there.
+ *
+ * Up to the live checkpoint it folds in memory and writes each row once
+ * (`followInMemory`); batch by batch as the live worker does (`followByBatches`)
+ * past the memory's bound, for a projection without `writeHeld`, or when the
+ * database refuses the held rows (folded again from the start, which finds the
+ * event at fault and dead-letters it).
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -76,7 +82,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     const openReplay = () => StreamReplay.open({ servers: o.servers, stream, filter: projection.filter(namespace) }, namespace, o.batchSize);
     replay = await openReplay();
     const setupMs = performance.now() - started;
-    const applier = new BatchApplier(db, schema, projection, calendarDay(o.timeZone));
+    const applier = new BatchApplier(db, schema, projection, calendarDay(o.timeZone), database.copyFrom);
     // The rebuild's position lives in memory: a failed rebuild starts over, the live view untouched.
     const run: Run = { position: 0, folded: 0, events: 0 };
     const cursor: BatchCursor = { begin: async () => run.position, advance: async () => {} };
