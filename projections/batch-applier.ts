@@ -155,9 +155,9 @@ export class BatchApplier {
    * Writes every row a fold memory that deferred its writes holds into tables that
    * hold none of them yet (a rebuild's fresh ones), then, in one transaction, the
    * dead letters of what was folded into it and the position, moved from `from` to
-   * `to`. The rows go in parts of `WRITE_PART_ROWS`, `WRITE_PARALLEL` transactions at
-   * once: the next part is serialized while Postgres inserts the ones before, on
-   * both cores. They are not atomic with each other, which the fresh tables allow:
+   * `to`. The rows go in parts of `WRITE_PART_ROWS` (with COPY when the database has
+   * it, else inserts), `WRITE_PARALLEL` transactions at once: the next part is
+   * serialized while Postgres loads the ones before, on both cores. They are not atomic with each other, which the fresh tables allow:
    * nobody reads them before the swap, and a failed rebuild drops or refolds them.
    * The fold must not run until this resolves (parts are serialized as they go).
    * If the database refuses the data, which event caused it is unknown:
