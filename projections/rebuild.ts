@@ -127,8 +127,9 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
     await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db);
     const ms = performance.now() - started;
     const { events } = run;
-    // Where the time went: fresh tables, folding while following the live view (writing the rows held in memory
-    // included), the locked last stretch and swap, cleanup.
+    // Where the time went: setup (the lock, the stream's check, the replay's open; the fresh tables are made
+    // meanwhile), folding while following the live view (writing the rows held in memory included), the locked
+    // last stretch and swap, cleanup.
     const phases = { setupMs: Math.round(setupMs), followMs: Math.round(followedMs - setupMs), writeHeldMs: Math.round(writeHeldMs), swapMs: Math.round(swappedMs - followedMs), cleanupMs: Math.round(ms - swappedMs) };
     log.info({ projection: projection.name, events, lastSeq, ms: Math.round(ms), eventsPerSecond: Math.round(events / (ms / 1000)), ...phases }, 'rebuild swapped in');
     return { projection: projection.name, events, lastSeq, ms };
