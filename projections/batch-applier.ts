@@ -11,10 +11,16 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { describeError, isDataError } from './db-errors.ts';
 import type { LogEvent } from './log-event.ts';
+import type { ProjectionDatabase } from './database.ts';
 import type { FoldMemory } from './fold-memory.ts';
+import { copyStatement, copyText } from './pg-copy.ts';
 import { type FoldContext, FoldNeedsDatabase, type Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
-import { type PreparedWrite, prepareUpsert } from './upsert.ts';
+import { type PreparedWrite, prepareInsert, prepareUpsert } from './upsert.ts';
+
+/** Rows per insert when a rebuild writes the rows it held in memory, and transactions at once (Postgres then uses both cores). */
+const WRITE_PART_ROWS = 5000;
+const WRITE_PARALLEL = 2;
 
 /** Where a batch starts and what it moves: the live checkpoint, or a rebuild's position. */
 export interface BatchCursor {
@@ -70,8 +76,14 @@ export class BatchApplier {
   readonly #schema: string;
   readonly #projection: Projection;
   readonly #dayOf: (ts: number) => string;
+  readonly #copy: ProjectionDatabase['copyFrom'];
 
-  constructor(db: Kysely<ProjectionTables>, schema: string, projection: Projection, dayOf: (ts: number) => string) {
+  /**
+   * `copy`: a database's `COPY ... FROM STDIN` (`ProjectionDatabase.copyFrom`), for the
+   * rows a rebuild held in memory; without it they go in as inserts.
+   */
+  constructor(db: Kysely<ProjectionTables>, schema: string, projection: Projection, dayOf: (ts: number) => string, copy?: ProjectionDatabase['copyFrom']) {
+    this.#copy = copy;
     this.#db = db;
     this.#schema = schema;
     this.#projection = projection;
@@ -139,6 +151,60 @@ export class BatchApplier {
     }
   }
 
+  /**
+   * Writes every row a fold memory that deferred its writes holds into tables that
+   * hold none of them yet (a rebuild's fresh ones), then, in one transaction, the
+   * dead letters of what was folded into it and the position, moved from `from` to
+   * `to`. The rows go in parts of `WRITE_PART_ROWS` (with COPY when the database has
+   * it, else inserts), `WRITE_PARALLEL` transactions at once: the next part is
+   * serialized while Postgres loads the ones before, on both cores. They are not atomic with each other, which the fresh tables allow:
+   * nobody reads them before the swap, and a failed rebuild drops or refolds them.
+   * The fold must not run until this resolves (parts are serialized as they go).
+   * If the database refuses the data, which event caused it is unknown:
+   * `HeldRowsRefused`, and the caller folds again batch by batch.
+   */
+  async writeHeld(memory: FoldMemory, from: number, to: number, rejected: FoldedBatch['rejected'], cursor: BatchCursor, options: ApplyOptions): Promise<void> {
+    // Each part is serialized when its turn comes, and runs in a transaction of its own.
+    const parts: Array<() => Promise<void>> = [];
+    const copy = this.#copy;
+    this.#projection.writeHeld?.(memory, (table, rows) => {
+      for (let i = 0; i < rows.length; i += WRITE_PART_ROWS) {
+        const part = rows.slice(i, i + WRITE_PART_ROWS);
+        if (copy !== undefined) {
+          const { statement, columns } = copyStatement(options.viewSchema, table);
+          parts.push(() => copy(statement, copyText(part, columns)));
+        } else {
+          parts.push(() => {
+            const write = prepareInsert(table, part);
+            return this.#db.transaction().execute(async (trx) => {
+              await relaxCommit(trx);
+              await write(trx.withSchema(options.viewSchema));
+            });
+          });
+        }
+      }
+    });
+    const writer = async () => {
+      for (let part = parts.shift(); part !== undefined; part = parts.shift()) await part();
+    };
+    try {
+      // Settled all before judging: a part still running must not outlive the rebuild's failure.
+      const results = await Promise.allSettled(Array.from({ length: WRITE_PARALLEL }, writer));
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+      await this.#db.transaction().execute(async (trx) => {
+        await relaxCommit(trx);
+        const at = await cursor.begin(trx);
+        if (at !== from) throw new Error(`the position moved from ${from} to ${at} while folding in memory`);
+        await this.#deadLetters(trx, rejected);
+        await cursor.advance(trx, to);
+      });
+    } catch (e) {
+      parts.length = 0;
+      memory.invalidate();
+      throw isDataError(e) ? new HeldRowsRefused(`the database refused the rows folded in memory: ${describeError(e)}`, { cause: e }) : e;
+    }
+  }
+
   async #fold(events: readonly LogEvent[], from: number, options: ApplyOptions, views: Transaction<ProjectionTables> | undefined): Promise<FoldedBatch> {
     const fresh = events.filter((e) => e.seq > from);
     const folded: FoldedBatch = { from, events: fresh, writes: [], rejected: [], outbox: [], sites: new Set() };
@@ -170,13 +236,7 @@ export class BatchApplier {
     for (const write of folded.writes) await write(views);
     const { rejected, outbox } = folded;
     const shared = trx.withSchema(this.#schema);
-    if (rejected.length > 0) {
-      await shared
-        .insertInto('projection_dead_letters')
-        .values(rejected.map(({ event, error }) => deadLetterRow(this.#projection.name, event, error)))
-        .onConflict((oc) => oc.columns(['projection', 'seq']).doNothing())
-        .execute();
-    }
+    await this.#deadLetters(trx, rejected);
     if (outbox.length > 0) {
       await shared
         .insertInto('projection_outbox')
@@ -187,6 +247,16 @@ export class BatchApplier {
     await cursor.advance(trx, last.seq);
     await options.beforeCommit?.(last.seq);
     return { lastSeq: last.seq, applied: folded.events.length, rejected: rejected.map(({ event, error }) => ({ seq: event.seq, subject: event.subject, error })), appended: outbox.length, sites: folded.sites };
+  }
+
+  async #deadLetters(trx: Transaction<ProjectionTables>, rejected: FoldedBatch['rejected']): Promise<void> {
+    if (rejected.length === 0) return;
+    await trx
+      .withSchema(this.#schema)
+      .insertInto('projection_dead_letters')
+      .values(rejected.map(({ event, error }) => deadLetterRow(this.#projection.name, event, error)))
+      .onConflict((oc) => oc.columns(['projection', 'seq']).doNothing())
+      .execute();
   }
 
   async #deadLetter(event: LogEvent, error: string, cursor: BatchCursor): Promise<AppliedBatch> {
@@ -216,6 +286,11 @@ async function relaxCommit(trx: Transaction<ProjectionTables>): Promise<void> {
 
 function deadLetterRow(projection: string, event: LogEvent, error: string) {
   return { projection, seq: event.seq, subject: event.subject, event: event.name ?? null, error, payload: Buffer.from(event.payload) };
+}
+
+/** The rows a fold held in memory were refused as a whole; see `BatchApplier.writeHeld`. */
+export class HeldRowsRefused extends Error {
+  override readonly name = 'HeldRowsRefused';
 }
 
 function merge(a: AppliedBatch, b: AppliedBatch): AppliedBatch {

@@ -5,6 +5,7 @@
  */
 import { type Env, EnvSettings } from '../protocol/env-settings.ts';
 import { isValidNamespace } from '../protocol/subjects.ts';
+import { DEFAULT_FOLD_MEMORY_ROWS } from './fold-memory.ts';
 
 export interface ProjectionsConfig {
   readonly namespace: string;
@@ -19,6 +20,8 @@ export interface ProjectionsConfig {
   readonly batchSize: number;
   /** Events a rebuild folds per transaction: larger, since it replays a backlog. */
   readonly rebuildBatchSize: number;
+  /** Most rows a rebuild's fold holds in memory, written once at the end; past it, the rebuild goes on batch by batch. */
+  readonly rebuildMemoryRows: number;
   /** IANA time zone whose calendar day "today's production" means. */
   readonly timeZone: string;
   /** Least time between two `dashboard:update` pushes of one site. */
@@ -57,6 +60,7 @@ export function loadProjectionsConfig(env: Env = process.env, overrides: Partial
     schema,
     batchSize: settings.int('PROJECTIONS_BATCH_SIZE', 10_000, 1, 100_000),
     rebuildBatchSize: settings.int('PROJECTIONS_REBUILD_BATCH_SIZE', 50_000, 1, 200_000),
+    rebuildMemoryRows: settings.int('PROJECTIONS_REBUILD_MEMORY_ROWS', DEFAULT_FOLD_MEMORY_ROWS, 0, 100_000_000),
     timeZone,
     pushIntervalMs: settings.int('PROJECTIONS_PUSH_INTERVAL_MS', 500, 50, 3_600_000),
     ackWaitMs: settings.int('PROJECTIONS_ACK_WAIT_MS', 60_000, 1000, 3_600_000),

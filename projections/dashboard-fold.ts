@@ -49,13 +49,14 @@ export class DashboardFold {
   readonly changedEntities = new Set<string>();
   readonly changedCounts = new Set<string>();
   readonly changedProduction = new Set<string>();
+  readonly changedSites = new Set<string>();
 
   /** Starts a batch with what it holds: only rows this batch changes are written. */
   startBatch(): void {
     this.changedEntities.clear();
     this.changedCounts.clear();
     this.changedProduction.clear();
-    this.sites.clear();
+    this.changedSites.clear();
   }
 
   get rows(): number {
@@ -159,37 +160,46 @@ export class DashboardFold {
       row.last_seq = event.seq;
       row.last_event_at = new Date(event.ts);
     }
+    this.changedSites.add(site);
   }
 
   /**
-   * The entity's new row: `cur`'s fields (or a fresh row's) with the new status and
-   * change position, for the caller to complete. Built as one literal, so every row
-   * has the same shape (a spread per event cost more than the rest of the fold).
+   * The entity's new row: `cur` changed in place (writes are serialized when queued, so
+   * nothing else holds it unchanged; a rebuild holding every row in memory then makes
+   * no garbage per change), or a fresh row, with the new status and change position,
+   * for the caller to complete. A fresh row is built as one literal, so every row has
+   * the same shape (a spread per event cost more than the rest of the fold).
    */
   #setEntity(key: string, event: LogEvent, kind: string, id: string, cur: DashboardEntity | undefined, status: string): DashboardEntity {
+    this.changedEntities.add(key);
+    if (cur !== undefined) {
+      cur.status = status;
+      cur.changed_seq = event.seq;
+      cur.changed_at = new Date(event.ts);
+      return cur;
+    }
     const row: DashboardEntity = {
       site_id: event.siteId,
       kind,
       entity_id: id,
       status,
-      level: cur?.level ?? null,
-      title: cur?.title ?? null,
-      day: cur?.day ?? null,
-      volume: cur?.volume ?? null,
-      first_seq: cur?.first_seq ?? event.seq,
+      level: null,
+      title: null,
+      day: null,
+      volume: null,
+      first_seq: event.seq,
       changed_seq: event.seq,
       changed_at: new Date(event.ts),
     };
     this.entities.set(key, row);
-    this.changedEntities.add(key);
     return row;
   }
 
   #count(site: string, kind: string, status: string, delta: number): void {
     const key = countKey(site, kind, status);
-    const row = this.counts.get(key) ?? { site_id: site, kind, status, n: 0 };
+    let row = this.counts.get(key);
+    if (row === undefined) this.counts.set(key, (row = { site_id: site, kind, status, n: 0 }));
     row.n += delta;
-    this.counts.set(key, row);
     this.changedCounts.add(key);
   }
 

@@ -8,6 +8,7 @@
 import { decodePayload } from '../protocol/codec.ts';
 import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts';
 import { type CountRow, DashboardFold, entityKey, Kind, type ProductionRow, countKey, productionKey } from './dashboard-fold.ts';
+import type { FoldMemory } from './fold-memory.ts';
 import type { LogEvent } from './log-event.ts';
 import type { FoldContext, Projection } from './projection.ts';
 import { selectByKeys } from './upsert.ts';
@@ -50,8 +51,18 @@ export class DashboardProjection implements Projection {
       for (const { event, domain } of parsed) fold.apply(event, domain, ctx.dayOf);
     }
     ctx.memory?.holds(fold.rows);
-    this.#save(ctx, fold);
-    for (const site of fold.sites.keys()) ctx.touched(site);
+    // A rebuild deferring its writes writes every held row once, at the end (writeHeld).
+    if (ctx.memory?.defersWrites !== true) this.#save(ctx, fold);
+    for (const site of fold.changedSites) ctx.touched(site);
+  }
+
+  writeHeld(memory: FoldMemory, write: FoldContext['write']): void {
+    const fold = memory.get<DashboardFold>(this.name);
+    if (fold === undefined) return;
+    write('dashboard_entities', [...fold.entities.values()], ['site_id', 'kind', 'entity_id']);
+    write('dashboard_counts', [...fold.counts.values()], ['site_id', 'kind', 'status']);
+    write('dashboard_production', [...fold.production.values()], ['site_id', 'day', 'status']);
+    write('dashboard_sites', [...fold.sites.values()], ['site_id']);
   }
 
   /** Loads every row the batch can touch, so the fold sees absent rows as truly absent. */
@@ -83,7 +94,7 @@ export class DashboardProjection implements Projection {
     ctx.write('dashboard_entities', pick(fold.entities, fold.changedEntities), ['site_id', 'kind', 'entity_id']);
     ctx.write('dashboard_counts', pick<CountRow>(fold.counts, fold.changedCounts), ['site_id', 'kind', 'status']);
     ctx.write('dashboard_production', pick<ProductionRow>(fold.production, fold.changedProduction), ['site_id', 'day', 'status']);
-    ctx.write('dashboard_sites', [...fold.sites.values()], ['site_id']);
+    ctx.write('dashboard_sites', pick(fold.sites, fold.changedSites), ['site_id']);
   }
 }
 

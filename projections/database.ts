@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { claimPglite, LOCK_FILE, pglitePath } from './embedded-lock.ts';
+import { copyFrom } from './pg-copy.ts';
 import { PgAdvisoryLocks } from './pg-advisory-locks.ts';
 import type { ProjectionTables } from './tables.ts';
 import { LocalLocks, type WorkerLocks } from './worker-lock.ts';
@@ -21,6 +22,12 @@ export interface ProjectionDatabase {
   /** Where the embedded database lives, or the Postgres URL without its password. */
   readonly location: string;
   readonly locks: WorkerLocks;
+  /**
+   * Runs a `COPY ... FROM STDIN` with `data` (text format) in a transaction of its
+   * own, without waiting for the WAL flush (see batch-applier.ts). Postgres only:
+   * PGlite has no copy protocol here, and bulk writes go in as inserts.
+   */
+  readonly copyFrom?: (statement: string, data: string) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,7 +50,24 @@ export function openPostgres(databaseUrl: string): ProjectionDatabase {
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<ProjectionTables>({ dialect: new PostgresDialect({ pool }) });
-  return { db, kind: 'postgres', location: redact(databaseUrl), locks: new PgAdvisoryLocks(databaseUrl), close: () => db.destroy() };
+  const copy = async (statement: string, data: string): Promise<void> => {
+    const client = await pool.connect();
+    let failure: Error | undefined;
+    try {
+      await client.query('begin');
+      await client.query('set local synchronous_commit = off');
+      await copyFrom(client, statement, data);
+      await client.query('commit');
+    } catch (e) {
+      failure = e as Error;
+      await client.query('rollback').catch(() => {});
+      throw e;
+    } finally {
+      // A client whose connection failed is not given back to the pool.
+      client.release(failure !== undefined && !('code' in failure) ? failure : undefined);
+    }
+  };
+  return { db, kind: 'postgres', location: redact(databaseUrl), locks: new PgAdvisoryLocks(databaseUrl), copyFrom: copy, close: () => db.destroy() };
 }
 
 /** PGlite keeps its files under `dir`; a pid file keeps a second process from opening them. */

@@ -34,7 +34,8 @@ export class EventChunkWriter {
     return this.#count;
   }
 
-  add(seq: number, ts: number, subject: string, payload: Uint8Array): void {
+  /** Packs an event; its payload is `payload[start, end)` (the whole of it by default), copied. */
+  add(seq: number, ts: number, subject: string, payload: Uint8Array, start = 0, end = payload.length): void {
     let index = this.#known.get(subject);
     if (index === undefined) {
       index = this.#known.size;
@@ -42,9 +43,10 @@ export class EventChunkWriter {
       this.#subjects.push(subject);
     }
     if ((this.#count + 1) * FIELDS > this.#meta.length) this.#meta = grown(this.#meta, this.#meta.length * 2);
-    if (this.#used + payload.length > this.#bytes.length) this.#bytes = grown(this.#bytes, Math.max(this.#bytes.length * 2, this.#used + payload.length));
-    this.#bytes.set(payload, this.#used);
-    this.#used += payload.length;
+    const length = end - start;
+    if (this.#used + length > this.#bytes.length) this.#bytes = grown(this.#bytes, Math.max(this.#bytes.length * 2, this.#used + length));
+    this.#bytes.set(start === 0 && end === payload.length ? payload : payload.subarray(start, end), this.#used);
+    this.#used += length;
     const at = this.#count * FIELDS;
     this.#meta[at] = seq;
     this.#meta[at + 1] = ts;
@@ -76,16 +78,36 @@ export class EventChunkReader {
 
   /** Appends the chunk's events to `out`, in order. */
   read(chunk: EventChunk, out: LogEvent[]): void {
+    this.accept(chunk);
+    this.readRange(chunk, 0, chunk.count, out);
+  }
+
+  /** Takes in the subjects a chunk names: every chunk, in the order they came, before any of its events is read. */
+  accept(chunk: EventChunk): void {
     for (const s of chunk.subjects) this.#subjects.push(this.#describe(s));
+  }
+
+  /**
+   * Appends events `from` to `to` (exclusive) of an accepted chunk to `out`. A chunk
+   * waiting to be read is two buffers outside the JavaScript heap; its events are
+   * made as they are read, so they die young instead of being copied by every
+   * garbage collection while they wait.
+   */
+  readRange(chunk: EventChunk, from: number, to: number, out: LogEvent[]): void {
     const { meta, bytes } = chunk;
-    let start = 0;
-    for (let i = 0; i < chunk.count; i++) {
+    let start = from === 0 ? 0 : meta[(from - 1) * FIELDS + 3]!;
+    for (let i = from; i < to; i++) {
       const at = i * FIELDS;
       const end = meta[at + 3]!;
       out.push(new PackedLogEvent(meta[at]!, meta[at + 1]!, this.#subjects[meta[at + 2]!]!, bytes, start, end));
       start = end;
     }
   }
+}
+
+/** Stream sequence of a chunk's `i`th event. */
+export function seqAt(chunk: EventChunk, i: number): number {
+  return chunk.meta[i * FIELDS]!;
 }
 
 /** A log event over a chunk's bytes: the payload view is made only when a fold asks for it. */

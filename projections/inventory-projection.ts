@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../protocol/codec.ts';
 import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts';
+import type { FoldMemory } from './fold-memory.ts';
 import type { LogEvent } from './log-event.ts';
 import type { FoldContext, Projection } from './projection.ts';
 import type { InventoryItem } from './tables.ts';
@@ -57,9 +58,15 @@ export class InventoryProjection implements Projection {
       items.set(key, applyMovement(ctx, event, move, items.get(key)));
       changed.add(key);
     }
-    ctx.write('inventory_items', [...changed].map((k) => items.get(k)!), ['site_id', 'material_id']);
+    // A rebuild deferring its writes writes every held row once, at the end (writeHeld).
+    if (ctx.memory?.defersWrites !== true) ctx.write('inventory_items', [...changed].map((k) => items.get(k)!), ['site_id', 'material_id']);
     ctx.memory?.holds(items.size);
     for (const site of new Set(moves.map((m) => m.event.siteId))) ctx.touched(site);
+  }
+
+  writeHeld(memory: FoldMemory, write: FoldContext['write']): void {
+    const items = memory.get<Map<string, InventoryItem>>(this.name);
+    if (items !== undefined) write('inventory_items', [...items.values()], ['site_id', 'material_id']);
   }
 }
 

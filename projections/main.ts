@@ -101,7 +101,7 @@ async function rebuild(config: ProjectionsConfig, log: Logger, name: string, for
     try {
       await migrateToLatest(database.db, config.schema);
       const projection = allProjections().find((p) => p.name === name)!;
-      return await rebuildProjection({ database, schema: config.schema, nc, servers: config.natsUrl, namespace: config.namespace, projection, batchSize: config.rebuildBatchSize, timeZone: config.timeZone, log, force });
+      return await rebuildProjection({ database, schema: config.schema, nc, servers: config.natsUrl, namespace: config.namespace, projection, batchSize: config.rebuildBatchSize, memoryRows: config.rebuildMemoryRows, timeZone: config.timeZone, log, force });
     } finally {
       await database.close();
     }

@@ -92,8 +92,8 @@ export class ProjectionRunner {
     await this.ready;
     const projection = allProjections().find((p) => p.name === name);
     if (projection === undefined) throw new Error(`no projection named ${JSON.stringify(name)} (known: ${allProjections().map((p) => p.name).join(', ')})`);
-    const { schema, namespace, rebuildBatchSize, timeZone } = this.config;
-    return rebuildProjection({ database: this.database, schema, nc: this.#nc!, servers: this.config.natsUrl, namespace, projection, batchSize: rebuildBatchSize, timeZone, log: this.#log, force: options.force });
+    const { schema, namespace, rebuildBatchSize, rebuildMemoryRows, timeZone } = this.config;
+    return rebuildProjection({ database: this.database, schema, nc: this.#nc!, servers: this.config.natsUrl, namespace, projection, batchSize: rebuildBatchSize, memoryRows: rebuildMemoryRows, timeZone, log: this.#log, force: options.force });
   }
 
   async stop(): Promise<void> {

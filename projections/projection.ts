@@ -49,6 +49,13 @@ export interface Projection {
   /** The consumer's subject filter (nats-server 2.9: exactly one per consumer). */
   filter(ns: string): string;
   fold(ctx: FoldContext): Promise<void>;
+  /**
+   * Queues every row `memory` holds, through `write`: a rebuild whose folds deferred
+   * their writes (`FoldMemory.defersWrites`) writes each row once, at the end,
+   * instead of the changed rows of every batch. A projection without it is
+   * rebuilt batch by batch.
+   */
+  writeHeld?(memory: FoldMemory, write: FoldContext['write']): void;
 }
 
 /** A fold run ahead of its transaction reached for the database. */

@@ -5,6 +5,9 @@
  * that reads the stream through an ephemeral pull consumer and hands the events
  * over in packed chunks (event-chunk.ts), so parsing NATS messages, the larger
  * part of a replay's client-side work, runs beside the fold instead of before it.
+ * Deliveries come off a plain socket of the replay's own (delivery-socket.ts: a
+ * fifth of nats.js's CPU per message), or through nats.js where that cannot be
+ * (TLS, nkeys); the consumer is managed through nats.js either way.
  *
  * - Flow control by credit: the thread asks the server (pull requests of `pull`
  *   messages) for no more events than the folding thread has released room for,
@@ -20,12 +23,15 @@ import { AckPolicy, DeliverPolicy, JetStreamApiError, type JetStreamManager, jet
 import { createInbox, type Msg, nanos, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { parseAckSubject } from './ack-subject.ts';
+import { type DeliveryHandler, DeliverySocket } from './delivery-socket.ts';
 import { type EventChunk, EventChunkWriter } from './event-chunk.ts';
 
 export interface ReplayThreadOptions {
   readonly servers: string[];
   readonly stream: string;
   readonly filter: string;
+  /** Read deliveries off a plain socket of the thread's own when the server allows (see delivery-socket.ts); else through nats.js. */
+  readonly socket: boolean;
   /** The ephemeral consumer's name. */
   readonly consumer: string;
   /** Most events requested from the server and not yet released by the folding thread. */
@@ -56,11 +62,12 @@ const SILENCE_CHECK_MS = 2000;
 const port = parentPort!;
 const post = (message: FromReplayThread, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
 
-class Replay {
+class Replay implements DeliveryHandler {
   readonly #o: ReplayThreadOptions;
   readonly #writer = new EventChunkWriter();
   readonly #inbox = createInbox();
   #nc: NatsConnection | undefined;
+  #socket: DeliverySocket | undefined;
   #jsm: JetStreamManager | undefined;
   #credit: number;
   #consumerSeq = 0;
@@ -83,7 +90,13 @@ class Replay {
       this.#nc = nc;
       this.#jsm = await jetstreamManager(nc);
       await this.#jsm.consumers.add(o.stream, { name: o.consumer, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, filter_subject: o.filter, inactive_threshold: nanos(INACTIVE_MS) });
-      nc.subscribe(this.#inbox, { callback: (err, m) => (err === null ? this.#receive(m) : this.#fail(err.message)) });
+      try {
+        if (!o.socket) throw new Error('nats.js asked for');
+        this.#socket = await DeliverySocket.open(o.servers, `replay-${o.consumer}`, this.#inbox, this);
+      } catch {
+        // TLS, nkeys (DeliverySocketUnsupported), a socket that would not open: nats.js reads the deliveries instead, only slower.
+        nc.subscribe(this.#inbox, { callback: (err, m) => (err === null ? this.#receive(m) : this.#fail(err.message)) });
+      }
       void nc.closed().then((e) => this.#fail(`the replay's NATS connection closed${e === undefined ? '' : `: ${e.message}`}`));
       if (this.#done) return;
       this.#watchdog = setInterval(() => this.#checkConsumer(), SILENCE_CHECK_MS);
@@ -102,26 +115,44 @@ class Replay {
   async close(): Promise<void> {
     this.#done = true;
     clearInterval(this.#watchdog);
+    this.#socket?.close();
     await this.#jsm?.consumers.delete(this.#o.stream, this.#o.consumer).catch(() => {});
     await this.#nc?.close().catch(() => {});
   }
 
+  /** A delivery read by nats.js (the fallback). */
   #receive(m: Msg): void {
-    if (this.#done) return;
-    this.#heard = Date.now();
     const delivery = m.reply === undefined ? undefined : parseAckSubject(m.reply);
-    // A status message: none is expected (no heartbeats asked for, requests never expire).
-    if (delivery === undefined) return this.#fail(`the replay consumer answered ${m.headers?.code ?? '?'} ${m.headers?.description ?? ''}`.trim());
-    if (delivery.consumerSeq !== this.#consumerSeq + 1) return this.#fail(`the replay missed events (consumer sequence ${this.#consumerSeq}, then ${delivery.consumerSeq})`);
-    this.#consumerSeq = delivery.consumerSeq;
-    this.#pending = delivery.pending;
-    this.#writer.add(delivery.seq, delivery.ts, m.subject, m.data);
-    // nats.js hands over a whole socket read synchronously: one chunk per read, or per `chunk` events.
+    if (delivery === undefined) return this.status(`${m.headers?.code ?? '?'} ${m.headers?.description ?? ''}`.trim());
+    this.delivery(delivery.seq, delivery.consumerSeq, delivery.ts, delivery.pending, m.subject, m.data, 0, m.data.length);
+    this.read();
+  }
+
+  // DeliveryHandler: the plain socket's deliveries, and the fallback's through #receive.
+  delivery(seq: number, consumerSeq: number, ts: number, pending: number, subject: string, payload: Uint8Array, start: number, end: number): void {
+    if (this.#done) return;
+    if (consumerSeq !== this.#consumerSeq + 1) return this.#fail(`the replay missed events (consumer sequence ${this.#consumerSeq}, then ${consumerSeq})`);
+    this.#consumerSeq = consumerSeq;
+    this.#pending = pending;
+    this.#writer.add(seq, ts, subject, payload, start, end);
     if (this.#writer.count >= this.#o.chunk) this.#flush();
-    else if (!this.#flushing) {
-      this.#flushing = true;
-      setImmediate(() => this.#flush());
-    }
+  }
+
+  /** A status message: none is expected (no heartbeats asked for, requests never expire). */
+  status(line: string): void {
+    this.#fail(`the replay consumer answered ${line}`);
+  }
+
+  /** The end of a socket read (nats.js hands one over synchronously): one chunk per read, or per `chunk` events. */
+  read(): void {
+    this.#heard = Date.now();
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => this.#flush());
+  }
+
+  ended(message: string): void {
+    this.#fail(message);
   }
 
   #flush(): void {
@@ -134,8 +165,10 @@ class Replay {
   #pullMore(): void {
     const o = this.#o;
     const request = JSON.stringify({ batch: o.pull });
+    const subject = `$JS.API.CONSUMER.MSG.NEXT.${o.stream}.${o.consumer}`;
     for (; this.#credit >= o.pull && !this.#done && this.#nc !== undefined; this.#credit -= o.pull) {
-      this.#nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${o.stream}.${o.consumer}`, request, { reply: this.#inbox });
+      if (this.#socket !== undefined) this.#socket.publish(subject, request);
+      else this.#nc.publish(subject, request, { reply: this.#inbox });
     }
   }
 

@@ -3,13 +3,13 @@
  * reads NATS and hands the events over in packed chunks, so this thread only
  * folds: reading the next events, parsing NATS messages included, goes on beside
  * the fold and beside Postgres. Events come out up to a moving target (the live
- * checkpoint); those received beyond it wait in memory. At most `2 × max` events
+ * checkpoint); those received beyond it wait in memory, as the chunks they came in. At most `2 × max` events
  * are in flight or waiting: the reader asks the server for more only as the
  * caller acks what it took.
  */
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
-import { EventChunkReader } from './event-chunk.ts';
+import { type EventChunk, EventChunkReader, seqAt } from './event-chunk.ts';
 import { describeSubject, type LogEvent } from './log-event.ts';
 import { acquireReplayThread, releaseReplayThread } from './replay-threads.ts';
 import type { FromReplayThread, ToReplayThread } from './stream-replay-thread.ts';
@@ -33,6 +33,8 @@ export interface ReplaySource {
   readonly stream: string;
   /** The consumer's subject filter. */
   readonly filter: string;
+  /** How the reader thread reads deliveries: its own plain socket when it can (default), or nats.js (the fallback; for tests). */
+  readonly via?: 'socket' | 'nats.js';
 }
 
 export class StreamReplay {
@@ -42,8 +44,11 @@ export class StreamReplay {
   readonly #onMessage = (m: FromReplayThread) => this.#message(m);
   readonly #onError = (e: Error) => this.#fail(new ReplayError(`the replay's reader thread failed: ${e.message}`, { cause: e }));
   readonly #onExit = () => this.#fail(new ReplayError("the replay's reader thread stopped"));
-  #held: LogEvent[] = [];
+  /** Chunks received and not wholly taken (from `#head`), the next event of the first, and how many events wait. */
+  #chunks: EventChunk[] = [];
   #head = 0;
+  #offset = 0;
+  #waiting = 0;
   #taken = 0;
   #lastSeq = 0;
   #drained = false;
@@ -77,6 +82,7 @@ export class StreamReplay {
         servers: typeof source.servers === 'string' ? source.servers.split(',').map((u) => u.trim()).filter((u) => u !== '') : [...source.servers],
         stream: source.stream,
         filter: source.filter,
+        socket: source.via !== 'nats.js',
         // Ephemeral: the server removes it if this process dies mid-replay.
         consumer: `${ns}_replay_${randomUUID().slice(0, 8)}`,
         credit: 2 * max,
@@ -93,26 +99,40 @@ export class StreamReplay {
     return replay;
   }
 
-  /** Up to `max` events at or below `target`, in order; empty when there are none to come. */
-  async take(target: number): Promise<LogEvent[]> {
+  /**
+   * Up to `max` events at or below `target`, in order; empty when there are none to come.
+   * `wait: 'any'` takes what has arrived, as soon as there is one, up to a chunk's worth
+   * (`CHUNK`): a fold that keeps up takes events young, and they die young.
+   */
+  async take(target: number, wait: 'full' | 'any' = 'full'): Promise<LogEvent[]> {
+    const enough = wait === 'full' ? this.#max : 1;
+    const most = wait === 'full' ? this.#max : Math.min(this.#max, CHUNK);
     // Held events are in log order: all of them count while the last one received is at or below the target.
-    while (this.#lastSeq < target && this.#held.length - this.#head < this.#max) {
+    while (this.#lastSeq < target && this.#waiting < enough) {
       if (this.#failure !== undefined) throw this.#failure;
       const received = this.#lastSeq;
       await this.#next(this.#drained ? DRAINED_WAIT_MS : Number.POSITIVE_INFINITY);
       if (this.#failure !== undefined) throw this.#failure;
       if (this.#lastSeq === received) break;
     }
-    let end = this.#head;
-    const limit = Math.min(this.#held.length, this.#head + this.#max);
-    while (end < limit && this.#held[end]!.seq <= target) end++;
-    const batch = this.#held.slice(this.#head, end);
-    this.#head = end;
-    this.#taken += batch.length;
-    if (this.#head === this.#held.length) {
-      this.#held = [];
+    const batch: LogEvent[] = [];
+    while (batch.length < most && this.#head < this.#chunks.length) {
+      const chunk = this.#chunks[this.#head]!;
+      let end = this.#offset;
+      const limit = Math.min(chunk.count, end + most - batch.length);
+      while (end < limit && seqAt(chunk, end) <= target) end++;
+      this.#reader.readRange(chunk, this.#offset, end, batch);
+      this.#waiting -= end - this.#offset;
+      this.#offset = end;
+      if (end < chunk.count) break;
+      this.#chunks[this.#head++] = undefined!;
+      this.#offset = 0;
+    }
+    if (this.#head === this.#chunks.length || this.#head > 1024) {
+      this.#chunks = this.#chunks.slice(this.#head);
       this.#head = 0;
     }
+    this.#taken += batch.length;
     return batch;
   }
 
@@ -147,8 +167,12 @@ export class StreamReplay {
         this.#ready = true;
         break;
       case 'chunk':
-        this.#reader.read(m.chunk, this.#held);
-        this.#lastSeq = this.#held.at(-1)?.seq ?? this.#lastSeq;
+        this.#reader.accept(m.chunk);
+        if (m.chunk.count > 0) {
+          this.#chunks.push(m.chunk);
+          this.#waiting += m.chunk.count;
+          this.#lastSeq = seqAt(m.chunk, m.chunk.count - 1);
+        }
         this.#drained = m.chunk.pending === 0;
         break;
       case 'failed':

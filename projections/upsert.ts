@@ -37,6 +37,21 @@ export function prepareUpsert<T extends ViewTableName>(table: T, rows: readonly 
   };
 }
 
+/** Rows for a table holding none with their keys (a rebuild's fresh tables): a plain insert, serialized now. */
+export function prepareInsert<T extends ViewTableName>(table: T, rows: readonly Selectable<ViewTables[T]>[]): PreparedWrite {
+  if (rows.length === 0) return async () => {};
+  const types = VIEW_COLUMNS[table] as Record<string, string>;
+  const columns = Object.keys(types);
+  const json = JSON.stringify(rows);
+  return async (views) => {
+    await views
+      .insertInto(table as any)
+      .columns(columns as any)
+      .expression((eb: any) => eb.selectFrom(recordset(json, columns, types)).select(columns))
+      .execute();
+  };
+}
+
 /** Rows of `table` whose `key` columns equal one of `tuples`. */
 export async function selectByKeys<T extends ViewTableName>(views: Transaction<ProjectionTables>, table: T, key: readonly Column<T>[], tuples: ReadonlyArray<readonly string[]>): Promise<Selectable<ViewTables[T]>[]> {
   if (tuples.length === 0) return [];
