@@ -3,35 +3,17 @@
  * fold held this way (see `BatchApplier.writeHeld`). For the dashboard's 35,000
  * rows Postgres took about half the time it takes for `INSERT ... SELECT FROM
  * json_to_recordset` (95–135 ms against 320–460 ms on the same loaded machine).
- * node-postgres speaks the copy protocol to a "submittable" (the interface
- * pg-copy-streams uses); this sends one text, no stream needed.
+ * The copy protocol is pg-copy-streams' (node-postgres's own companion for it).
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import { VIEW_COLUMNS, type ViewTableName } from './tables.ts';
 
 /** Runs `statement` (a `COPY ... FROM STDIN`) on `client`, sending `data` (text format). */
-export function copyFrom(client: pg.PoolClient, statement: string, data: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const submittable = {
-      submit: (connection: CopyConnection) => connection.query(statement),
-      handleCopyInResponse: (connection: CopyConnection) => {
-        connection.sendCopyFromChunk(Buffer.from(data));
-        connection.endCopyFrom();
-      },
-      handleCommandComplete: () => {},
-      // node-postgres drops a query that failed: its ReadyForQuery goes to no one.
-      handleError: reject,
-      handleReadyForQuery: () => resolve(),
-    };
-    client.query(submittable as unknown as pg.Submittable);
-  });
-}
-
-/** What the submittable uses of node-postgres's connection. */
-interface CopyConnection {
-  query(text: string): void;
-  sendCopyFromChunk(chunk: Buffer): void;
-  endCopyFrom(): void;
+export async function copyFrom(client: pg.PoolClient, statement: string, data: string): Promise<void> {
+  await pipeline(Readable.from([Buffer.from(data)]), client.query(copyFromStdin(statement)));
 }
 
 /** `COPY "schema"."table" (columns) FROM STDIN` for a view table, and its columns in order. */
@@ -70,10 +52,15 @@ function field(v: unknown): string {
     case 'object':
       if (v === null) return '\\N';
       if (v instanceof Date) return v.toISOString();
-      return field(JSON.parse(JSON.stringify(v)));
+      // What the JSON path would make of it (a Decimal's string, say); an object stays its JSON text.
+      return fieldOfJson(JSON.parse(JSON.stringify(v)) as unknown);
     default:
       return '\\N';
   }
+}
+
+function fieldOfJson(v: unknown): string {
+  return typeof v === 'object' && v !== null ? field(JSON.stringify(v)) : field(v);
 }
 
 function quote(identifier: string): string {
