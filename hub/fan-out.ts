@@ -1,19 +1,16 @@
 /**
- * The hot path: one ordered JetStream consumer per log, starting right after the
- * log's last offset, turns each message into a LiveEvent (frames built once per
- * wire format from the payload bytes as stored) and publishes it to uWS topics,
+ * The hot path: one live tail per log (EventLog.tail: on JetStream an ordered
+ * consumer), starting right after the log's last offset, hands over each event as a
+ * LiveEvent (frames built once per wire format from the payload bytes as stored),
+ * published here to uWS topics,
  * which copy the same bytes to every fast subscriber in C++: every class alike.
  * For critical events the topic also notes the offset and the time, shared by
  * its acking subscribers, so delivery is tracked by positions, not per socket.
  */
-import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { specForSubject } from '../protocol/catalogue.ts';
-import { DERIVED_HEADER, isDerived, markedByMsgId } from '../protocol/log-record.ts';
-import { messageHeader } from '../protocol/message-header.ts';
-import { parseSubject, STREAM_KEYS, type StreamKey, streamName, topics } from '../protocol/subjects.ts';
-import { LiveEvent } from './live-event.ts';
-import { LiveFeed } from './live-feed.ts';
+import { STREAM_KEYS, type StreamKey, topics } from '../protocol/subjects.ts';
+import type { EventLog, LogTail } from './event-log.ts';
+import type { LiveEvent } from './live-event.ts';
 import type { Logger } from './logger.ts';
 import { RecentEvents } from './recent-events.ts';
 import { criticalTopicOf } from './critical-topic.ts';
@@ -28,24 +25,20 @@ export interface LiveFace {
 
 export class FanOut {
   readonly #app: TemplatedApp;
-  readonly #js: JetStreamClient;
-  readonly #jsm: JetStreamManager;
-  readonly #ns: string;
+  readonly #events: EventLog;
   readonly epochs: Epochs;
   readonly #ctx: SessionContext;
   readonly #log: Logger;
-  readonly #feeds: LiveFeed[] = [];
+  readonly #tails: LogTail[] = [];
   readonly #recent = {} as Record<StreamKey, RecentEvents>;
   readonly #faces: readonly LiveFace[];
 
   /** `faces`: other protocols served from the same consumers (the Socket.IO face). */
-  constructor(app: TemplatedApp, js: JetStreamClient, jsm: JetStreamManager, ns: string, epochs: Epochs, ctx: SessionContext, log: Logger, faces: readonly LiveFace[] = []) {
+  constructor(app: TemplatedApp, events: EventLog, ctx: SessionContext, log: Logger, faces: readonly LiveFace[] = []) {
     this.#faces = faces;
     this.#app = app;
-    this.#js = js;
-    this.#jsm = jsm;
-    this.#ns = ns;
-    this.epochs = epochs;
+    this.#events = events;
+    this.epochs = Object.freeze({ site: events.epoch('site'), user: events.epoch('user'), global: events.epoch('global') });
     this.#ctx = ctx;
     this.#log = log;
   }
@@ -57,62 +50,48 @@ export class FanOut {
 
   async start(): Promise<void> {
     for (const key of STREAM_KEYS) {
-      const name = streamName(this.#ns, key);
-      const last = (await this.#jsm.streams.info(name)).state.last_seq;
+      const last = await this.#events.lastOffset(key);
       const recent = new RecentEvents(this.#ctx.config.recentEvents, last, this.#ctx.config.recentBytes);
       this.#recent[key] = recent;
       // Start exactly after the offset the window claims, so a resume's hand-over has no hole; a
       // replaced consumer starts there again, so a lost NATS node costs neither a gap nor a duplicate.
-      const feed = new LiveFeed(this.#js, name, () => recent.last + 1, (m) => this.#receive(key, m), this.#log);
-      await feed.start();
-      this.#feeds.push(feed);
+      const tail = this.#events.tail(key, () => recent.last + 1, (offset, event) => this.#receive(key, offset, event));
+      await tail.start();
+      this.#tails.push(tail);
     }
   }
 
   /** Live consumers replaced since start (a NATS node holding one died, or it went quiet). */
   get consumersReplaced(): number {
-    return this.#feeds.reduce((n, f) => n + f.replaced, 0);
+    return this.#tails.reduce((n, t) => n + t.reopened, 0);
   }
 
   /** Events appended to each log that live delivery has not reached yet. */
   async lag(): Promise<Record<StreamKey, number>> {
     const out = {} as Record<StreamKey, number>;
-    for (const key of STREAM_KEYS) out[key] = Math.max(0, (await this.#jsm.streams.info(streamName(this.#ns, key))).state.last_seq - this.#recent[key].last);
+    for (const key of STREAM_KEYS) out[key] = Math.max(0, (await this.#events.lastOffset(key)) - this.#recent[key].last);
     return out;
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled(this.#feeds.map((feed) => feed.stop()));
+    await Promise.allSettled(this.#tails.map((tail) => tail.stop()));
   }
 
-  /** Builds the hub's view of a stored message, or undefined for subjects it does not deliver. */
-  toEvent(stream: StreamKey, m: JsMsg): LiveEvent | undefined {
-    const parsed = parseSubject(this.#ns, m.subject);
-    const spec = parsed === undefined ? undefined : specForSubject(parsed.stream, parsed.tail);
-    if (parsed === undefined || spec === undefined) return undefined;
-    // Once per event (never per recipient), and only the headers that decide the derived mark, read from
-    // the message's header bytes: decoding every header into a Map cost about a tenth of an export's CPU.
-    const header = messageHeader(m, DERIVED_HEADER);
-    const derived = header !== '' ? header === '1' : markedByMsgId(spec.name) && isDerived(spec.name, header, messageHeader(m, 'Nats-Msg-Id'));
-    return new LiveEvent(m.seq, stream, parsed.owner, spec, m.data, Math.floor(m.info.timestampNanos / 1e6), this.epochs[stream], derived);
-  }
-
-  #receive(stream: StreamKey, m: JsMsg): void {
+  #receive(stream: StreamKey, offset: number, event: LiveEvent | undefined): void {
     try {
-      this.#publish(stream, m);
+      this.#publish(stream, offset, event);
     } catch (e) {
       // One event the hub cannot deliver must not stop the stream for everyone: skip it, say so.
-      this.#recent[stream].skip(m.seq);
-      this.#log.error({ stream, offset: m.seq, subject: m.subject, err: (e as Error).stack }, 'event skipped: delivery failed');
+      this.#recent[stream].skip(offset);
+      this.#log.error({ stream, offset, event: event?.spec.name, err: (e as Error).stack }, 'event skipped: delivery failed');
     }
   }
 
-  #publish(stream: StreamKey, m: JsMsg): void {
+  #publish(stream: StreamKey, offset: number, event: LiveEvent | undefined): void {
     const recent = this.#recent[stream];
-    if (m.seq <= recent.last) return; // redelivered after a consumer reset
-    const event = this.toEvent(stream, m);
+    if (offset <= recent.last) return; // redelivered after a consumer reset
     if (event === undefined) {
-      recent.skip(m.seq);
+      recent.skip(offset);
       return;
     }
     recent.push(event);

@@ -27,6 +27,7 @@ import { SessionDeadlines } from './session-deadlines.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { connectWithRetry, natsLinkUp } from './nats-link.ts';
 import { PresenceTracker } from './presence-tracker.ts';
+import { JetStreamLog } from './jetstream-log.ts';
 import { Replayer } from './replayer.ts';
 import type { SessionContext } from './session-context.ts';
 import { ensureStreams } from './streams.ts';
@@ -214,12 +215,13 @@ export class Hub {
     const { epochs, presence, cursors, recovery } = await ensureStreams(nc, this.#jsm, this.config);
     this.#siteEpoch = epochs.site;
     await this.#presence.attach(nc, this.#js, this.#jsm, presence, this.config.namespace);
-    // The live consumers get a client of their own with a short request timeout: while a cluster elects
+    // The log's live tails get a client of their own with a short request timeout: while a cluster elects
     // a stream leader, creating a consumer gets no answer, and retrying every 2 s rather than every 5 s
     // brings live delivery back sooner.
-    this.#fanOut = new FanOut(this.#app, jetstream(nc, { timeout: 2000 }), this.#jsm, this.config.namespace, epochs, this.#ctx, this.log, this.#socketIo === undefined ? [] : [this.#socketIo]);
+    const events = new JetStreamLog(this.#js, jetstream(nc, { timeout: 2000 }), this.#jsm, this.config.namespace, epochs, this.log);
+    this.#fanOut = new FanOut(this.#app, events, this.#ctx, this.log, this.#socketIo === undefined ? [] : [this.#socketIo]);
     await this.#fanOut.start();
-    const replayer = new Replayer(this.#js, this.#jsm, this.config.namespace, this.#fanOut, this.metrics, this.log);
+    const replayer = new Replayer(events, this.config.namespace, this.#fanOut, this.metrics);
     this.#socketIoBackend = { fanOut: this.#fanOut, replayer, sessions: new RecoverySessions(recovery, this.log) };
     this.#backend = { js: this.#js, cursors: new CursorStore(cursors, this.log), replayer };
     this.#socketIo?.ready();

@@ -1,5 +1,5 @@
 /**
- * The live feed of one log: an ordered JetStream consumer that starts right after
+ * The live tail of one JetStream log (JetStreamLog.tail): an ordered JetStream consumer that starts right after
  * the last offset the hub handed on, and is replaced, from that offset again, when
  * it stops showing signs of life.
  *
@@ -16,6 +16,7 @@
  * (tried in test/cluster.test.ts: no faster, more churn).
  */
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import type { LogTail } from './event-log.ts';
 import type { Logger } from './logger.ts';
 
 export interface LiveFeedOptions {
@@ -25,7 +26,7 @@ export interface LiveFeedOptions {
   readonly stallTicks?: number;
 }
 
-export class LiveFeed {
+export class LiveFeed implements LogTail {
   readonly #js: JetStreamClient;
   readonly #stream: string;
   readonly #next: () => number;
@@ -44,6 +45,10 @@ export class LiveFeed {
   #timer: NodeJS.Timeout | undefined;
   /** Consumers replaced since start, for tests and logs. */
   replaced = 0;
+
+  get reopened(): number {
+    return this.replaced;
+  }
 
   /** `next()`: the first offset the feed should deliver now; `onMessage` gets each message once, in order. */
   constructor(js: JetStreamClient, stream: string, next: () => number, onMessage: (m: JsMsg) => void, log: Logger, options: LiveFeedOptions = {}) {

@@ -2,17 +2,15 @@
  * Resume: replays what a subscription missed since the client's offset, then
  * hands it over to live without a gap or a duplicate, in offset order.
  *
- * The log (a filtered JetStream consumer, pulled with backpressure) covers what
+ * The log (EventLog.read: a filtered read paced by the socket) covers what
  * is older than the fan-out's recent window; the window covers the rest and is
  * read synchronously, so checking "replay reached live" and joining live happen
  * in the same tick: no event can slip between.
  */
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
-import { type StreamKey, streamName } from '../protocol/subjects.ts';
+import type { StreamKey } from '../protocol/subjects.ts';
+import { type EventLog, LogUnavailable, type RangeReader, ResumeCancelled } from './event-log.ts';
 import type { FanOut } from './fan-out.ts';
 import type { LiveEvent } from './live-event.ts';
-import type { Logger } from './logger.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { Session, SubscriptionState } from './session.ts';
 
@@ -30,14 +28,8 @@ export interface ResumeResult {
   readonly replayed: number;
 }
 
-/** What reads a range of the log: the events, backpressure, and when to stop. */
-export interface RangeReader {
-  /** Before `each`: a wait until the socket has room for this event, or undefined to send it now. */
-  room?(event: LiveEvent): Promise<void> | undefined;
-  each(event: LiveEvent): void;
-  pause(): Promise<void> | undefined;
-  cancelled(): boolean;
-}
+// Named where the log is; said here too for the replayer's callers.
+export { LogUnavailable, type RangeReader, ResumeCancelled };
 
 /** One catch-up: which events of which log, from where, up to where, and what happens once it is done. */
 interface CatchUp {
@@ -59,39 +51,23 @@ function criticalFilter(ns: string, stream: StreamKey, userKey: string): string 
   return stream === 'user' ? `${ns}.user.${userKey}.>` : `${ns}.global.>`;
 }
 
-export class ResumeCancelled extends Error {
-  override readonly name = 'ResumeCancelled';
-}
-
-/**
- * The log did not answer while a resume read it (a NATS node lost, a stream leader being elected):
- * the session is closed with 4503 so the client reconnects and resumes from what it has, here or
- * on another hub, instead of being left with a subscription that never goes live.
- */
-export class LogUnavailable extends Error {
-  override readonly name = 'LogUnavailable';
-}
-
-/** A resume's NATS failure, named; a cancellation stays what it is. */
+/** A resume's log failure, named; a cancellation stays what it is. */
 function unavailable(e: unknown, what: string): Error {
   return e instanceof ResumeCancelled || e instanceof LogUnavailable ? e : new LogUnavailable(`${what}: ${(e as Error).message}`, { cause: e });
 }
 
 export class Replayer {
-  readonly #js: JetStreamClient;
-  readonly #jsm: JetStreamManager;
+  readonly #events: EventLog;
   readonly #ns: string;
   readonly #fanOut: FanOut;
   readonly #metrics: HubMetrics;
-  readonly #log: Logger;
 
-  constructor(js: JetStreamClient, jsm: JetStreamManager, ns: string, fanOut: FanOut, metrics: HubMetrics, log: Logger) {
-    this.#js = js;
-    this.#jsm = jsm;
+  /** `ns`: the namespace the subject filters are in. */
+  constructor(events: EventLog, ns: string, fanOut: FanOut, metrics: HubMetrics) {
+    this.#events = events;
     this.#ns = ns;
     this.#fanOut = fanOut;
     this.#metrics = metrics;
-    this.#log = log;
   }
 
   /** Where live delivery of a log is now: resuming from here replays nothing yet to come. */
@@ -100,8 +76,8 @@ export class Replayer {
   }
 
   /** The oldest offset a log still holds (older ones aged out of retention). */
-  async firstOffset(stream: StreamKey): Promise<number> {
-    return (await this.#jsm.streams.info(streamName(this.#ns, stream))).state.first_seq;
+  firstOffset(stream: StreamKey): Promise<number> {
+    return this.#events.firstOffset(stream);
   }
 
   /** Joins `state` to live, first replaying everything after `from` (if given). */
@@ -227,67 +203,11 @@ export class Replayer {
   }
 
   /**
-   * Reads the events of a log matching a NATS subject filter with offsets in (after, target],
-   * in order, handing each to `each`; waits on `pause()` whenever it returns a promise.
-   * Throws ResumeCancelled once `cancelled()` is true.
+   * Reads the events of a log matching a subject filter with offsets in (after, target], in order,
+   * handing each to `each`; waits on `pause()` whenever it returns a promise (EventLog.read).
+   * Throws ResumeCancelled once `cancelled()` is true, LogUnavailable when the log stops answering.
    */
-  async readRange(stream: StreamKey, filter: string, after: number, target: number, reader: RangeReader): Promise<void> {
-    const name = streamName(this.#ns, stream);
-    const info = await this.#jsm.consumers.add(name, {
-      filter_subject: filter,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: after + 1,
-      ack_policy: AckPolicy.None,
-      mem_storage: true,
-      inactive_threshold: nanos(30_000),
-    });
-    // Pending is counted when the consumer is made, after `target` was: zero means nothing up to target.
-    if (info.num_pending === 0) {
-      void this.#jsm.consumers.delete(name, info.name).catch(() => {});
-      return;
-    }
-    const consumer = await this.#js.consumers.get(name, info.name);
-    // Short pulls: the server heartbeats every second while one waits, so a consumer lost with its
-    // node shows as missed heartbeats within seconds (nats.js would otherwise wait for it forever).
-    const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
-    let lost = false;
-    void (async () => {
-      for await (const s of messages.status()) {
-        if (s.type === 'heartbeats_missed' && s.count >= 3) {
-          lost = true;
-          await messages.close().catch(() => {});
-          break;
-        }
-      }
-    })().catch(() => {});
-    // Only these exits mean "read up to target": an iterator that just ends was stopped, and
-    // treating that as done would skip the rest of the range.
-    let complete = false;
-    try {
-      for await (const m of messages as AsyncIterable<JsMsg>) {
-        if (reader.cancelled()) throw new ResumeCancelled();
-        if (m.seq > target) {
-          complete = true;
-          break;
-        }
-        const event = this.#fanOut.toEvent(stream, m);
-        if (event !== undefined) {
-          const room = reader.room?.(event);
-          if (room !== undefined) await room;
-          if (reader.cancelled()) throw new ResumeCancelled();
-          reader.each(event);
-        }
-        if (m.info.pending === 0 || m.seq === target) {
-          complete = true;
-          break;
-        }
-        const paused = reader.pause();
-        if (paused !== undefined) await paused;
-      }
-      if (!complete) throw new LogUnavailable(lost ? `the replay consumer of ${name} stopped answering (its NATS node gone?)` : `the replay consumer of ${name} ended before offset ${target}`);
-    } finally {
-      await messages.close().catch(() => {});
-      void this.#jsm.consumers.delete(name, info.name).catch((e: Error) => this.#log.debug({ err: e.message }, 'replay consumer cleanup'));
-    }
+  readRange(stream: StreamKey, filter: string, after: number, target: number, reader: RangeReader): Promise<void> {
+    return this.#events.read(stream, filter, after, target, reader);
   }
 }
