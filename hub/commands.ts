@@ -4,19 +4,18 @@
  * what the token grants.
  */
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Frame } from '../protocol/codec.ts';
 import { CloseCode, ErrorCode } from '../protocol/errors.ts';
 import { buildAppend } from '../protocol/event-append.ts';
-import { appendToLog } from '../protocol/log-append.ts';
 import { idToken, STREAM_KEYS, type StreamKey } from '../protocol/subjects.ts';
 import { type Authenticator, AuthError } from './authenticator.ts';
 import type { HubConfig } from './config.ts';
 import type { CursorStore } from './cursor-store.ts';
+import { type EventLog, LogUnavailable, ResumeCancelled } from './event-log.ts';
 import { grantsSite, hasAnyRole } from './grant.ts';
 import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
-import { LogUnavailable, type Replayer, ResumeCancelled, type ResumeFrom } from './replayer.ts';
+import type { Replayer, ResumeFrom } from './replayer.ts';
 import type { Session, SubscriptionState } from './session.ts';
 import { subscriptionState } from './subscription-states.ts';
 import { alarmsSubscription, globalSubscription, siteSubscription, type Subscription, systemSubscription, userSubscription } from './subscription.ts';
@@ -35,9 +34,9 @@ export class CommandError extends Error {
 type Reply = readonly [name: string, data: unknown];
 type Handler = (session: Session, args: unknown) => Reply | Promise<Reply>;
 
-/** The NATS side, present once the hub is connected. */
+/** The log side, present once the hub is connected. */
 export interface CommandBackend {
-  readonly js: JetStreamClient;
+  readonly events: EventLog;
   readonly replayer: Replayer;
   readonly cursors: CursorStore;
 }
@@ -248,8 +247,8 @@ export class Commands {
     const data = { id: alarmId, siteId: a!.siteId, status: 'acknowledged', acknowledgedBy: session.grant.userId, acknowledgedAt: new Date().toISOString() };
     const append = buildAppend(this.#config.namespace, { event: 'alarm:update', siteId, data });
     // The msg id makes a retried acknowledgement of the same alarm idempotent.
-    return appendToLog(backend.js, append, `alarm-ack:${siteId}:${alarmId}`).then(
-      (ack): Reply => ['alarm:acked', { alarmId, siteId: a!.siteId, offset: ack.seq, duplicate: ack.duplicate }],
+    return backend.events.append(append, `alarm-ack:${siteId}:${alarmId}`).then(
+      (ack): Reply => ['alarm:acked', { alarmId, siteId: a!.siteId, offset: ack.offset, duplicate: ack.duplicate }],
       (e: Error) => {
         throw new CommandError(ErrorCode.Unavailable, `could not record the acknowledgement: ${e.message}`);
       },

@@ -12,6 +12,7 @@
  *   as if done); one whose reader says `cancelled()` throws ResumeCancelled;
  * - whatever a read or tail opened on the log is released on every exit path.
  */
+import type { Append } from '../protocol/event-append.ts';
 import type { StreamKey } from '../protocol/subjects.ts';
 import type { LiveEvent } from './live-event.ts';
 
@@ -40,7 +41,15 @@ export interface LogTail {
   readonly reopened: number;
 }
 
+/** Where an append landed; `duplicate`: an earlier append with the same id is that event. */
+export interface Appended {
+  readonly offset: number;
+  readonly duplicate: boolean;
+}
+
 export interface EventLog {
+  /** Appends an event; a retry with the same `id` lands once (within the log's duplicate window). */
+  append(append: Append, id: string): Promise<Appended>;
   /** The log's life: changes when the stream is recreated and its offsets restart. */
   epoch(stream: StreamKey): string;
   /** The oldest offset the log still holds (older ones aged out of retention). */

@@ -11,10 +11,12 @@
 import { AckPolicy, DeliverPolicy, type Consumer, type FetchMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { specForSubject } from '../protocol/catalogue.ts';
+import type { Append } from '../protocol/event-append.ts';
+import { appendToLog } from '../protocol/log-append.ts';
 import { DERIVED_HEADER, isDerived, markedByMsgId } from '../protocol/log-record.ts';
 import { messageHeader } from '../protocol/message-header.ts';
 import { parseSubject, type StreamKey, streamName } from '../protocol/subjects.ts';
-import { type EventLog, type LogTail, LogUnavailable, type RangeReader, ResumeCancelled, type TailHandler } from './event-log.ts';
+import { type Appended, type EventLog, type LogTail, LogUnavailable, type RangeReader, ResumeCancelled, type TailHandler } from './event-log.ts';
 import { LiveEvent } from './live-event.ts';
 import { LiveFeed } from './live-feed.ts';
 import type { Logger } from './logger.ts';
@@ -47,6 +49,11 @@ export class JetStreamLog implements EventLog {
     this.#ns = ns;
     this.#epochs = epochs;
     this.#log = log;
+  }
+
+  async append(append: Append, id: string): Promise<Appended> {
+    const ack = await appendToLog(this.#js, append, id);
+    return { offset: ack.seq, duplicate: ack.duplicate };
   }
 
   epoch(stream: StreamKey): string {

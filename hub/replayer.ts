@@ -31,6 +31,12 @@ export interface ResumeResult {
 // Named where the log is; said here too for the replayer's callers.
 export { LogUnavailable, type RangeReader, ResumeCancelled };
 
+/** What a catch-up needs of a session: its grant, its socket's room, and joining live. */
+export type CatchUpSession = Pick<Session, 'grant' | 'closed' | 'joinLive' | 'receives' | 'receivesCritical' | 'deliver' | 'roomFor' | 'replayFull' | 'drained'>;
+
+/** What a catch-up needs of live delivery: each log's recent window (its `last` is where live is) and epoch. */
+export type LiveWindow = Pick<FanOut, 'recent' | 'epochs'>;
+
 /** One catch-up: which events of which log, from where, up to where, and what happens once it is done. */
 interface CatchUp {
   readonly stream: StreamKey;
@@ -59,11 +65,11 @@ function unavailable(e: unknown, what: string): Error {
 export class Replayer {
   readonly #events: EventLog;
   readonly #ns: string;
-  readonly #fanOut: FanOut;
+  readonly #fanOut: LiveWindow;
   readonly #metrics: HubMetrics;
 
   /** `ns`: the namespace the subject filters are in. */
-  constructor(events: EventLog, ns: string, fanOut: FanOut, metrics: HubMetrics) {
+  constructor(events: EventLog, ns: string, fanOut: LiveWindow, metrics: HubMetrics) {
     this.#events = events;
     this.#ns = ns;
     this.#fanOut = fanOut;
@@ -81,7 +87,7 @@ export class Replayer {
   }
 
   /** Joins `state` to live, first replaying everything after `from` (if given). */
-  async resume(session: Session, state: SubscriptionState, from: ResumeFrom | undefined): Promise<ResumeResult> {
+  async resume(session: CatchUpSession, state: SubscriptionState, from: ResumeFrom | undefined): Promise<ResumeResult> {
     const stream = state.sub.stream;
     const epoch = this.#fanOut.epochs[stream];
     const recent = this.#fanOut.recent(stream);
@@ -124,7 +130,7 @@ export class Replayer {
    * topics, under its current grant): the redelivery of what it has not acked, through the same paced path as
    * a resume. Returns how many were sent.
    */
-  async redeliver(session: Session, stream: StreamKey, after: number, upTo: number): Promise<number> {
+  async redeliver(session: CatchUpSession, stream: StreamKey, after: number, upTo: number): Promise<number> {
     let sent = 0;
     await this.#catchUp(session, {
       stream,
@@ -145,7 +151,7 @@ export class Replayer {
    * socket's drain. A socket that falls behind keeps making progress and is never closed for its own catch-up
    * (sending the window in one tick overran the hard limit: 4509, resume, 4509 again).
    */
-  async #catchUp(session: Session, c: CatchUp): Promise<void> {
+  async #catchUp(session: CatchUpSession, c: CatchUp): Promise<void> {
     const recent = this.#fanOut.recent(c.stream);
     const end = c.upTo ?? Number.POSITIVE_INFINITY;
     let cursor = c.after;
@@ -188,7 +194,7 @@ export class Replayer {
   }
 
   /** Sends every event of a catch-up in (after, target] from the log, pausing while the socket is full. */
-  async #replayFromLog(session: Session, c: CatchUp, after: number, target: number): Promise<number> {
+  async #replayFromLog(session: CatchUpSession, c: CatchUp, after: number, target: number): Promise<number> {
     let sent = 0;
     await this.readRange(c.stream, c.filter, after, target, {
       room: (event) => (c.accepts(event) ? session.roomFor(event) : undefined),
