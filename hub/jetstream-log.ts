@@ -2,13 +2,15 @@
  * The event log on NATS JetStream: one stream per log, the stream sequence as the offset,
  * the stream's creation time as the epoch (hub/streams.ts makes the streams).
  *
- * Reads go through a filtered ephemeral pull consumer fetched a batch at a time with a
- * callback: nats.js hands a batch over without a promise per message, and the next batch
- * is asked for only once the reader has taken this one, so a reader waiting on a socket's
- * drain holds at most one batch and JetStream sends nothing more meanwhile. The live tail
+ * Reads go through a filtered ephemeral pull consumer consumed with a callback: nats.js
+ * hands over a socket read's messages without a promise per message, into a queue the
+ * reader takes from at its own pace (it waits on a socket's drain). A reader that falls
+ * READ_HOLD messages behind stops the consumer; once it has taken what is held, a new
+ * consumer starts right after the last offset it took, so a read holds a bounded number of
+ * messages however long the socket waits, and loses or repeats none. The live tail
  * is an ordered consumer with a watchdog (hub/live-feed.ts).
  */
-import { AckPolicy, DeliverPolicy, type Consumer, type FetchMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { specForSubject } from '../protocol/catalogue.ts';
 import type { Append } from '../protocol/event-append.ts';
@@ -22,16 +24,13 @@ import { LiveFeed } from './live-feed.ts';
 import type { Logger } from './logger.ts';
 import type { Epochs } from './streams.ts';
 
-/** Messages per fetch: what a paused read holds at most. */
-const READ_BATCH = 512;
-/** Fetch expiry; the server heartbeats every half of it while a fetch waits. */
-const READ_EXPIRES_MS = 2000;
+/**
+ * Messages a read holds for a reader that waits (on a socket's drain): past this, consuming stops and, once the
+ * reader has taken them, a fresh consumer continues after the last one. A reader that keeps up never stops it.
+ */
+const READ_HOLD = 1024;
 /** The server drops a read consumer idle this long (the hub that made it died). */
 const READ_INACTIVE_MS = 30_000;
-/** A read idle this long (its reader waited on a slow socket) reopens its consumer before the server drops it. */
-const READ_IDLE_REOPEN_MS = READ_INACTIVE_MS / 2;
-/** Fetches in a row that bring nothing although the range is not done: the consumer is gone with its node. */
-const READ_EMPTY_FETCHES = 3;
 
 export class JetStreamLog implements EventLog {
   readonly #js: JetStreamClient;
@@ -74,33 +73,75 @@ export class JetStreamLog implements EventLog {
 
   async read(stream: StreamKey, filter: string, after: number, upTo: number, reader: RangeReader): Promise<void> {
     const name = streamName(this.#ns, stream);
-    let opened = await this.#openReader(name, filter, after);
+    const range = { stream, name, upTo, reader, cursor: after };
+    for (;;) {
+      const opened = await this.#openReader(name, filter, range.cursor);
+      try {
+        // Pending is counted when the consumer is made, after `upTo` was: zero means nothing up to upTo.
+        if (opened.pending === 0 || (await this.#readFrom(opened.consumer, range))) return;
+      } finally {
+        this.#dropReader(name, opened.name);
+      }
+      // Stopped while the reader held READ_HOLD messages: a fresh consumer goes on right after what it took.
+    }
+  }
+
+  /**
+   * Hands the range's messages to its reader until its end (true) or until consuming was stopped because the
+   * reader fell READ_HOLD messages behind and it took what was held (false); `range.cursor` follows.
+   */
+  async #readFrom(consumer: Consumer, range: { readonly stream: StreamKey; readonly name: string; readonly upTo: number; readonly reader: RangeReader; cursor: number }): Promise<boolean> {
+    const { stream, name, upTo, reader } = range;
+    let held: JsMsg[] = [];
+    let head = 0;
+    let wake: (() => void) | undefined;
+    let full = false;
+    let ended = false;
+    let failure: Error | undefined;
+    let lost = false;
+    let messages: ConsumerMessages | undefined;
+    const stop = () => void messages?.close().catch(() => {});
+    messages = await consumer.consume({
+      max_messages: 256,
+      // Short pulls: the server heartbeats every second while one waits, so a consumer lost with its
+      // node shows as missed heartbeats within seconds (nats.js would otherwise wait for it forever).
+      expires: 2000,
+      callback: (m) => {
+        held.push(m);
+        if (!full && held.length - head >= READ_HOLD) {
+          full = true;
+          stop();
+        }
+        wake?.();
+      },
+    });
+    if (full) stop();
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (s.type === 'heartbeats_missed' && s.count >= 3) {
+          lost = true;
+          stop();
+          break;
+        }
+      }
+    })().catch(() => {});
+    void messages.closed().then(
+      () => {
+        ended = true;
+        wake?.();
+      },
+      (e: Error) => {
+        ended = true;
+        failure = e;
+        wake?.();
+      },
+    );
     try {
-      // Pending is counted when the consumer is made, after `upTo` was: zero means nothing up to upTo.
-      if (opened.pending === 0) return;
-      let cursor = after;
-      let empty = 0;
-      let fetchedAt = Date.now();
       for (;;) {
-        if (reader.cancelled()) throw new ResumeCancelled();
-        if (Date.now() - fetchedAt > READ_IDLE_REOPEN_MS) {
-          // The reader waited long on a slow socket: the server drops a consumer idle for its inactive
-          // threshold, so a fresh one continues right after what was handed over.
-          this.#dropReader(name, opened.name);
-          opened = await this.#openReader(name, filter, cursor);
-          if (opened.pending === 0) return;
-        }
-        const batch = await fetchBatch(opened.consumer, name);
-        fetchedAt = Date.now();
-        if (batch.length === 0) {
-          // A fetch that expired empty while the range is not done: retried a few times, then the log is gone.
-          if (++empty >= READ_EMPTY_FETCHES) throw new LogUnavailable(`the replay consumer of ${name} stopped answering (its NATS node gone?)`);
-          continue;
-        }
-        empty = 0;
-        for (const m of batch) {
+        while (head < held.length) {
+          const m = held[head++]!;
           if (reader.cancelled()) throw new ResumeCancelled();
-          if (m.seq > upTo) return;
+          if (m.seq > upTo) return true;
           const event = this.toEvent(stream, m);
           if (event !== undefined) {
             const room = reader.room?.(event);
@@ -108,14 +149,26 @@ export class JetStreamLog implements EventLog {
             if (reader.cancelled()) throw new ResumeCancelled();
             reader.each(event);
           }
-          cursor = m.seq;
-          if (m.info.pending === 0 || m.seq === upTo) return;
+          range.cursor = m.seq;
+          if (m.info.pending === 0 || m.seq === upTo) return true;
           const paused = reader.pause();
           if (paused !== undefined) await paused;
         }
+        held = [];
+        head = 0;
+        if (ended) {
+          if (full && !lost && failure === undefined) return false;
+          // Only these exits mean "read up to upTo": consuming that just ends was stopped, and treating that
+          // as done would skip the rest of the range.
+          if (lost) throw new LogUnavailable(`the replay consumer of ${name} stopped answering (its NATS node gone?)`);
+          throw new LogUnavailable(`the replay consumer of ${name} ended before offset ${upTo}${failure === undefined ? '' : `: ${failure.message}`}`, { cause: failure });
+        }
+        if (reader.cancelled()) throw new ResumeCancelled();
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
       }
     } finally {
-      this.#dropReader(name, opened.name);
+      stop();
     }
   }
 
@@ -163,21 +216,4 @@ export class JetStreamLog implements EventLog {
       return undefined;
     }
   }
-}
-
-/**
- * One fetch's messages, collected by callback (nats.js 3.4 takes `callback` on fetch as on consume; its
- * types only name it for consume). A fetch that fails (heartbeats missed: the consumer's node is gone)
- * is LogUnavailable; one that expires brings what came, possibly nothing.
- */
-async function fetchBatch(consumer: Consumer, name: string): Promise<JsMsg[]> {
-  const batch: JsMsg[] = [];
-  const options = { max_messages: READ_BATCH, expires: READ_EXPIRES_MS, callback: (m: JsMsg) => void batch.push(m) };
-  try {
-    const messages = await consumer.fetch(options as FetchMessages);
-    await messages.closed();
-  } catch (e) {
-    throw new LogUnavailable(`the replay consumer of ${name} failed: ${(e as Error).message}`, { cause: e });
-  }
-  return batch;
 }
