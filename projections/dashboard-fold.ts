@@ -158,7 +158,8 @@ export class DashboardFold {
     if (row === undefined) this.sites.set(site, { site_id: site, last_seq: event.seq, last_event_at: new Date(event.ts) });
     else {
       row.last_seq = event.seq;
-      row.last_event_at = new Date(event.ts);
+      // A row's Date is its own (rows are serialized when queued): set in place, no garbage per event.
+      row.last_event_at.setTime(event.ts);
     }
     this.changedSites.add(site);
   }
@@ -166,7 +167,7 @@ export class DashboardFold {
   /**
    * The entity's new row: `cur` changed in place (writes are serialized when queued, so
    * nothing else holds it unchanged; a rebuild holding every row in memory then makes
-   * no garbage per change), or a fresh row, with the new status and change position,
+   * no garbage per change, its Date included), or a fresh row, with the new status and change position,
    * for the caller to complete. A fresh row is built as one literal, so every row has
    * the same shape (a spread per event cost more than the rest of the fold).
    */
@@ -175,7 +176,7 @@ export class DashboardFold {
     if (cur !== undefined) {
       cur.status = status;
       cur.changed_seq = event.seq;
-      cur.changed_at = new Date(event.ts);
+      cur.changed_at.setTime(event.ts);
       return cur;
     }
     const row: DashboardEntity = {
