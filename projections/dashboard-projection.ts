@@ -30,6 +30,7 @@ export class DashboardProjection implements Projection {
     const held = ctx.memory?.get<DashboardFold>(this.name);
     const fold = held ?? new DashboardFold();
     const parsed: Array<{ event: LogEvent; domain: DomainEvent }> = [];
+    fold.tracksChanges = ctx.memory?.defersWrites !== true;
     fold.startBatch();
     for (const event of ctx.events) {
       if (event.name === undefined || !FOLDED.has(event.name)) continue;
