@@ -27,7 +27,7 @@ export class TokenGrant implements Grant {
   readonly userKey: string;
   readonly sites: ReadonlySet<string> | '*';
   readonly roles: ReadonlySet<string>;
-  /** Whole seconds; the milliseconds, boxed, when they are no whole non-negative second; undefined: no expiry. */
+  /** Whole seconds (see secondsOf); undefined: no expiry. */
   readonly #expiry: number | readonly [number] | undefined;
 
   /** `roles` is not empty: its first is the grant's `role`. */
@@ -36,7 +36,7 @@ export class TokenGrant implements Grant {
     this.userKey = userKey;
     this.sites = sites;
     this.roles = roles;
-    this.#expiry = expiresAt === undefined ? undefined : expiresAt % 1000 === 0 && expiresAt >= 0 ? expiresAt / 1000 : [expiresAt];
+    this.#expiry = expiresAt === undefined ? undefined : secondsOf(expiresAt);
   }
 
   get role(): string {
@@ -47,6 +47,15 @@ export class TokenGrant implements Grant {
     const e = this.#expiry;
     return e === undefined ? undefined : typeof e === 'number' ? e * 1000 : e[0];
   }
+}
+
+/**
+ * Whole non-negative seconds as a small integer (`| 0`: a quotient is a double to V8 even when integral, and
+ * one double stored makes the field a heap number in every grant); other times as the milliseconds, boxed.
+ */
+function secondsOf(ms: number): number | readonly [number] {
+  const s = ms / 1000;
+  return s >= 0 && s === (s | 0) ? s | 0 : [ms];
 }
 
 export function grantsSite(grant: Grant, siteId: string): boolean {

@@ -66,6 +66,15 @@ const BAD_FRAMES_MAX = (1 << (30 - BAD_FRAMES_SHIFT)) - 1;
 let timeBase: number | undefined;
 
 /**
+ * `at` after timeBase, as a small integer when it is one: a difference of two clock readings is a double to V8
+ * (an integral one too), and one double stored makes the field a heap number box in every session.
+ */
+function sinceBase(at: number): number {
+  const d = at - timeBase!;
+  return d === (d | 0) ? d | 0 : d;
+}
+
+/**
  * One connection's state. What a feature needs is allocated when the feature is first used (shed values,
  * unacked events, drain waiters): an idle subscribed connection holds a few fields and two small objects.
  */
@@ -106,7 +115,7 @@ export class Session {
     this.#ctx = ctx;
     const now = ctx.clock.now();
     timeBase ??= now;
-    this.#seenAt = now - timeBase;
+    this.#seenAt = sinceBase(now);
     this.#commandBudget = ctx.config.commandsPerSecond * 2 * 1000;
     this.#positions = acks ? new CriticalPositions(this, ctx) : undefined;
   }
@@ -170,7 +179,7 @@ export class Session {
   }
 
   set deadlineAt(at: number) {
-    this.#deadlineAt = at - timeBase!;
+    this.#deadlineAt = sinceBase(at);
   }
 
   /** The socket uWS opened for this session. */
@@ -190,7 +199,7 @@ export class Session {
   takeCommand(now: number): boolean {
     const rate = this.#ctx.config.commandsPerSecond;
     this.#commandBudget = Math.min(rate * 2000, this.#commandBudget + Math.floor((now - this.lastSeen) * rate));
-    this.#seenAt = now - timeBase!;
+    this.#seenAt = sinceBase(now);
     if (this.#commandBudget < 1000) return false;
     this.#commandBudget -= 1000;
     return true;
