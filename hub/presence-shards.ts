@@ -11,8 +11,8 @@ export interface LocalUser extends UserRecord {
   /** `userHash` as a signed 32-bit integer: a small integer in V8, where the unsigned hash is a boxed number half the time. */
   readonly hash: number;
   connections: number;
-  /** `[site, count, site, count, …]`, replaced (not grown) when a site is added. */
-  sites: Array<string | number>;
+  /** `[site, count, site, count, …]`, replaced on every change (never changed in place): shared (sharedList). */
+  sites: ReadonlyArray<string | number>;
   /** The user key (the shard's list needs it to encode the shard). */
   readonly key: string;
   /** The next user of its shard: the shard's members as a list through the records, not a Set per shard. */
@@ -24,6 +24,8 @@ export interface ShardWrite {
   readonly shard: number;
   readonly value: Uint8Array | undefined;
 }
+
+const NO_SITES: ReadonlyArray<string | number> = Object.freeze([]);
 
 export class PresenceShards {
   readonly #users = new Map<string, LocalUser>();
@@ -63,7 +65,7 @@ export class PresenceShards {
   open(user: string): LocalUser {
     let local = this.#users.get(user);
     if (local === undefined) {
-      this.#users.set(user, (local = { hash: userHash(user) | 0, connections: 0, sites: [], key: user, next: undefined }));
+      this.#users.set(user, (local = { hash: userHash(user) | 0, connections: 0, sites: NO_SITES, key: user, next: undefined }));
       this.#link(local, local.hash & (this.#members.length - 1));
     }
     this.changed(local);

@@ -15,6 +15,7 @@ import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
 import { type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
+import { sharedList } from './shared-lists.ts';
 import { batchTopic } from './topic-writer.ts';
 
 /**
@@ -98,7 +99,7 @@ export class Session {
   #commandBudget: number;
   /** Made when first shed. */
   #shedLatest: Map<string, LiveEvent> | undefined;
-  /** The critical topics its live subscriptions put it on: a short array, lighter per socket than a Set. */
+  /** The critical topics its live subscriptions put it on: a short array shared with the sessions that have the same (sharedList). */
   #critical: readonly string[] = NO_TOPICS;
   /** Acked positions, for a socket that acks; others get critical events fire-and-forget. */
   readonly #positions: CriticalPositions | undefined;
@@ -462,7 +463,7 @@ export class Session {
     const have = new Set(had);
     for (const topic of had) if (!want.has(topic)) this.#leaveCritical(topic);
     for (const topic of want) if (!have.has(topic)) this.#joinCritical(topic);
-    this.#critical = want.size > 0 ? [...want] : NO_TOPICS;
+    this.#critical = want.size > 0 ? sharedList([...want]) : NO_TOPICS;
   }
 
   #joinCritical(topic: string): void {
