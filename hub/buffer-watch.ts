@@ -44,7 +44,7 @@ export class BufferWatch {
   }
 
   /** Looks at the sockets that need it (all of them when topic traffic could have filled one). */
-  check(sessions: ReadonlySet<Session>): void {
+  check(sessions: Iterable<Session>): void {
     if (this.#fullest + this.#published > this.#config.socketBudgetBytes) {
       this.#published = 0;
       this.#fullest = 0;

@@ -8,14 +8,14 @@ import { type Clock, systemClock } from './clock.ts';
 /** Handles what fell due for `target` under `key`; answers when it falls due next (undefined: not again). */
 export type DueHandler<T, K> = (target: T, key: K, now: number) => number | undefined;
 
-interface Entry<T, K> {
-  readonly due: number;
-  readonly target: T;
-  readonly key: K;
-}
-
 export class DueQueue<T, K> {
-  readonly #heap: Entry<T, K>[] = [];
+  /**
+   * The binary heap as three parallel arrays, not an object per entry: a session's deadline entry was an
+   * object of ~48 bytes plus a boxed due time; here it is three array slots (the due times unboxed doubles).
+   */
+  readonly #dues: number[] = [];
+  readonly #targets: T[] = [];
+  readonly #keys: K[] = [];
   readonly #handle: DueHandler<T, K>;
   #cancelTimer: (() => void) | undefined;
   #timerDue = Number.POSITIVE_INFINITY;
@@ -32,19 +32,21 @@ export class DueQueue<T, K> {
 
   /** Entries waiting (for metrics and tests). */
   get size(): number {
-    return this.#heap.length;
+    return this.#dues.length;
   }
 
   /** Calls the handler with `target` and `key` at `due` (or soon after); what it answers reschedules it. */
   schedule(target: T, key: K, due: number): void {
     if (this.#stopped) return;
-    const heap = this.#heap;
-    heap.push({ due, target, key });
-    let i = heap.length - 1;
+    const dues = this.#dues;
+    let i = dues.length;
+    dues.push(due);
+    this.#targets.push(target);
+    this.#keys.push(key);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (heap[parent]!.due <= heap[i]!.due) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      if (dues[parent]! <= due) break;
+      this.#swap(parent, i);
       i = parent;
     }
     this.#arm();
@@ -53,23 +55,28 @@ export class DueQueue<T, K> {
   stop(): void {
     this.#stopped = true;
     this.#cancelTimer?.();
-    this.#heap.length = 0;
+    this.#dues.length = 0;
+    this.#targets.length = 0;
+    this.#keys.length = 0;
   }
 
   #arm(): void {
-    const head = this.#heap[0];
-    if (head === undefined || head.due >= this.#timerDue) return;
+    if (this.#dues.length === 0) return;
+    const due = this.#dues[0]!;
+    if (due >= this.#timerDue) return;
     this.#cancelTimer?.();
-    this.#timerDue = head.due;
-    this.#cancelTimer = this.#clock.schedule(() => this.#fire(), Math.max(0, head.due - this.#clock.now()));
+    this.#timerDue = due;
+    this.#cancelTimer = this.#clock.schedule(() => this.#fire(), Math.max(0, due - this.#clock.now()));
   }
 
   #fire(): void {
     this.#cancelTimer = undefined;
     this.#timerDue = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
-    while (this.#heap.length > 0 && this.#heap[0]!.due <= now) {
-      const { target, key } = this.#pop();
+    while (this.#dues.length > 0 && this.#dues[0]! <= now) {
+      const target = this.#targets[0]!;
+      const key = this.#keys[0]!;
+      this.#pop();
       // One entry's failure must not stop the others.
       let next: number | undefined;
       try {
@@ -82,24 +89,42 @@ export class DueQueue<T, K> {
     this.#arm();
   }
 
-  #pop(): Entry<T, K> {
-    const heap = this.#heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let min = i;
-        if (l < heap.length && heap[l]!.due < heap[min]!.due) min = l;
-        if (r < heap.length && heap[r]!.due < heap[min]!.due) min = r;
-        if (min === i) break;
-        [heap[min], heap[i]] = [heap[i]!, heap[min]!];
-        i = min;
-      }
+  /** Removes the head. */
+  #pop(): void {
+    const dues = this.#dues;
+    const due = dues.pop()!;
+    const target = this.#targets.pop()!;
+    const key = this.#keys.pop()!;
+    const n = dues.length;
+    if (n === 0) return;
+    dues[0] = due;
+    this.#targets[0] = target;
+    this.#keys[0] = key;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < n && dues[l]! < dues[min]!) min = l;
+      if (r < n && dues[r]! < dues[min]!) min = r;
+      if (min === i) break;
+      this.#swap(min, i);
+      i = min;
     }
-    return top;
+  }
+
+  #swap(a: number, b: number): void {
+    const dues = this.#dues;
+    const targets = this.#targets;
+    const keys = this.#keys;
+    const due = dues[a]!;
+    dues[a] = dues[b]!;
+    dues[b] = due;
+    const target = targets[a]!;
+    targets[a] = targets[b]!;
+    targets[b] = target;
+    const key = keys[a]!;
+    keys[a] = keys[b]!;
+    keys[b] = key;
   }
 }

@@ -16,6 +16,7 @@ import type { PresenceTracker } from './presence-tracker.ts';
 import { type Refusal, Session, type SocketData } from './session.ts';
 import type { SessionContext } from './session-context.ts';
 import { originAllowed } from './cors.ts';
+import { OpenSessions } from './open-sessions.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { LogUnavailable } from './replayer.ts';
 
@@ -26,10 +27,17 @@ export class Gateway {
   readonly #presence: PresenceTracker;
   readonly #log: Logger;
   readonly #ctx: SessionContext;
-  readonly sessions = new Set<Session>();
+  readonly sessions = new OpenSessions();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
 
   readonly #ready: () => boolean;
+  /** Sockets uWS opened since the last deferred open ran. */
+  #opening: Array<WebSocket<SocketData>> = [];
+  readonly #openPending = (): void => {
+    const opening = this.#opening;
+    this.#opening = [];
+    for (const ws of opening) this.#open(ws);
+  };
   readonly #perIp: RateLimiter;
 
   /** `ready`: the hub can replay and deliver (connected to NATS, streams in place). */
@@ -63,8 +71,10 @@ export class Gateway {
       // while the HTTP response is still corked made uWS 20.30 drop ~15% of new sockets
       // (TCP shut right after the first frame). A microtask still failed ~1 in 1,000 under
       // connection bursts; the next turn of the event loop is safely past the cork.
+      // One immediate for every socket opened in a turn, not an Immediate and a closure per socket: a connect
+      // storm left thousands of them as garbage.
       open: (ws) => {
-        setImmediate(() => this.#open(ws));
+        if (this.#opening.push(ws) === 1) setImmediate(this.#openPending);
       },
       message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
       drain: (ws) => ws.getUserData().session?.onDrain(),

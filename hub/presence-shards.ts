@@ -11,8 +11,12 @@ export interface LocalUser extends UserRecord {
   /** `userHash` as a signed 32-bit integer: a small integer in V8, where the unsigned hash is a boxed number half the time. */
   readonly hash: number;
   connections: number;
-  /** `[site, count, site, count, …]`, replaced (not grown) when a site is added. */
-  sites: Array<string | number>;
+  /** `[site, count, site, count, …]`, replaced on every change (never changed in place): shared (sharedList). */
+  sites: ReadonlyArray<string | number>;
+  /** The user key (the shard's list needs it to encode the shard). */
+  readonly key: string;
+  /** The next user of its shard: the shard's members as a list through the records, not a Set per shard. */
+  next: LocalUser | undefined;
 }
 
 /** One shard to write: its new value, or undefined when it has no users left (delete it). */
@@ -21,10 +25,17 @@ export interface ShardWrite {
   readonly value: Uint8Array | undefined;
 }
 
+const NO_SITES: ReadonlyArray<string | number> = Object.freeze([]);
+
 export class PresenceShards {
   readonly #users = new Map<string, LocalUser>();
-  /** Users per shard; its length is the shard count, a power of two. */
-  #members: Array<Set<string>> = [new Set()];
+  /**
+   * Per shard the first of its users, linked through `next` (a Set per shard cost ~30 bytes a user, the link
+   * is one field); its length is the shard count, a power of two.
+   */
+  #members: Array<LocalUser | undefined> = [undefined];
+  /** Users per shard. */
+  #sizes: number[] = [0];
   readonly #dirty = new Set<number>();
   readonly #splitBytes: number;
   /** Encoded bytes per user as last seen, to grow the shard count before encoding shards that would be split. */
@@ -54,8 +65,8 @@ export class PresenceShards {
   open(user: string): LocalUser {
     let local = this.#users.get(user);
     if (local === undefined) {
-      this.#users.set(user, (local = { hash: userHash(user) | 0, connections: 0, sites: [] }));
-      this.#members[local.hash & (this.#members.length - 1)]!.add(user);
+      this.#users.set(user, (local = { hash: userHash(user) | 0, connections: 0, sites: NO_SITES, key: user, next: undefined }));
+      this.#link(local, local.hash & (this.#members.length - 1));
     }
     this.changed(local);
     return local;
@@ -72,7 +83,13 @@ export class PresenceShards {
     if (local === undefined) return;
     this.#users.delete(user);
     const shard = local.hash & (this.#members.length - 1);
-    this.#members[shard]!.delete(user);
+    // A shard holds a few hundred users at most (its value stays under the split size): a walk is cheap.
+    let prev: LocalUser | undefined;
+    for (let u = this.#members[shard]; u !== undefined && u !== local; u = u.next) prev = u;
+    if (prev === undefined) this.#members[shard] = local.next;
+    else prev.next = local.next;
+    local.next = undefined;
+    this.#sizes[shard]!--;
     this.#dirty.add(shard);
   }
 
@@ -99,10 +116,10 @@ export class PresenceShards {
       const out: ShardWrite[] = [];
       let largest = 0;
       for (const shard of this.#dirty) {
-        const members = this.#members[shard]!;
-        const value = members.size === 0 ? undefined : encodeShard(this.#entries(members));
-        if (value !== undefined) this.#bytesPerUser = value.length / members.size;
-        if (value !== undefined && value.length > this.#splitBytes && members.size > 1) largest = Math.max(largest, value.length);
+        const size = this.#sizes[shard]!;
+        const value = size === 0 ? undefined : encodeShard(this.#entries(shard));
+        if (value !== undefined) this.#bytesPerUser = value.length / size;
+        if (value !== undefined && value.length > this.#splitBytes && size > 1) largest = Math.max(largest, value.length);
         out.push({ shard, value });
       }
       if (largest === 0 || this.#members.length >= MAX_SHARDS) {
@@ -118,13 +135,20 @@ export class PresenceShards {
 
   /** Raises the shard count to `n` (a power of two); marks every shard, old and new, changed. */
   #split(n: number): void {
-    const members: Array<Set<string>> = Array.from({ length: n }, () => new Set());
-    for (const [user, local] of this.#users) members[local.hash & (n - 1)]!.add(user);
-    this.#members = members;
+    this.#members = new Array<LocalUser | undefined>(n).fill(undefined);
+    this.#sizes = new Array<number>(n).fill(0);
+    for (const local of this.#users.values()) this.#link(local, local.hash & (n - 1));
     for (let i = 0; i < n; i++) this.#dirty.add(i);
   }
 
-  *#entries(members: Set<string>): Iterable<readonly [string, UserRecord]> {
-    for (const user of members) yield [user, this.#users.get(user)!];
+  /** Puts `local` first in `shard`'s list. */
+  #link(local: LocalUser, shard: number): void {
+    local.next = this.#members[shard];
+    this.#members[shard] = local;
+    this.#sizes[shard]!++;
+  }
+
+  *#entries(shard: number): Iterable<readonly [string, UserRecord]> {
+    for (let u = this.#members[shard]; u !== undefined; u = u.next) yield [u.key, u];
   }
 }

@@ -17,6 +17,7 @@ import { PresenceCounts } from './presence-counts.ts';
 import { encodeHeartbeat, heartbeatKey, PRESENCE_RETAIN_MS, shardKey, shardsFilter } from './presence-entry.ts';
 import { type LocalUser, PresenceShards, type ShardWrite } from './presence-shards.ts';
 import { PresenceView } from './presence-view.ts';
+import { sharedList } from './shared-lists.ts';
 
 /** Changes are written at most this often, so connection storms don't become write storms. */
 const FLUSH_DELAY_MS = 100;
@@ -146,9 +147,9 @@ export class PresenceTracker {
   joinedSite(siteId: string, userKey: string): void {
     const r = this.#shards.open(userKey);
     const k = r.sites.indexOf(siteId);
-    // A new array of the exact size: push would grow it to ~20 slots, ~140 bytes more per user.
-    if (k === -1) r.sites = r.sites.concat(siteId, 1);
-    else (r.sites[k + 1] as number)++;
+    // A new array of the exact size (push would grow it to ~20 slots), shared by the users with the same sites and counts.
+    if (k === -1) r.sites = sharedList(r.sites.concat(siteId, 1));
+    else r.sites = sharedList(r.sites.map((v, i) => (i === k + 1 ? (v as number) + 1 : v)));
     this.#counts.siteDelta(siteId, userKey, k === -1 ? 1 : 0, 1);
     this.#schedule();
   }
@@ -159,8 +160,8 @@ export class PresenceTracker {
     if (r === undefined || k === -1) return;
     const n = r.sites[k + 1] as number;
     this.#shards.changed(r);
-    if (n <= 1) r.sites.splice(k, 2);
-    else r.sites[k + 1] = n - 1;
+    if (n <= 1) r.sites = sharedList(r.sites.filter((_, i) => i !== k && i !== k + 1));
+    else r.sites = sharedList(r.sites.map((v, i) => (i === k + 1 ? n - 1 : v)));
     this.#counts.siteDelta(siteId, userKey, n <= 1 ? -1 : 0, -1);
     this.#dropIfGone(userKey, r);
     this.#schedule();

@@ -37,10 +37,12 @@ export class SessionDeadlines {
     if (expiresAt !== undefined) next = Math.min(next, session.expiryWarned ? expiresAt : expiresAt - tokenWarningMs);
     // A session has one live entry: an earlier one superseded by a refresh is dropped when it comes.
     session.deadlineAt = next;
+    // The entry's key as the session reads it back (it keeps the time relative, see Session): compared as is.
+    const key = session.deadlineAt;
     // Already due (a token inside its warning time at connect): now, not when the clock next moves.
     const now = this.#clock.now();
-    if (next <= now) this.#due(session, next, now);
-    else this.#queue.schedule(session, next, next);
+    if (next <= now) this.#due(session, key, now);
+    else this.#queue.schedule(session, key, next);
   }
 
   stop(): void {

@@ -15,6 +15,7 @@ import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
 import { type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
+import { sharedList } from './shared-lists.ts';
 import { batchTopic } from './topic-writer.ts';
 
 /**
@@ -50,6 +51,30 @@ const NO_TOPICS: readonly string[] = [];
 const CLIENT_ID_PREFIX = randomUUID().slice(0, 24);
 let lastSessionNumber = 0;
 
+/** Session's bits. */
+const JSON_FORMAT = 1;
+const ACKS = 2;
+const BATCH = 4;
+const CLOSED = 8;
+const EXPIRY_WARNED = 16;
+const SLOW = 32;
+const LOW_BITS = 63;
+const BAD_FRAMES_SHIFT = 6;
+/** A small integer stays one below 2^30 on every V8 build. */
+const BAD_FRAMES_MAX = (1 << (30 - BAD_FRAMES_SHIFT)) - 1;
+
+/** The first clock reading of this process: session times are kept as small integers after it. */
+let timeBase: number | undefined;
+
+/**
+ * `at` after timeBase, as a small integer when it is one: a difference of two clock readings is a double to V8
+ * (an integral one too), and one double stored makes the field a heap number box in every session.
+ */
+function sinceBase(at: number): number {
+  const d = at - timeBase!;
+  return d === (d | 0) ? d | 0 : d;
+}
+
 /**
  * One connection's state. What a feature needs is allocated when the feature is first used (shed values,
  * unacked events, drain waiters): an idle subscribed connection holds a few fields and two small objects.
@@ -57,46 +82,105 @@ let lastSessionNumber = 0;
 export class Session {
   /** Numeric; the client id string is derived from it when asked (see `id`). */
   readonly #number = ++lastSessionNumber;
-  readonly format: WireFormat;
-  /** The client acks critical events (HubClient does); others get them fire-and-forget. */
-  readonly acks: boolean;
-  /** The client reads batch frames: several frames of a topic may come in one message. */
-  readonly batch: boolean;
+  /** The booleans below and the bad frame count, packed: one small integer instead of a slot each. */
+  #bits: number;
   grant: Grant;
   /** Set by `open` (the session is made at upgrade, before uWS has a socket for it). */
   #ws!: WebSocket<SocketData>;
   readonly #ctx: SessionContext;
   readonly subscriptions = new SubscriptionStates();
-  /** When the client last sent anything, on the context's clock (idle sockets are closed); also when the command budget was last refilled. */
-  lastSeen: number;
-  badFrames = 0;
+  /**
+   * `lastSeen` and `deadlineAt` as milliseconds after TIME_BASE: small integers, where a clock reading (~1.8e12)
+   * is a heap number of 16 bytes per field and session (a hub running past ~24 days gets those again).
+   */
+  #seenAt: number;
+  #deadlineAt = 0;
   /** Operations this connection may still send, in thousandths (an integer, so no boxed number per session). */
   #commandBudget: number;
-  closed = false;
-  expiryWarned = false;
-  /** When SessionDeadlines looks at it next (its one live entry there). */
-  deadlineAt = 0;
-  /** Over its byte budget: off the uWS topics, served per socket with shedding. */
-  slow = false;
   /** Made when first shed. */
   #shedLatest: Map<string, LiveEvent> | undefined;
-  /** The critical topics its live subscriptions put it on: a short array, lighter per socket than a Set. */
+  /** The critical topics its live subscriptions put it on: a short array shared with the sessions that have the same (sharedList). */
   #critical: readonly string[] = NO_TOPICS;
   /** Acked positions, for a socket that acks; others get critical events fire-and-forget. */
   readonly #positions: CriticalPositions | undefined;
   /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close); made by the first wait. */
   #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> | undefined;
+  /** The gateway's list of open sessions, linked through them (no Set entry per connection): see OpenSessions. */
+  prevOpen: Session | undefined = undefined;
+  nextOpen: Session | undefined = undefined;
 
   /** Made at upgrade; `open` gives it its socket. `batch`: the client reads batch frames (`hub.opt.batch`). */
   constructor(grant: Grant, format: WireFormat, acks: boolean, batch: boolean, ctx: SessionContext) {
     this.grant = grant;
-    this.format = format;
-    this.acks = acks;
-    this.batch = batch;
+    this.#bits = (format === 'json' ? JSON_FORMAT : 0) | (acks ? ACKS : 0) | (batch ? BATCH : 0);
     this.#ctx = ctx;
-    this.lastSeen = ctx.clock.now();
+    const now = ctx.clock.now();
+    timeBase ??= now;
+    this.#seenAt = sinceBase(now);
     this.#commandBudget = ctx.config.commandsPerSecond * 2 * 1000;
     this.#positions = acks ? new CriticalPositions(this, ctx) : undefined;
+  }
+
+  get format(): WireFormat {
+    return (this.#bits & JSON_FORMAT) !== 0 ? 'json' : 'msgpack';
+  }
+
+  /** The client acks critical events (HubClient does); others get them fire-and-forget. */
+  get acks(): boolean {
+    return (this.#bits & ACKS) !== 0;
+  }
+
+  /** The client reads batch frames: several frames of a topic may come in one message. */
+  get batch(): boolean {
+    return (this.#bits & BATCH) !== 0;
+  }
+
+  get closed(): boolean {
+    return (this.#bits & CLOSED) !== 0;
+  }
+
+  set closed(value: boolean) {
+    this.#bits = value ? this.#bits | CLOSED : this.#bits & ~CLOSED;
+  }
+
+  get expiryWarned(): boolean {
+    return (this.#bits & EXPIRY_WARNED) !== 0;
+  }
+
+  set expiryWarned(value: boolean) {
+    this.#bits = value ? this.#bits | EXPIRY_WARNED : this.#bits & ~EXPIRY_WARNED;
+  }
+
+  /** Over its byte budget: off the uWS topics, served per socket with shedding. */
+  get slow(): boolean {
+    return (this.#bits & SLOW) !== 0;
+  }
+
+  set slow(value: boolean) {
+    this.#bits = value ? this.#bits | SLOW : this.#bits & ~SLOW;
+  }
+
+  /** Frames refused so far (the gateway closes at HUB_MAX_BAD_FRAMES; the count stops at BAD_FRAMES_MAX). */
+  get badFrames(): number {
+    return this.#bits >>> BAD_FRAMES_SHIFT;
+  }
+
+  set badFrames(n: number) {
+    this.#bits = (this.#bits & LOW_BITS) | (Math.min(Math.max(0, n), BAD_FRAMES_MAX) << BAD_FRAMES_SHIFT);
+  }
+
+  /** When the client last sent anything, on the context's clock (idle sockets are closed); also when the command budget was last refilled. */
+  get lastSeen(): number {
+    return timeBase! + this.#seenAt;
+  }
+
+  /** When SessionDeadlines looks at it next (its one live entry there). */
+  get deadlineAt(): number {
+    return timeBase! + this.#deadlineAt;
+  }
+
+  set deadlineAt(at: number) {
+    this.#deadlineAt = sinceBase(at);
   }
 
   /** The socket uWS opened for this session. */
@@ -116,7 +200,7 @@ export class Session {
   takeCommand(now: number): boolean {
     const rate = this.#ctx.config.commandsPerSecond;
     this.#commandBudget = Math.min(rate * 2000, this.#commandBudget + Math.floor((now - this.lastSeen) * rate));
-    this.lastSeen = now;
+    this.#seenAt = sinceBase(now);
     if (this.#commandBudget < 1000) return false;
     this.#commandBudget -= 1000;
     return true;
@@ -379,7 +463,7 @@ export class Session {
     const have = new Set(had);
     for (const topic of had) if (!want.has(topic)) this.#leaveCritical(topic);
     for (const topic of want) if (!have.has(topic)) this.#joinCritical(topic);
-    this.#critical = want.size > 0 ? [...want] : NO_TOPICS;
+    this.#critical = want.size > 0 ? sharedList([...want]) : NO_TOPICS;
   }
 
   #joinCritical(topic: string): void {

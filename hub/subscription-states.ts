@@ -14,17 +14,49 @@ export interface SubscriptionState {
   next: SubscriptionState | undefined;
 }
 
+const LIVE = 1;
+const CANCELLED = 2;
+
+/** Its two flags in one small integer: a slot less per subscription and connection. */
+class State implements SubscriptionState {
+  readonly sub: Subscription;
+  next: SubscriptionState | undefined = undefined;
+  #bits = 0;
+
+  constructor(sub: Subscription) {
+    this.sub = sub;
+  }
+
+  get live(): boolean {
+    return (this.#bits & LIVE) !== 0;
+  }
+
+  set live(value: boolean) {
+    this.#bits = value ? this.#bits | LIVE : this.#bits & ~LIVE;
+  }
+
+  get cancelled(): boolean {
+    return (this.#bits & CANCELLED) !== 0;
+  }
+
+  set cancelled(value: boolean) {
+    this.#bits = value ? this.#bits | CANCELLED : this.#bits & ~CANCELLED;
+  }
+}
+
 /** A new state of `sub`: not live yet, in no list yet. */
 export function subscriptionState(sub: Subscription): SubscriptionState {
-  return { sub, live: false, cancelled: false, next: undefined };
+  return new State(sub);
 }
 
 export class SubscriptionStates {
   #head: SubscriptionState | undefined;
-  #size = 0;
 
+  /** Counted when asked (a slot less per connection): subscribing is rare and the list is short. */
   get size(): number {
-    return this.#size;
+    let n = 0;
+    for (let s = this.#head; s !== undefined; s = s.next) n++;
+    return n;
   }
 
   get(key: SubscriptionKey): SubscriptionState | undefined {
@@ -49,7 +81,6 @@ export class SubscriptionStates {
     state.next = undefined;
     if (prev === undefined) this.#head = state;
     else prev.next = state;
-    this.#size++;
   }
 
   delete(key: SubscriptionKey): void {
@@ -58,7 +89,6 @@ export class SubscriptionStates {
       if (s.sub.key !== key) continue;
       if (prev === undefined) this.#head = s.next;
       else prev.next = s.next;
-      this.#size--;
       return;
     }
   }

@@ -7,7 +7,7 @@ import type { JWTPayload } from 'jose';
 import { idToken, MAX_USER_ID_LENGTH, userToken } from '../protocol/subjects.ts';
 import { AuthError } from './auth-error.ts';
 import type { AuthConfig } from './config.ts';
-import type { Grant } from './grant.ts';
+import { type Grant, TokenGrant } from './grant.ts';
 
 export type TokenClaims = Pick<AuthConfig, 'userClaims' | 'sitesClaim' | 'siteClaim' | 'roleClaims' | 'allSitesRoles' | 'maxTokenLifetimeMs'>;
 
@@ -23,7 +23,7 @@ export function grantOf(payload: JWTPayload, claims: TokenClaims, now = Date.now
   let sites = sitesOf(payload, claims);
   if (sites !== '*' && claims.allSitesRoles.some((r) => roles.has(r))) sites = '*';
   const shared = sharedSet(roles);
-  return { userId, userKey, sites: sites === '*' ? sites : sharedSet(sites), role: shared.values().next().value!, roles: shared, expiresAt: expiryOf(payload, claims.maxTokenLifetimeMs, now) };
+  return new TokenGrant(userId, userKey, sites === '*' ? sites : sharedSet(sites), shared, expiryOf(payload, claims.maxTokenLifetimeMs, now));
 }
 
 /** Distinct role and site sets kept for sharing at most; past it a grant keeps its own (still correct). */

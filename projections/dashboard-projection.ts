@@ -5,7 +5,7 @@
  * 2.9), so its checkpoint is a position in the site stream: the offset a snapshot
  * reflects.
  */
-import { decodePayload } from '../protocol/codec.ts';
+import { decodeFoldPayload } from './payload-decoder.ts';
 import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts';
 import { type CountRow, DashboardFold, entityKey, Kind, type ProductionRow, countKey, productionKey } from './dashboard-fold.ts';
 import type { FoldMemory } from './fold-memory.ts';
@@ -30,12 +30,13 @@ export class DashboardProjection implements Projection {
     const held = ctx.memory?.get<DashboardFold>(this.name);
     const fold = held ?? new DashboardFold();
     const parsed: Array<{ event: LogEvent; domain: DomainEvent }> = [];
+    fold.tracksChanges = ctx.memory?.defersWrites !== true;
     fold.startBatch();
     for (const event of ctx.events) {
       if (event.name === undefined || !FOLDED.has(event.name)) continue;
       let domain: DomainEvent | undefined;
       try {
-        domain = parseDomainEvent(event.name, decodePayload(event.payload));
+        domain = parseDomainEvent(event.name, decodeFoldPayload(event.payload));
       } catch (e) {
         ctx.reject(event, e as Error);
         continue;

@@ -5,7 +5,7 @@
  * msg id from the crossing's offset); climbing back clears it (`alarm:update`).
  */
 import { createHash } from 'node:crypto';
-import { decodePayload } from '../protocol/codec.ts';
+import { decodeFoldPayload } from './payload-decoder.ts';
 import { type DomainEvent, parseDomainEvent } from '../protocol/domain-events.ts';
 import type { FoldMemory } from './fold-memory.ts';
 import type { LogEvent } from './log-event.ts';
@@ -33,7 +33,7 @@ export class InventoryProjection implements Projection {
       if (event.name !== 'inventory:update') continue;
       let domain: DomainEvent | undefined;
       try {
-        domain = parseDomainEvent(event.name, decodePayload(event.payload));
+        domain = parseDomainEvent(event.name, decodeFoldPayload(event.payload));
       } catch (e) {
         ctx.reject(event, e as Error);
         continue;

@@ -54,7 +54,7 @@ describe('presence shards and counts (in memory)', () => {
     for (let i = 0; i < 5000; i++) {
       const r = shards.open(`user-${i}`);
       r.connections = 1 + (i % 3);
-      r.sites.push(String(i % 50), 1);
+      r.sites = [String(i % 50), 1];
     }
     const writes = shards.takeChanges();
     assert.ok(shards.shardCount >= 64, `5,000 users of ~30 bytes in 2 KiB shards need ≥ 64 shards, got ${shards.shardCount}`);
