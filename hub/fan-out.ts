@@ -2,12 +2,12 @@
  * The hot path: one live tail per log (EventLog.tail: on JetStream an ordered
  * consumer), starting right after the log's last offset, hands over each event as a
  * LiveEvent (frames built once per wire format from the payload bytes as stored),
- * published here to uWS topics,
- * which copy the same bytes to every fast subscriber in C++: every class alike.
+ * published here to uWS topics through the TopicWriter (normal and latest-value
+ * coalesced, critical at once), which copy the same bytes to every fast subscriber
+ * in C++: every class alike.
  * For critical events the topic also notes the offset and the time, shared by
  * its acking subscribers, so delivery is tracked by positions, not per socket.
  */
-import type { TemplatedApp } from 'uWebSockets.js';
 import { STREAM_KEYS, type StreamKey, topics } from '../protocol/subjects.ts';
 import type { EventLog, LogTail } from './event-log.ts';
 import type { LiveEvent } from './live-event.ts';
@@ -24,7 +24,6 @@ export interface LiveFace {
 }
 
 export class FanOut {
-  readonly #app: TemplatedApp;
   readonly #events: EventLog;
   readonly epochs: Epochs;
   readonly #ctx: SessionContext;
@@ -34,9 +33,8 @@ export class FanOut {
   readonly #faces: readonly LiveFace[];
 
   /** `faces`: other protocols served from the same consumers (the Socket.IO face). */
-  constructor(app: TemplatedApp, events: EventLog, ctx: SessionContext, log: Logger, faces: readonly LiveFace[] = []) {
+  constructor(events: EventLog, ctx: SessionContext, log: Logger, faces: readonly LiveFace[] = []) {
     this.#faces = faces;
-    this.#app = app;
     this.#events = events;
     this.epochs = Object.freeze({ site: events.epoch('site'), user: events.epoch('user'), global: events.epoch('global') });
     this.#ctx = ctx;

@@ -219,7 +219,7 @@ export class Hub {
     // a stream leader, creating a consumer gets no answer, and retrying every 2 s rather than every 5 s
     // brings live delivery back sooner.
     const events = new JetStreamLog(this.#js, jetstream(nc, { timeout: 2000 }), this.#jsm, this.config.namespace, epochs, this.log);
-    this.#fanOut = new FanOut(this.#app, events, this.#ctx, this.log, this.#socketIo === undefined ? [] : [this.#socketIo]);
+    this.#fanOut = new FanOut(events, this.#ctx, this.log, this.#socketIo === undefined ? [] : [this.#socketIo]);
     await this.#fanOut.start();
     const replayer = new Replayer(events, this.config.namespace, this.#fanOut, this.metrics);
     this.#socketIoBackend = { fanOut: this.#fanOut, replayer, sessions: new RecoverySessions(recovery, this.log) };
