@@ -5,7 +5,7 @@
  * acknowledge alarms through the hub, which appends the update to the log.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import type { WebSocketConstructor } from '../protocol/client.ts';
 import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, decodeFrame, type EventMeta, type Frame, SUBPROTOCOL } from '../protocol/codec.ts';
@@ -15,19 +15,12 @@ import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { TestClock } from './support/test-clock.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { trackConnections } from './support/tracked-connections.ts';
 import { waitFor } from './support/wait-for.ts';
 
 const ACK_TIMEOUT_MS = 500;
 
-/** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
-const opened: Array<{ close(): void }> = [];
-function track<T extends { close(): void }>(connection: T): T {
-  opened.push(connection);
-  return connection;
-}
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
+const track = trackConnections();
 
 /** A bare socket that offers acks (so the hub tracks its critical events) but acks only when told. */
 async function rawWithAcks(t: TestHub, claims: Parameters<TestHub['token']>[0]): Promise<RawSocket> {

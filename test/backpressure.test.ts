@@ -9,7 +9,7 @@
  * sweep always sees the budget crossed well before the hard limit.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import type { WebSocketConstructor } from '../protocol/client.ts';
 import type { EventMeta } from '../protocol/codec.ts';
@@ -18,6 +18,7 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { trackConnections } from './support/tracked-connections.ts';
 
 const BUDGET = 64 * 1024;
 const HARD_LIMIT = 256 * 1024;
@@ -28,15 +29,7 @@ const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 300, jitter: 0.2 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
-const opened: Array<{ close(): void }> = [];
-function track<T extends { close(): void }>(connection: T): T {
-  opened.push(connection);
-  return connection;
-}
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
+const track = trackConnections();
 
 /** Stops reading the socket: the hub's writes pile up in the kernel, then in the hub. */
 function pause(ws: WebSocket): void {

@@ -5,7 +5,7 @@
  * TestClock the test moves.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import fc from 'fast-check';
@@ -16,20 +16,14 @@ import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { TestClock } from './support/test-clock.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { trackConnections } from './support/tracked-connections.ts';
 import { waitFor } from './support/wait-for.ts';
 
 const ACK_TIMEOUT_MS = 500;
 /** A window this small is left behind by a handful of events: what is older comes from the log. */
 const RECENT_EVENTS = 16;
 
-const opened: Array<{ close(): void }> = [];
-function track<T extends { close(): void }>(connection: T): T {
-  opened.push(connection);
-  return connection;
-}
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
+const track = trackConnections();
 
 let nextRef = 1;
 async function request(raw: RawSocket, op: string, args?: unknown, format: WireFormat = 'msgpack'): Promise<Frame> {

@@ -5,7 +5,7 @@
  * with a fresh token after 4401 or 4402 while one without it stays down.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { WebSocket } from 'ws';
 import { CloseCode, ErrorCode, HubError } from '../protocol/errors.ts';
@@ -14,17 +14,10 @@ import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 import { TestClock } from './support/test-clock.ts';
+import { trackConnections } from './support/tracked-connections.ts';
 import { waitFor } from './support/wait-for.ts';
 
-/** Connections a test opened; closed after each test, even a failed one, so no client keeps reconnecting. */
-const opened: Array<{ close(): void }> = [];
-function track<T extends { close(): void }>(connection: T): T {
-  opened.push(connection);
-  return connection;
-}
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
+const track = trackConnections();
 
 /** Milliseconds since the epoch at which a token expires. */
 function expiryOf(token: string): number {
