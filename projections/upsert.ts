@@ -21,34 +21,28 @@ export async function upsert<T extends ViewTableName>(views: Transaction<Project
 
 /** The same, serialized now and run later (in the batch's transaction). */
 export function prepareUpsert<T extends ViewTableName>(table: T, rows: readonly Selectable<ViewTables[T]>[], key: readonly Column<T>[]): PreparedWrite {
-  if (rows.length === 0) return async () => {};
-  const types = VIEW_COLUMNS[table] as Record<string, string>;
-  const columns = Object.keys(types);
-  const update = columns.filter((c) => !(key as readonly string[]).includes(c));
-  const json = JSON.stringify(rows);
-  // kysely cannot type a table chosen at run time; the signature above keeps callers typed.
-  return async (views) => {
-    await views
-      .insertInto(table as any)
-      .columns(columns as any)
-      .expression((eb: any) => eb.selectFrom(recordset(json, columns, types)).select(columns))
-      .onConflict((oc: any) => oc.columns(key).doUpdateSet(Object.fromEntries(update.map((c) => [c, sql.ref(`excluded.${c}`)]))))
-      .execute();
-  };
+  return prepareRows(table, rows, key);
 }
 
 /** Rows for a table holding none with their keys (a rebuild's fresh tables): a plain insert, serialized now. */
 export function prepareInsert<T extends ViewTableName>(table: T, rows: readonly Selectable<ViewTables[T]>[]): PreparedWrite {
+  return prepareRows(table, rows, undefined);
+}
+
+/** `INSERT ... SELECT FROM json_to_recordset`, replacing rows with the same `key` when one is given. */
+function prepareRows<T extends ViewTableName>(table: T, rows: readonly Selectable<ViewTables[T]>[], key: readonly Column<T>[] | undefined): PreparedWrite {
   if (rows.length === 0) return async () => {};
   const types = VIEW_COLUMNS[table] as Record<string, string>;
   const columns = Object.keys(types);
+  const update = key === undefined ? [] : columns.filter((c) => !(key as readonly string[]).includes(c));
   const json = JSON.stringify(rows);
+  // kysely cannot type a table chosen at run time; the signatures above keep callers typed.
   return async (views) => {
-    await views
+    const insert = views
       .insertInto(table as any)
       .columns(columns as any)
-      .expression((eb: any) => eb.selectFrom(recordset(json, columns, types)).select(columns))
-      .execute();
+      .expression((eb: any) => eb.selectFrom(recordset(json, columns, types)).select(columns));
+    await (key === undefined ? insert : insert.onConflict((oc: any) => oc.columns(key).doUpdateSet(Object.fromEntries(update.map((c) => [c, sql.ref(`excluded.${c}`)]))))).execute();
   };
 }
 
