@@ -52,6 +52,26 @@ export class DueQueue<T, K> {
     this.#arm();
   }
 
+  /**
+   * Drops the entries `keep` refuses (a closed session's, one a later entry superseded) and rebuilds the heap:
+   * otherwise they would wait, holding their target, until their own due time comes.
+   */
+  compact(keep: (target: T, key: K) => boolean): void {
+    let n = 0;
+    for (let i = 0; i < this.#dues.length; i++) {
+      if (!keep(this.#targets[i]!, this.#keys[i]!)) continue;
+      this.#dues[n] = this.#dues[i]!;
+      this.#targets[n] = this.#targets[i]!;
+      this.#keys[n] = this.#keys[i]!;
+      n++;
+    }
+    this.#dues.length = n;
+    this.#targets.length = n;
+    this.#keys.length = n;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.#siftDown(i);
+    // The armed timer may be for an entry now gone: firing early finds nothing due and re-arms.
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#cancelTimer?.();
@@ -100,7 +120,13 @@ export class DueQueue<T, K> {
     dues[0] = due;
     this.#targets[0] = target;
     this.#keys[0] = key;
-    let i = 0;
+    this.#siftDown(0);
+  }
+
+  /** Moves the entry at `i` down to where the heap holds again. */
+  #siftDown(i: number): void {
+    const dues = this.#dues;
+    const n = dues.length;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;

@@ -218,6 +218,7 @@ export class Gateway {
     if (session.slow) this.#ctx.metrics.slowSockets.dec();
     session.leaveAll();
     this.#ctx.buffers.forget(session);
+    this.#ctx.deadlines.forget(session);
     this.#presence.disconnected(session.grant.userKey);
     this.#log.debug({ clientId: session.id, code }, 'disconnected');
   }

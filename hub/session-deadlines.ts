@@ -16,6 +16,8 @@ export class SessionDeadlines {
   readonly #config: HubConfig;
   readonly #metrics: HubMetrics;
   readonly #clock: Clock;
+  /** Entries that will find nothing to do (their session closed, or a refresh superseded them). */
+  #stale = 0;
 
   constructor(config: HubConfig, metrics: HubMetrics, clock: Clock, onError: (error: Error) => void) {
     this.#config = config;
@@ -45,8 +47,34 @@ export class SessionDeadlines {
     else this.#queue.schedule(session, key, next);
   }
 
+  /** Entries in the queue, stale ones included (for tests and metrics). */
+  get pending(): number {
+    return this.#queue.size;
+  }
+
+  /** A refreshed token: the session's pending entry is superseded by a new one. */
+  reschedule(session: Session): void {
+    this.#superseded();
+    this.schedule(session);
+  }
+
+  /** A session closed: its pending entry finds nothing to do. */
+  forget(session: Session): void {
+    if (session.closed) this.#superseded();
+  }
+
   stop(): void {
     this.#queue.stop();
+  }
+
+  /**
+   * Once stale entries make up half the queue (and at least MIN_STALE), they are dropped in one pass: a
+   * reconnect storm would otherwise keep every closed session, and all it holds, until its idle timeout.
+   */
+  #superseded(): void {
+    if (++this.#stale < Math.max(MIN_STALE, this.#queue.size >> 1)) return;
+    this.#stale = 0;
+    this.#queue.compact((session, at) => !session.closed && session.deadlineAt === at);
   }
 
   #due(session: Session, at: number, now: number): undefined {
@@ -68,3 +96,6 @@ export class SessionDeadlines {
     return undefined;
   }
 }
+
+/** Fewer stale entries than this are not worth a pass over the queue. */
+const MIN_STALE = 1024;

@@ -221,7 +221,7 @@ export class Session {
   replaceGrant(grant: Grant): void {
     this.grant = grant;
     this.expiryWarned = false;
-    this.#ctx.deadlines.schedule(this);
+    this.#ctx.deadlines.reschedule(this);
   }
 
   /** A catch-up waits for uWS's drain. */

@@ -38,7 +38,7 @@ function setup() {
   const deadlines = new SessionDeadlines(config, new HubMetrics(), clock, (e) => assert.fail(e));
   const session = (expiresAt?: number) => new FakeSession(clock, clock.now(), { expiresAt });
   const schedule = (s: FakeSession) => deadlines.schedule(s as unknown as Session);
-  return { clock, session, schedule };
+  return { clock, session, schedule, deadlines };
 }
 
 describe('SessionDeadlines', () => {
@@ -81,5 +81,28 @@ describe('SessionDeadlines', () => {
     clock.advance(1000);
     assert.equal(s.sent.length, 2, 'the superseded deadline did nothing');
     assert.equal(clock.pending, 0);
+  });
+
+  it('drops the entries of closed and refreshed sessions in bulk, not at their due time, and still closes the live ones on time', () => {
+    const { clock, session, schedule, deadlines } = setup();
+    const start = clock.now();
+    const open = Array.from({ length: 5000 }, (_, i) => session(start + 500 + ((i * 37) % 400)));
+    for (const s of open) schedule(s);
+    // A reconnect storm: 4,000 of them close; 600 of the rest refresh their token to a later expiry.
+    for (const s of open.slice(0, 4000)) {
+      s.closed = true;
+      deadlines.forget(s as unknown as Session);
+    }
+    for (const s of open.slice(4000, 4600)) {
+      s.grant = { expiresAt: start + 950 };
+      deadlines.reschedule(s as unknown as Session);
+    }
+    assert.ok(deadlines.pending < 2000, `closed sessions' entries dropped before their due time: ${deadlines.pending} pending`);
+    clock.advance(1001);
+    const live = open.slice(4000);
+    assert.ok(live.every((s) => s.closedWith?.[0] === 4402), 'every live session closed at its expiry');
+    assert.ok(open.slice(4000, 4600).every((s) => s.closedWith![1] === start + 950), 'refreshed sessions at their new expiry');
+    assert.ok(open.slice(0, 4000).every((s) => s.closedWith === undefined && s.sent.length === 0), 'closed sessions untouched');
+    assert.equal(deadlines.pending, 0);
   });
 });
