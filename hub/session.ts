@@ -14,7 +14,7 @@ import { criticalStream, criticalTopicOf } from './critical-topic.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
-import { type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
+import { type StatesOwner, type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
 import { sharedList } from './shared-lists.ts';
 import { batchTopic } from './topic-writer.ts';
 
@@ -79,7 +79,7 @@ function sinceBase(at: number): number {
  * One connection's state. What a feature needs is allocated when the feature is first used (shed values,
  * unacked events, drain waiters): an idle subscribed connection holds a few fields and two small objects.
  */
-export class Session {
+export class Session implements StatesOwner {
   /** Numeric; the client id string is derived from it when asked (see `id`). */
   readonly #number = ++lastSessionNumber;
   /** The booleans below and the bad frame count, packed: one small integer instead of a slot each. */
@@ -88,7 +88,8 @@ export class Session {
   /** Set by `open` (the session is made at upgrade, before uWS has a socket for it). */
   #ws!: WebSocket<SocketData>;
   readonly #ctx: SessionContext;
-  readonly subscriptions = new SubscriptionStates();
+  /** The first of its subscription states, linked through them (see SubscriptionStates; no holder object per connection). */
+  firstState: SubscriptionState | undefined = undefined;
   /**
    * `lastSeen` and `deadlineAt` as milliseconds after TIME_BASE: small integers, where a clock reading (~1.8e12)
    * is a heap number of 16 bytes per field and session (a hub running past ~24 days gets those again).
@@ -119,6 +120,11 @@ export class Session {
     this.#seenAt = sinceBase(now);
     this.#commandBudget = ctx.config.commandsPerSecond * 2 * 1000;
     this.#positions = acks ? new CriticalPositions(this, ctx) : undefined;
+  }
+
+  /** Its subscriptions: a view over the list starting at `firstState`, made per call (subscribing and closing are rare). */
+  get subscriptions(): SubscriptionStates {
+    return new SubscriptionStates(this);
   }
 
   get format(): WireFormat {
