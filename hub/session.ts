@@ -98,14 +98,12 @@ export class Session implements StatesOwner {
   #deadlineAt = 0;
   /** Operations this connection may still send, in thousandths (an integer, so no boxed number per session). */
   #commandBudget: number;
-  /** Made when first shed. */
-  #shedLatest: Map<string, LiveEvent> | undefined;
+  /** Shed values and drain waiters, made when first needed and dropped when both are gone (see Behind). */
+  #behind: Behind | undefined;
   /** The critical topics its live subscriptions put it on: a short array shared with the sessions that have the same (sharedList). */
   #critical: readonly string[] = NO_TOPICS;
   /** Acked positions, for a socket that acks; others get critical events fire-and-forget. */
   readonly #positions: CriticalPositions | undefined;
-  /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close); made by the first wait. */
-  #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> | undefined;
   /** The gateway's list of open sessions, linked through them (no Set entry per connection): see OpenSessions. */
   prevOpen: Session | undefined = undefined;
   nextOpen: Session | undefined = undefined;
@@ -232,7 +230,8 @@ export class Session implements StatesOwner {
 
   /** A catch-up waits for uWS's drain. */
   get waitsForDrain(): boolean {
-    return this.#drainWaiters !== undefined && this.#drainWaiters.length > 0;
+    const waiters = this.#behind?.waiters;
+    return waiters !== undefined && waiters.length > 0;
   }
 
   /** Closes with a documented close code. */
@@ -292,7 +291,7 @@ export class Session implements StatesOwner {
   /** A live event for a slow session: latest-value is conflated, the rest sent (or the socket closed). */
   deliverSlow(event: LiveEvent): void {
     if (event.spec.priority === 'latest' && this.bufferedAmount > this.#ctx.config.socketBudgetBytes) {
-      (this.#shedLatest ??= new Map()).set(conflationKey(event), event);
+      (this.#behindNow().shed ??= new Map()).set(conflationKey(event), event);
       this.#ctx.metrics.shed.inc();
       return;
     }
@@ -390,14 +389,14 @@ export class Session implements StatesOwner {
    * flushed by a later send (uWS issue 1047) drains without one.
    */
   onDrain(buffered = this.bufferedAmount): void {
-    if (this.#drainWaiters !== undefined) this.#wakeDrainWaiters(buffered);
+    if (this.#behind?.waiters !== undefined) this.#wakeDrainWaiters(buffered);
     if (this.slow && buffered < this.#ctx.config.socketBudgetBytes / 2) this.goFast();
   }
 
   #drainedBelow(below: number): Promise<void> {
     if (this.closed || this.bufferedAmount < below) return Promise.resolve();
     this.#ctx.buffers.watch(this);
-    return new Promise((resolve) => (this.#drainWaiters ??= []).push({ below, resolve }));
+    return new Promise((resolve) => (this.#behindNow().waiters ??= []).push({ below, resolve }));
   }
 
   /** Takes the socket off the uWS topics: from now on its traffic is sent (and shed) per socket. */
@@ -417,8 +416,10 @@ export class Session implements StatesOwner {
     if (!this.slow || this.closed) return;
     this.slow = false;
     this.#ctx.metrics.slowSockets.dec();
-    const shed = this.#shedLatest === undefined ? [] : [...this.#shedLatest.values()].sort((a, b) => a.seq - b.seq);
-    this.#shedLatest = undefined;
+    const shedLatest = this.#behind?.shed;
+    const shed = shedLatest === undefined ? [] : [...shedLatest.values()].sort((a, b) => a.seq - b.seq);
+    if (shedLatest !== undefined) this.#behind!.shed = undefined;
+    this.#dropBehindIfDone();
     this.#ws.cork(() => {
       for (const e of shed) {
         const frame = e.resyncFrame(this.format);
@@ -520,14 +521,34 @@ export class Session implements StatesOwner {
 
   /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */
   #wakeDrainWaiters(buffered = 0): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = undefined;
+    const waiters = this.#behind?.waiters;
     if (waiters === undefined) return;
+    this.#behind!.waiters = undefined;
     for (const w of waiters) {
       if (this.closed || buffered < w.below) w.resolve();
-      else (this.#drainWaiters ??= []).push(w);
+      else (this.#behindNow().waiters ??= []).push(w);
     }
+    this.#dropBehindIfDone();
   }
+
+  #behindNow(): Behind {
+    return (this.#behind ??= { shed: undefined, waiters: undefined });
+  }
+
+  #dropBehindIfDone(): void {
+    const b = this.#behind;
+    if (b !== undefined && b.shed === undefined && b.waiters === undefined) this.#behind = undefined;
+  }
+}
+
+/**
+ * What a session behind its socket holds: latest values shed while slow (sent, newest first, when it is fast
+ * again), and catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the
+ * close). One field of the session for both, made when first needed: an idle connection has neither.
+ */
+interface Behind {
+  shed: Map<string, LiveEvent> | undefined;
+  waiters: Array<{ readonly below: number; readonly resolve: () => void }> | undefined;
 }
 
 /** Bytes a frame may take in the send buffer (a string at most 3 bytes per UTF-16 unit). */
