@@ -78,6 +78,8 @@ function sinceBase(at: number): number {
 /**
  * One connection's state. What a feature needs is allocated when the feature is first used (shed values,
  * unacked events, drain waiters): an idle subscribed connection holds a few fields and two small objects.
+ * Its helper methods are TypeScript-private, not `#`: a class with `#` methods gives every instance a brand
+ * slot (8 bytes a connection).
  */
 export class Session implements StatesOwner {
   /** Numeric; the client id string is derived from it when asked (see `id`). */
@@ -239,7 +241,7 @@ export class Session implements StatesOwner {
     if (this.closed) return;
     this.closed = true;
     this.#ws.end(code, reason);
-    this.#wakeDrainWaiters();
+    this.wakeDrainWaiters();
   }
 
   /**
@@ -291,7 +293,7 @@ export class Session implements StatesOwner {
   /** A live event for a slow session: latest-value is conflated, the rest sent (or the socket closed). */
   deliverSlow(event: LiveEvent): void {
     if (event.spec.priority === 'latest' && this.bufferedAmount > this.#ctx.config.socketBudgetBytes) {
-      (this.#behindNow().shed ??= new Map()).set(conflationKey(event), event);
+      (this.behindNow().shed ??= new Map()).set(conflationKey(event), event);
       this.#ctx.metrics.shed.inc();
       return;
     }
@@ -304,8 +306,8 @@ export class Session implements StatesOwner {
     // Grants are checked where events join a session, whatever happened while it replayed.
     if (state.sub.key.startsWith('site:') && !grantsSite(this.grant, state.sub.key.slice(5))) return;
     state.live = true;
-    for (const topic of this.#topicsOf(state)) this.#joinTopic(topic);
-    this.#syncCritical();
+    for (const topic of this.topicsOf(state)) this.joinTopic(topic);
+    this.syncCritical();
   }
 
   leave(state: SubscriptionState): void {
@@ -313,15 +315,15 @@ export class Session implements StatesOwner {
     this.subscriptions.delete(state.sub.key);
     if (!state.live) return;
     state.live = false;
-    for (const topic of this.#topicsOf(state)) this.#leaveTopic(topic);
-    this.#syncCritical();
+    for (const topic of this.topicsOf(state)) this.leaveTopic(topic);
+    this.syncCritical();
   }
 
   /** Leaves everything (socket closed). */
   leaveAll(): void {
     this.closed = true;
     for (const state of this.subscriptions.values()) this.leave(state);
-    this.#wakeDrainWaiters();
+    this.wakeDrainWaiters();
   }
 
   /**
@@ -362,7 +364,7 @@ export class Session implements StatesOwner {
 
   /** Waits until the socket's buffer drains below the replay budget (or it closes); woken by uWS's drain. */
   drained(): Promise<void> {
-    return this.#drainedBelow(this.#ctx.config.socketBudgetBytes / 2);
+    return this.drainedBelow(this.#ctx.config.socketBudgetBytes / 2);
   }
 
   /**
@@ -380,7 +382,7 @@ export class Session implements StatesOwner {
     const hardLimit = this.#ctx.config.socketHardLimitBytes;
     if (buffered === 0 || buffered + size <= hardLimit) return undefined;
     // Below 1 byte means empty: a frame larger than the hard limit goes out alone.
-    return this.#drainedBelow(Math.max(1, hardLimit - size + 1));
+    return this.drainedBelow(Math.max(1, hardLimit - size + 1));
   }
 
   /**
@@ -389,14 +391,14 @@ export class Session implements StatesOwner {
    * flushed by a later send (uWS issue 1047) drains without one.
    */
   onDrain(buffered = this.bufferedAmount): void {
-    if (this.#behind?.waiters !== undefined) this.#wakeDrainWaiters(buffered);
+    if (this.#behind?.waiters !== undefined) this.wakeDrainWaiters(buffered);
     if (this.slow && buffered < this.#ctx.config.socketBudgetBytes / 2) this.goFast();
   }
 
-  #drainedBelow(below: number): Promise<void> {
+  private drainedBelow(below: number): Promise<void> {
     if (this.closed || this.bufferedAmount < below) return Promise.resolve();
     this.#ctx.buffers.watch(this);
-    return new Promise((resolve) => (this.#behindNow().waiters ??= []).push({ below, resolve }));
+    return new Promise((resolve) => (this.behindNow().waiters ??= []).push({ below, resolve }));
   }
 
   /** Takes the socket off the uWS topics: from now on its traffic is sent (and shed) per socket. */
@@ -405,8 +407,8 @@ export class Session implements StatesOwner {
     this.slow = true;
     this.#ctx.metrics.slowSockets.inc();
     this.#ctx.buffers.watch(this);
-    for (const topic of this.#liveTopics()) {
-      this.#unsubscribeWs(topic);
+    for (const topic of this.liveTopics()) {
+      this.unsubscribeWs(topic);
       this.#ctx.slowRegistry.add(topic, this);
     }
   }
@@ -419,15 +421,15 @@ export class Session implements StatesOwner {
     const shedLatest = this.#behind?.shed;
     const shed = shedLatest === undefined ? [] : [...shedLatest.values()].sort((a, b) => a.seq - b.seq);
     if (shedLatest !== undefined) this.#behind!.shed = undefined;
-    this.#dropBehindIfDone();
+    this.dropBehindIfDone();
     this.#ws.cork(() => {
       for (const e of shed) {
         const frame = e.resyncFrame(this.format);
         this.#ws.send(frame, typeof frame !== 'string');
       }
-      for (const topic of this.#liveTopics()) {
+      for (const topic of this.liveTopics()) {
         this.#ctx.slowRegistry.remove(topic, this);
-        this.#subscribeWs(topic);
+        this.subscribeWs(topic);
       }
     });
   }
@@ -440,14 +442,14 @@ export class Session implements StatesOwner {
   }
 
   /** uWS topics of a subscription under this grant, with the restricted events' own topics its roles allow. */
-  #topicsOf(state: SubscriptionState): string[] {
+  private topicsOf(state: SubscriptionState): string[] {
     return state.sub.topics.flatMap((t) => this.#ctx.permissions.topicsFor(t, this.grant));
   }
 
   /** Every topic the socket is on: its live subscriptions' normal and latest-value ones, and its critical ones. */
-  #liveTopics(): string[] {
+  private liveTopics(): string[] {
     const out: string[] = [];
-    for (const state of this.subscriptions.values()) if (state.live) out.push(...this.#topicsOf(state));
+    for (const state of this.subscriptions.values()) if (state.live) out.push(...this.topicsOf(state));
     out.push(...this.#critical);
     return out;
   }
@@ -457,7 +459,7 @@ export class Session implements StatesOwner {
    * Each critical event reaches it through one topic only: `alarm/*` (every site's alarms) replaces the
    * per-site alarm topics, so a site subscription beside the alarm feed does not double them.
    */
-  #syncCritical(): void {
+  private syncCritical(): void {
     const want = new Set<string>();
     if (!this.closed) {
       for (const state of this.subscriptions.values()) {
@@ -468,13 +470,13 @@ export class Session implements StatesOwner {
     }
     const had = this.#critical;
     const have = new Set(had);
-    for (const topic of had) if (!want.has(topic)) this.#leaveCritical(topic);
-    for (const topic of want) if (!have.has(topic)) this.#joinCritical(topic);
+    for (const topic of had) if (!want.has(topic)) this.leaveCritical(topic);
+    for (const topic of want) if (!have.has(topic)) this.joinCritical(topic);
     this.#critical = want.size > 0 ? sharedList([...want]) : NO_TOPICS;
   }
 
-  #joinCritical(topic: string): void {
-    this.#joinTopic(topic);
+  private joinCritical(topic: string): void {
+    this.joinTopic(topic);
     const positions = this.#positions;
     if (positions === undefined) return;
     const stream = criticalStream(topic);
@@ -483,33 +485,33 @@ export class Session implements StatesOwner {
     positions.joined(stream, at);
   }
 
-  #leaveCritical(topic: string): void {
-    this.#leaveTopic(topic);
+  private leaveCritical(topic: string): void {
+    this.leaveTopic(topic);
     const positions = this.#positions;
     if (positions === undefined) return;
     const left = this.#ctx.critical.leave(topic, positions);
     if (left !== undefined) positions.left(criticalStream(topic), left.last, left.joinedAt);
   }
 
-  #joinTopic(topic: string): void {
+  private joinTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.add(topic, this);
-    else this.#subscribeWs(topic);
+    else this.subscribeWs(topic);
   }
 
-  #leaveTopic(topic: string): void {
+  private leaveTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.remove(topic, this);
-    else if (!this.closed) this.#unsubscribeWs(topic);
+    else if (!this.closed) this.unsubscribeWs(topic);
   }
 
   /** Joins the socket's variant of a uWS topic, after what the writer holds for it went out to the members before. */
-  #subscribeWs(topic: string): void {
+  private subscribeWs(topic: string): void {
     const t = topicFor(this.format, topic);
     this.#ctx.writer.settle(t);
     this.#ws.subscribe(this.batch ? batchTopic(t) : t);
   }
 
   /** Leaves it, after what the writer holds for it went out (this socket still a member). */
-  #unsubscribeWs(topic: string): void {
+  private unsubscribeWs(topic: string): void {
     const t = topicFor(this.format, topic);
     this.#ctx.writer.settle(t);
     // uWS 20.30 drops what a socket has pending in its topic tree when it unsubscribes before the tree drains (a
@@ -520,22 +522,22 @@ export class Session implements StatesOwner {
   }
 
   /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */
-  #wakeDrainWaiters(buffered = 0): void {
+  private wakeDrainWaiters(buffered = 0): void {
     const waiters = this.#behind?.waiters;
     if (waiters === undefined) return;
     this.#behind!.waiters = undefined;
     for (const w of waiters) {
       if (this.closed || buffered < w.below) w.resolve();
-      else (this.#behindNow().waiters ??= []).push(w);
+      else (this.behindNow().waiters ??= []).push(w);
     }
-    this.#dropBehindIfDone();
+    this.dropBehindIfDone();
   }
 
-  #behindNow(): Behind {
+  private behindNow(): Behind {
     return (this.#behind ??= { shed: undefined, waiters: undefined });
   }
 
-  #dropBehindIfDone(): void {
+  private dropBehindIfDone(): void {
     const b = this.#behind;
     if (b !== undefined && b.shed === undefined && b.waiters === undefined) this.#behind = undefined;
   }
