@@ -17,7 +17,7 @@ import type { Logger } from './logger.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import type { Replayer, ResumeFrom } from './replayer.ts';
 import type { Session, SubscriptionState } from './session.ts';
-import { liveState, subscriptionState } from './subscription-states.ts';
+import { subscriptionState } from './subscription-states.ts';
 import { alarmsSubscription, globalSubscription, siteSubscription, type Subscription, systemSubscription, userSubscription } from './subscription.ts';
 
 /** A refused operation; becomes an `error` frame, the connection stays open. */
@@ -114,9 +114,8 @@ export class Commands {
    */
   #openFromCursors(session: Session, subs: readonly Subscription[]): Promise<void> {
     const backend = this.#backend();
-    const live = !session.acks || backend === undefined;
-    const states = subs.map((sub) => this.#open(session, sub, live));
-    if (live) {
+    const states = subs.map((sub) => this.#open(session, sub));
+    if (!session.acks || backend === undefined) {
       // Fire-and-forget clients are live from their first frame.
       for (const state of states) session.joinLive(state);
       return Promise.resolve();
@@ -140,14 +139,13 @@ export class Commands {
     }
   }
 
-  /** `live`: the caller joins it to live at once (no resume), so its state may be one shared between sessions. */
-  #open(session: Session, sub: Subscription, live = false): SubscriptionState {
+  #open(session: Session, sub: Subscription): SubscriptionState {
     const existing = session.subscriptions.get(sub.key);
     if (existing === undefined && session.subscriptions.size >= this.#config.maxSubscriptions) {
       throw new CommandError(ErrorCode.LimitExceeded, `at most ${this.#config.maxSubscriptions} subscriptions per connection`);
     }
     if (existing !== undefined) session.leave(existing);
-    const state = live ? liveState(sub) : subscriptionState(sub);
+    const state = subscriptionState(sub);
     session.subscriptions.set(state);
     return state;
   }

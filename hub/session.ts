@@ -308,6 +308,8 @@ export class Session implements StatesOwner {
     state.live = true;
     for (const topic of this.topicsOf(state)) this.joinTopic(topic);
     this.syncCritical();
+    // Its resume is over: nothing of it is this session's any more (a shared cell holds it from now on).
+    this.subscriptions.settle(state);
   }
 
   leave(state: SubscriptionState): void {

@@ -3,6 +3,12 @@
  * list linked through the states themselves, starting at a field of the session (`firstState`). A Map cost
  * ~190 bytes per connection with two entries, an array ~64, a holder object of its own 32; subscribing is rare
  * and lookups walk a few entries.
+ *
+ * A state is the session's own while it may still change (a resume replays into it, or cancels it). Once it
+ * is live, a state of a subscription that serves every session (`sub.shared`) holds nothing of the session:
+ * it is settled into the list's tail, whose cells are immutable and shared by every session with the same
+ * tail (thousands of a site's viewers hold one `[site:7, global]`), so an idle connection holds no state
+ * object at all. A list is its own states first, then its settled ones.
  */
 import type { Subscription, SubscriptionKey } from './subscription.ts';
 
@@ -23,7 +29,7 @@ export interface StatesOwner {
 const LIVE = 1;
 const CANCELLED = 2;
 
-/** Its two flags in one small integer: a slot less per subscription and connection. */
+/** A session's own state. Its two flags in one small integer: a slot less per subscription and connection. */
 class State implements SubscriptionState {
   readonly sub: Subscription;
   next: SubscriptionState | undefined = undefined;
@@ -51,16 +57,16 @@ class State implements SubscriptionState {
 }
 
 /**
- * The state of a global-log subscription that is live from its first frame (a session that does not ack has
- * nothing to resume): it never replays, so nothing in it belongs to one session, and every such session holds
- * the same one (its own would cost 48 bytes a connection). Its flags do not change (a session leaving it only
- * unlinks it), and it is always last in a list, where `next` stays undefined.
+ * A settled state: live, never replaying again, the same for every session, so an immutable cell shared by the
+ * lists that end the same. Its flags do not change: a session leaving it only takes it out of its own list.
  */
-class SharedState implements SubscriptionState {
+class SettledState implements SubscriptionState {
   readonly sub: Subscription;
+  readonly #next: SettledState | undefined;
 
-  constructor(sub: Subscription) {
+  constructor(sub: Subscription, next: SettledState | undefined) {
     this.sub = sub;
+    this.#next = next;
   }
 
   get live(): boolean {
@@ -75,32 +81,43 @@ class SharedState implements SubscriptionState {
 
   set cancelled(_: boolean) {}
 
-  get next(): SubscriptionState | undefined {
-    return undefined;
+  get next(): SettledState | undefined {
+    return this.#next;
   }
 
-  set next(state: SubscriptionState | undefined) {
-    if (state !== undefined) throw new Error('a shared subscription state is always last in a list');
+  set next(_: SubscriptionState | undefined) {
+    throw new Error('a settled subscription state is shared: it is never relinked');
   }
 }
 
-/** A new state of `sub`: not live yet, in no list yet. */
+/** A new state of `sub`: the session's own, not live yet, in no list yet. */
 export function subscriptionState(sub: Subscription): SubscriptionState {
   return new State(sub);
 }
 
-/** The global log's subscriptions (two, module-wide) and their shared states. */
-const sharedStates = new Map<Subscription, SharedState>();
+/** Settled cells kept for sharing at most; past it a list gets cells of its own (still correct). */
+const MAX_SETTLED = 100_000;
+/** Per subscription, per rest of the list (undefined: none), the one cell of that subscription and rest. */
+const settledCells = new Map<Subscription, Map<SettledState | undefined, SettledState>>();
+let settledCount = 0;
 
-/**
- * A state of `sub` for a session that is live from the first frame (the caller joins it to live at once): the
- * shared one for the global log's subscriptions, else a new one.
- */
-export function liveState(sub: Subscription): SubscriptionState {
-  if (sub.key !== 'global') return new State(sub);
-  let state = sharedStates.get(sub);
-  if (state === undefined) sharedStates.set(sub, (state = new SharedState(sub)));
-  return state;
+function settledCell(sub: Subscription, next: SettledState | undefined): SettledState {
+  let byNext = settledCells.get(sub);
+  const known = byNext?.get(next);
+  if (known !== undefined) return known;
+  const cell = new SettledState(sub, next);
+  if (settledCount < MAX_SETTLED) {
+    if (byNext === undefined) settledCells.set(sub, (byNext = new Map()));
+    byNext.set(next, cell);
+    settledCount++;
+  }
+  return cell;
+}
+
+/** A list taken apart: the session's own states, then the settled ones' subscriptions, in list order. */
+interface Parts {
+  readonly own: SubscriptionState[];
+  readonly settled: Subscription[];
 }
 
 /** A session's list, read and changed through the session's `firstState` (a view: holds nothing itself). */
@@ -128,45 +145,38 @@ export class SubscriptionStates {
   }
 
   /**
-   * Adds `state` (in no list yet), or puts it in the place of the one with its key: the order is the order of
-   * first subscription, but for a shared state, which goes last.
+   * Adds `state` (a new one, see subscriptionState), or puts it in the place of the session's own state with
+   * its key (a settled one of its key is taken out: the new one joins the session's own).
    */
   set(state: SubscriptionState): void {
-    const shared = state instanceof SharedState;
-    let prev: SubscriptionState | undefined;
-    for (let s = this.#owner.firstState; s !== undefined; prev = s, s = s.next) {
-      if (s.sub.key !== state.sub.key) continue;
-      if (!shared) {
-        state.next = s.next;
-        this.#link(prev, state);
-        return;
-      }
-      this.#link(prev, s.next);
-      break;
-    }
-    // At the end, before a shared state if there is one (there is one at most: the global log's key).
-    let last: SubscriptionState | undefined;
-    prev = undefined;
-    for (let s = this.#owner.firstState; s !== undefined; prev = s, s = s.next) last = s;
-    if (last instanceof SharedState) {
-      if (shared) throw new Error(`a list has one shared subscription state at most (${last.sub.key}, ${state.sub.key})`);
-      let before: SubscriptionState | undefined;
-      for (let s = this.#owner.firstState; s !== last; s = s!.next) before = s;
-      state.next = last;
-      this.#link(before, state);
-      return;
-    }
-    state.next = undefined;
-    this.#link(prev, state);
+    if (!(state instanceof State)) throw new Error('only a new subscription state is added to a list');
+    const { own, settled } = this.#parts();
+    const i = own.findIndex((s) => s.sub.key === state.sub.key);
+    if (i !== -1) own[i] = state;
+    else own.push(state);
+    this.#build(own, settled.filter((sub) => sub.key !== state.sub.key));
   }
 
   delete(key: SubscriptionKey): void {
-    let prev: SubscriptionState | undefined;
-    for (let s = this.#owner.firstState; s !== undefined; prev = s, s = s.next) {
-      if (s.sub.key !== key) continue;
-      this.#link(prev, s.next);
-      return;
-    }
+    const { own, settled } = this.#parts();
+    this.#build(
+      own.filter((s) => s.sub.key !== key),
+      settled.filter((sub) => sub.key !== key),
+    );
+  }
+
+  /**
+   * `state` went live and nothing more of it is the session's (its resume is over): a shared subscription's
+   * moves to the settled tail, first in it. Others, and states no longer in the list, stay as they are.
+   */
+  settle(state: SubscriptionState): void {
+    if (!(state instanceof State) || !state.live || state.cancelled || !state.sub.shared) return;
+    const { own, settled } = this.#parts();
+    const i = own.indexOf(state);
+    if (i === -1) return;
+    own.splice(i, 1);
+    settled.unshift(state.sub);
+    this.#build(own, settled);
   }
 
   /** The states now, as an array: adding or deleting later does not change an iteration under way. */
@@ -180,9 +190,26 @@ export class SubscriptionStates {
     return this.values().map((s) => s.sub.key);
   }
 
-  /** Makes `state` follow `prev` (or start the list). */
-  #link(prev: SubscriptionState | undefined, state: SubscriptionState | undefined): void {
-    if (prev === undefined) this.#owner.firstState = state;
-    else prev.next = state;
+  #parts(): Parts {
+    const own: SubscriptionState[] = [];
+    const settled: Subscription[] = [];
+    for (let s = this.#owner.firstState; s !== undefined; s = s.next) {
+      if (s instanceof SettledState) settled.push(s.sub);
+      else own.push(s);
+    }
+    return { own, settled };
+  }
+
+  /** Relinks the list: the session's own states, then the shared cells of the settled subscriptions. */
+  #build(own: readonly SubscriptionState[], settled: readonly Subscription[]): void {
+    let next: SubscriptionState | undefined;
+    let tail: SettledState | undefined;
+    for (let i = settled.length - 1; i >= 0; i--) tail = settledCell(settled[i]!, tail);
+    next = tail;
+    for (let i = own.length - 1; i >= 0; i--) {
+      own[i]!.next = next;
+      next = own[i];
+    }
+    this.#owner.firstState = next;
   }
 }

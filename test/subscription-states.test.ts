@@ -1,17 +1,28 @@
 /**
- * A session's subscription list: states by key in the order of first subscription, a replaced state in the
- * place of the old one, and the global log's shared state (sessions live from their first frame hold one
- * object between them) always last, unchanged by any session leaving it.
+ * A session's subscription list: states by key, a replaced state in the place of the old one, and live states
+ * of subscriptions that serve every session settled into a tail of cells shared by every list that ends the
+ * same, which no session's change reaches into another's.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { liveState, type StatesOwner, subscriptionState, SubscriptionStates } from '../hub/subscription-states.ts';
-import { globalSubscription, siteSubscription, systemSubscription } from '../hub/subscription.ts';
+import { type StatesOwner, type SubscriptionState, subscriptionState, SubscriptionStates } from '../hub/subscription-states.ts';
+import { siteSubscription, systemSubscription, userSubscription } from '../hub/subscription.ts';
 
-const listOf = (): SubscriptionStates => new SubscriptionStates({ firstState: undefined } satisfies StatesOwner);
+const listOf = (): SubscriptionStates & { readonly owner: StatesOwner } => {
+  const owner: StatesOwner = { firstState: undefined };
+  return Object.assign(new SubscriptionStates(owner), { owner });
+};
+
+/** Adds a new state of `sub`, makes it live and settles it, as a session joining it to live does. */
+function goLive(list: SubscriptionStates, state: SubscriptionState): SubscriptionState {
+  list.set(state);
+  state.live = true;
+  list.settle(state);
+  return list.get(state.sub.key)!;
+}
 
 describe('subscription states', () => {
-  it('keeps states in the order of first subscription; a replaced one takes the old one\'s place', () => {
+  it('keeps the session\'s own states in the order of first subscription; a replaced one takes the old one\'s place', () => {
     const list = listOf();
     list.set(subscriptionState(siteSubscription('1')));
     list.set(subscriptionState(siteSubscription('2')));
@@ -24,34 +35,44 @@ describe('subscription states', () => {
     assert.equal(list.size, 1);
   });
 
-  it('gives every live-from-the-start session the same global state, kept last, and one session leaving it changes no other', () => {
+  it('settles live states of shared subscriptions into one tail shared by the sessions with the same, unchanged by any session leaving', () => {
     const [a, b] = [listOf(), listOf()];
-    const shared = liveState(systemSubscription);
-    assert.equal(liveState(systemSubscription), shared, 'one state for every session');
-    assert.notEqual(liveState(siteSubscription('3')), liveState(siteSubscription('3')), 'a site\'s live state is the session\'s own');
-    a.set(shared);
-    b.set(shared);
-    a.set(subscriptionState(siteSubscription('3')));
-    a.set(subscriptionState(siteSubscription('4')));
-    assert.deepEqual(a.keys(), ['site:3', 'site:4', 'global'], 'the shared state stays last');
-    // Leaving sets the flags of a session's own state; the shared one's do not move.
+    for (const list of [a, b]) {
+      goLive(list, subscriptionState(systemSubscription));
+      goLive(list, subscriptionState(siteSubscription('7')));
+    }
+    assert.deepEqual(a.keys(), ['site:7', 'global']);
+    assert.equal(a.owner.firstState, b.owner.firstState, 'one list between the two sessions');
+    const shared = a.get('site:7')!;
+    assert.equal(shared.live, true);
+    // A session leaving sets the flags of its own state; a shared one's do not move, nor another list.
     shared.cancelled = true;
     shared.live = false;
-    a.delete('global');
+    a.delete('site:7');
+    assert.deepEqual(a.keys(), ['global']);
+    assert.deepEqual(b.keys(), ['site:7', 'global']);
     assert.equal(shared.live, true);
     assert.equal(shared.cancelled, false);
-    assert.deepEqual(a.keys(), ['site:3', 'site:4']);
-    assert.deepEqual(b.keys(), ['global']);
-    assert.equal(b.get('global'), shared);
-    // Notifications replace the system messages' state by the broadcasts' one, also shared and last.
-    b.set(subscriptionState(siteSubscription('5')));
-    b.set(liveState(globalSubscription));
-    assert.deepEqual(b.keys(), ['site:5', 'global']);
-    assert.equal(b.get('global')!.sub, globalSubscription);
-    // A session's own state of the key takes the shared one's place.
-    const own = subscriptionState(systemSubscription);
-    b.set(own);
-    assert.deepEqual(b.keys(), ['site:5', 'global']);
-    assert.equal(b.get('global'), own);
+    assert.throws(() => {
+      shared.next = undefined;
+    }, /shared/);
+  });
+
+  it('keeps a state of its own while it replays, and for a subscription that is the session\'s alone (its user\'s)', () => {
+    const list = listOf();
+    goLive(list, subscriptionState(systemSubscription));
+    const replaying = subscriptionState(siteSubscription('8'));
+    list.set(replaying);
+    list.settle(replaying); // not live: stays
+    assert.equal(list.get('site:8'), replaying);
+    assert.deepEqual(list.keys(), ['site:8', 'global'], 'own states first');
+    const user = subscriptionState(userSubscription('u1'));
+    assert.equal(goLive(list, user), user);
+    // A new state of a settled key replaces the settled one and is the session's own again.
+    const resubscribed = subscriptionState(systemSubscription);
+    list.set(resubscribed);
+    assert.deepEqual(list.keys(), ['site:8', 'user', 'global']);
+    assert.equal(list.get('global'), resubscribed);
+    assert.equal(list.size, 3);
   });
 });
