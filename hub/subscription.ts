@@ -42,7 +42,7 @@ class SiteSubscription implements Subscription {
     this.#siteId = siteId;
     this.shared = shared;
     this.key = `site:${siteId}`;
-    this.topics = Object.freeze([topics.siteData(siteId), topics.siteLatest(siteId)]);
+    this.topics = Object.freeze([topics.siteData(siteId)]);
     this.#critical = Object.freeze([topics.siteAlarms(siteId)]);
   }
 
