@@ -5,17 +5,19 @@
  */
 import { type Clock, systemClock } from './clock.ts';
 
-/** Handles what fell due for `target` under `key`; answers when it falls due next (undefined: not again). */
-export type DueHandler<T, K> = (target: T, key: K, now: number) => number | undefined;
+/** Handles what fell due for `target` under `key` at `due`; answers when it falls due next (undefined: not again). */
+export type DueHandler<T, K> = (target: T, key: K, now: number, due: number) => number | undefined;
 
 export class DueQueue<T, K> {
   /**
    * The binary heap as three parallel arrays, not an object per entry: a session's deadline entry was an
    * object of ~48 bytes plus a boxed due time; here it is three array slots (the due times unboxed doubles).
+   * The keys' array is made by the first key that is not undefined: a queue whose due time says it all (the
+   * sessions' deadlines) has two slots an entry.
    */
   readonly #dues: number[] = [];
   readonly #targets: T[] = [];
-  readonly #keys: K[] = [];
+  #keys: K[] | undefined;
   readonly #handle: DueHandler<T, K>;
   #cancelTimer: (() => void) | undefined;
   #timerDue = Number.POSITIVE_INFINITY;
@@ -42,7 +44,8 @@ export class DueQueue<T, K> {
     let i = dues.length;
     dues.push(due);
     this.#targets.push(target);
-    this.#keys.push(key);
+    if (this.#keys === undefined && key !== undefined) this.#keys = new Array<K>(i).fill(undefined as K);
+    this.#keys?.push(key);
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (dues[parent]! <= due) break;
@@ -56,18 +59,22 @@ export class DueQueue<T, K> {
    * Drops the entries `keep` refuses (a closed session's, one a later entry superseded) and rebuilds the heap:
    * otherwise they would wait, holding their target, until their own due time comes.
    */
-  compact(keep: (target: T, key: K) => boolean): void {
+  compact(keep: (target: T, key: K, due: number) => boolean): void {
+    const dues = this.#dues;
+    const targets = this.#targets;
+    const keys = this.#keys;
     let n = 0;
-    for (let i = 0; i < this.#dues.length; i++) {
-      if (!keep(this.#targets[i]!, this.#keys[i]!)) continue;
-      this.#dues[n] = this.#dues[i]!;
-      this.#targets[n] = this.#targets[i]!;
-      this.#keys[n] = this.#keys[i]!;
+    for (let i = 0; i < dues.length; i++) {
+      const key = keys === undefined ? (undefined as K) : keys[i]!;
+      if (!keep(targets[i]!, key, dues[i]!)) continue;
+      dues[n] = dues[i]!;
+      targets[n] = targets[i]!;
+      if (keys !== undefined) keys[n] = key;
       n++;
     }
-    this.#dues.length = n;
-    this.#targets.length = n;
-    this.#keys.length = n;
+    dues.length = n;
+    targets.length = n;
+    if (keys !== undefined) keys.length = n;
     for (let i = (n >> 1) - 1; i >= 0; i--) this.#siftDown(i);
     // The armed timer may be for an entry now gone: firing early finds nothing due and re-arms.
   }
@@ -77,7 +84,7 @@ export class DueQueue<T, K> {
     this.#cancelTimer?.();
     this.#dues.length = 0;
     this.#targets.length = 0;
-    this.#keys.length = 0;
+    this.#keys = undefined;
   }
 
   #arm(): void {
@@ -94,13 +101,14 @@ export class DueQueue<T, K> {
     this.#timerDue = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
     while (this.#dues.length > 0 && this.#dues[0]! <= now) {
+      const due = this.#dues[0]!;
       const target = this.#targets[0]!;
-      const key = this.#keys[0]!;
+      const key = this.#keys === undefined ? (undefined as K) : this.#keys[0]!;
       this.#pop();
       // One entry's failure must not stop the others.
       let next: number | undefined;
       try {
-        next = this.#handle(target, key, now);
+        next = this.#handle(target, key, now, due);
       } catch (e) {
         this.#onError(e as Error);
       }
@@ -114,12 +122,13 @@ export class DueQueue<T, K> {
     const dues = this.#dues;
     const due = dues.pop()!;
     const target = this.#targets.pop()!;
-    const key = this.#keys.pop()!;
+    const keys = this.#keys;
+    const key = keys?.pop();
     const n = dues.length;
     if (n === 0) return;
     dues[0] = due;
     this.#targets[0] = target;
-    this.#keys[0] = key;
+    if (keys !== undefined) keys[0] = key!;
     this.#siftDown(0);
   }
 
@@ -149,6 +158,7 @@ export class DueQueue<T, K> {
     const target = targets[a]!;
     targets[a] = targets[b]!;
     targets[b] = target;
+    if (keys === undefined) return;
     const key = keys[a]!;
     keys[a] = keys[b]!;
     keys[b] = key;

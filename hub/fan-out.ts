@@ -116,7 +116,7 @@ export class FanOut {
       if (event.stream === 'site') this.#publishCritical(permissions.topic(topics.allAlarms, name), event, now);
       return;
     }
-    const topic = permissions.topic(event.spec.priority === 'normal' ? topics.siteData(event.owner) : topics.siteLatest(event.owner), name);
+    const topic = permissions.topic(topics.siteData(event.owner), name);
     this.#publishEvent(topic, event, false);
     if (this.#ctx.slowRegistry.has(topic)) this.#ctx.slowRegistry.forEach([topic], (s) => s.deliverSlow(event));
   }

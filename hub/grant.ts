@@ -17,30 +17,52 @@ export interface Grant {
   readonly expiresAt: number | undefined;
 }
 
+/** A grant's sites and roles, one object shared by the grants with the same (see token-claims' sharedAccess). */
+export interface Access {
+  readonly sites: ReadonlySet<string> | '*';
+  /** Not empty: its first is the grant's `role`. */
+  readonly roles: ReadonlySet<string>;
+}
+
 /**
- * A grant as token verification makes it. The expiry is kept in whole seconds when it is one (a token's `exp`
- * always is): a small integer, where the milliseconds (~1.8e12) are a 16-byte heap number per connection; the
- * first role is read from the shared roles set, not kept per grant.
+ * A grant as token verification makes it, in three slots: the user (its key, or the id and key when the token
+ * spelled the id otherwise), the shared sites and roles, and the expiry in whole seconds when it is one (a
+ * token's `exp` always is): small integers and shared objects, where five fields and a 16-byte heap number
+ * for the milliseconds (~1.8e12) cost every connection 40 bytes more.
  */
 export class TokenGrant implements Grant {
-  readonly userId: string | number;
-  readonly userKey: string;
-  readonly sites: ReadonlySet<string> | '*';
-  readonly roles: ReadonlySet<string>;
+  /** The user key when the id is that same string (most tokens), else `[userId, userKey]`. */
+  readonly #user: string | readonly [string | number, string];
+  readonly #access: Access;
   /** Whole seconds (see secondsOf); undefined: no expiry. */
   readonly #expiry: number | readonly [number] | undefined;
 
-  /** `roles` is not empty: its first is the grant's `role`. */
-  constructor(userId: string | number, userKey: string, sites: ReadonlySet<string> | '*', roles: ReadonlySet<string>, expiresAt: number | undefined) {
-    this.userId = userId;
-    this.userKey = userKey;
-    this.sites = sites;
-    this.roles = roles;
+  constructor(userId: string | number, userKey: string, access: Access, expiresAt: number | undefined) {
+    this.#user = userId === userKey ? userKey : Object.freeze([userId, userKey] as const);
+    this.#access = access;
     this.#expiry = expiresAt === undefined ? undefined : secondsOf(expiresAt);
   }
 
+  get userId(): string | number {
+    const u = this.#user;
+    return typeof u === 'string' ? u : u[0];
+  }
+
+  get userKey(): string {
+    const u = this.#user;
+    return typeof u === 'string' ? u : u[1];
+  }
+
+  get sites(): ReadonlySet<string> | '*' {
+    return this.#access.sites;
+  }
+
+  get roles(): ReadonlySet<string> {
+    return this.#access.roles;
+  }
+
   get role(): string {
-    return this.roles.values().next().value!;
+    return this.#access.roles.values().next().value!;
   }
 
   get expiresAt(): number | undefined {

@@ -7,16 +7,6 @@
  * on every heartbeat: a hub's liveness is its heartbeat, not its shards' age.
  */
 
-/**
- * A user on one hub: connections, and per site the connections subscribed to it, flat as
- * `[site, count, site, count, …]`. Flat arrays, not objects: site ids are numeric strings,
- * which an object keeps as (often sparse) array elements, ~1 KB a user where this takes ~40 bytes.
- */
-export interface UserRecord {
-  readonly connections: number;
-  readonly sites: ReadonlyArray<string | number>;
-}
-
 /** What a heartbeat says: whose, and how long to trust it. */
 export interface Heartbeat {
   readonly ttlMs: number;
@@ -70,22 +60,27 @@ export function userHash(userKey: string): number {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * A user on one hub: its connections, and per site the connections subscribed to it, flat as
+ * `[connections, site, count, site, count, …]`: the parsed JSON of a shard itself. Flat arrays, not objects:
+ * site ids are numeric strings, which an object keeps as (often sparse) array elements, ~1 KB a user where
+ * this takes ~40 bytes.
+ */
+export type StoredRecord = ReadonlyArray<string | number>;
+
 /** `{"<userKey>":[connections,"<site>",connections,…]}`: ~15 bytes a user beyond the id with one site. */
-export function encodeShard(users: Iterable<readonly [string, UserRecord]>): Uint8Array {
+export function encodeShard(users: Iterable<readonly [string, StoredRecord]>): Uint8Array {
   // Built as a string: a shard is rewritten on every change to it, and an object per shard plus
   // JSON.stringify cost several times more (user keys and site ids are subject tokens, quoted as JSON anyway).
   let out = '{';
   for (const [user, r] of users) {
     if (out.length > 1) out += ',';
-    out += `${JSON.stringify(user)}:[${r.connections}`;
-    for (let k = 0; k < r.sites.length; k += 2) out += `,${JSON.stringify(r.sites[k])},${r.sites[k + 1]}`;
+    out += `${JSON.stringify(user)}:[${r[0]}`;
+    for (let k = 1; k < r.length; k += 2) out += `,${JSON.stringify(r[k])},${r[k + 1]}`;
     out += ']';
   }
   return encoder.encode(`${out}}`);
 }
-
-/** A user's record as a shard stores it: `[connections, site, count, site, count, …]`, the parsed JSON itself. */
-export type StoredRecord = ReadonlyArray<string | number>;
 
 /** A decoded shard: user → record, the parsed JSON itself (no copy: every hub holds every user's). */
 export type StoredShard = Readonly<Record<string, StoredRecord>>;

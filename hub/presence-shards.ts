@@ -4,20 +4,7 @@
  * one shard; a write takes the marked ones, so a connection storm costs at most
  * one write per shard per flush however many users it brings.
  */
-import { encodeShard, MAX_SHARDS, SHARD_SPLIT_BYTES, type UserRecord, userHash } from './presence-entry.ts';
-
-/** A user on this hub, changed in place by the tracker (which marks its shard changed). */
-export interface LocalUser extends UserRecord {
-  /** `userHash` as a signed 32-bit integer: a small integer in V8, where the unsigned hash is a boxed number half the time. */
-  readonly hash: number;
-  connections: number;
-  /** `[site, count, site, count, …]`, replaced on every change (never changed in place): shared (sharedList). */
-  sites: ReadonlyArray<string | number>;
-  /** The user key (the shard's list needs it to encode the shard). */
-  readonly key: string;
-  /** The next user of its shard: the shard's members as a list through the records, not a Set per shard. */
-  next: LocalUser | undefined;
-}
+import { encodeShard, MAX_SHARDS, SHARD_SPLIT_BYTES, type StoredRecord, userHash } from './presence-entry.ts';
 
 /** One shard to write: its new value, or undefined when it has no users left (delete it). */
 export interface ShardWrite {
@@ -25,17 +12,15 @@ export interface ShardWrite {
   readonly value: Uint8Array | undefined;
 }
 
-const NO_SITES: ReadonlyArray<string | number> = Object.freeze([]);
-
+/**
+ * A user's record in the form the shard stores it (`[connections, site, count, …]`), never changed in place: a
+ * change sets another (shared between the users with the same one, see sharedList). Per user a map entry and
+ * nothing else: an object per user and a map over all of them cost ~110 bytes a user where this costs ~40.
+ */
 export class PresenceShards {
-  readonly #users = new Map<string, LocalUser>();
-  /**
-   * Per shard the first of its users, linked through `next` (a Set per shard cost ~30 bytes a user, the link
-   * is one field); its length is the shard count, a power of two.
-   */
-  #members: Array<LocalUser | undefined> = [undefined];
-  /** Users per shard. */
-  #sizes: number[] = [0];
+  /** Per shard its users (the array's length is the shard count, a power of two). */
+  #shards: Array<Map<string, StoredRecord>> = [new Map()];
+  #userCount = 0;
   readonly #dirty = new Set<number>();
   readonly #splitBytes: number;
   /** Encoded bytes per user as last seen, to grow the shard count before encoding shards that would be split. */
@@ -46,56 +31,40 @@ export class PresenceShards {
   }
 
   get shardCount(): number {
-    return this.#members.length;
+    return this.#shards.length;
   }
 
   get userCount(): number {
-    return this.#users.size;
+    return this.#userCount;
   }
 
   get hasChanges(): boolean {
     return this.#dirty.size > 0;
   }
 
-  get(user: string): LocalUser | undefined {
-    return this.#users.get(user);
+  get(user: string): StoredRecord | undefined {
+    return this.#shards[this.#shardOf(user)]!.get(user);
   }
 
-  /** The user's record, created (no connection, no site) if absent; its shard is marked changed. */
-  open(user: string): LocalUser {
-    let local = this.#users.get(user);
-    if (local === undefined) {
-      this.#users.set(user, (local = { hash: userHash(user) | 0, connections: 0, sites: NO_SITES, key: user, next: undefined }));
-      this.#link(local, local.hash & (this.#members.length - 1));
+  /** Sets a user's record (a user with no connection and no site, `[0]`, is removed); its shard is marked changed. */
+  set(user: string, record: StoredRecord): void {
+    const shard = this.#shardOf(user);
+    const users = this.#shards[shard]!;
+    const had = users.has(user);
+    if (record.length === 1 && record[0] === 0) {
+      if (!had) return;
+      users.delete(user);
+      this.#userCount--;
+    } else {
+      users.set(user, record);
+      if (!had) this.#userCount++;
     }
-    this.changed(local);
-    return local;
-  }
-
-  /** Marks the shard of a record the caller is changing. */
-  changed(local: LocalUser): void {
-    this.#dirty.add(local.hash & (this.#members.length - 1));
-  }
-
-  /** Removes a user (no connection and no site left). */
-  drop(user: string): void {
-    const local = this.#users.get(user);
-    if (local === undefined) return;
-    this.#users.delete(user);
-    const shard = local.hash & (this.#members.length - 1);
-    // A shard holds a few hundred users at most (its value stays under the split size): a walk is cheap.
-    let prev: LocalUser | undefined;
-    for (let u = this.#members[shard]; u !== undefined && u !== local; u = u.next) prev = u;
-    if (prev === undefined) this.#members[shard] = local.next;
-    else prev.next = local.next;
-    local.next = undefined;
-    this.#sizes[shard]!--;
     this.#dirty.add(shard);
   }
 
   /** Marks a shard for rewriting (a failed write, or a refresh before the bucket's max age). */
   markChanged(shard: number): void {
-    if (shard < this.#members.length) this.#dirty.add(shard);
+    if (shard < this.#shards.length) this.#dirty.add(shard);
   }
 
   /**
@@ -106,49 +75,43 @@ export class PresenceShards {
   takeChanges(): ShardWrite[] {
     // Mean shard size over half the split size: grow first (a storm of connects would
     // otherwise encode every user once at the old count only to throw it away).
-    const mean = (this.#users.size / this.#members.length) * this.#bytesPerUser;
-    if (mean > this.#splitBytes / 2 && this.#members.length < MAX_SHARDS) {
+    const mean = (this.#userCount / this.#shards.length) * this.#bytesPerUser;
+    if (mean > this.#splitBytes / 2 && this.#shards.length < MAX_SHARDS) {
       let factor = 2;
       while (mean / factor > this.#splitBytes / 2) factor *= 2;
-      this.#split(Math.min(MAX_SHARDS, this.#members.length * factor));
+      this.#split(Math.min(MAX_SHARDS, this.#shards.length * factor));
     }
     for (;;) {
       const out: ShardWrite[] = [];
       let largest = 0;
       for (const shard of this.#dirty) {
-        const size = this.#sizes[shard]!;
-        const value = size === 0 ? undefined : encodeShard(this.#entries(shard));
-        if (value !== undefined) this.#bytesPerUser = value.length / size;
-        if (value !== undefined && value.length > this.#splitBytes && size > 1) largest = Math.max(largest, value.length);
+        const users = this.#shards[shard]!;
+        const value = users.size === 0 ? undefined : encodeShard(users);
+        if (value !== undefined) this.#bytesPerUser = value.length / users.size;
+        if (value !== undefined && value.length > this.#splitBytes && users.size > 1) largest = Math.max(largest, value.length);
         out.push({ shard, value });
       }
-      if (largest === 0 || this.#members.length >= MAX_SHARDS) {
+      if (largest === 0 || this.#shards.length >= MAX_SHARDS) {
         this.#dirty.clear();
         return out;
       }
       // Grow at once to where the largest shard would be half the split size, not one doubling per encoding.
       let factor = 2;
       while (factor * this.#splitBytes < 2 * largest) factor *= 2;
-      this.#split(Math.min(MAX_SHARDS, this.#members.length * factor));
+      this.#split(Math.min(MAX_SHARDS, this.#shards.length * factor));
     }
+  }
+
+  /** The shard of a user: its hash mod the shard count (recomputed, not kept: a few ns a call, a slot a user less). */
+  #shardOf(user: string): number {
+    return userHash(user) & (this.#shards.length - 1);
   }
 
   /** Raises the shard count to `n` (a power of two); marks every shard, old and new, changed. */
   #split(n: number): void {
-    this.#members = new Array<LocalUser | undefined>(n).fill(undefined);
-    this.#sizes = new Array<number>(n).fill(0);
-    for (const local of this.#users.values()) this.#link(local, local.hash & (n - 1));
+    const old = this.#shards;
+    this.#shards = Array.from({ length: n }, () => new Map<string, StoredRecord>());
+    for (const users of old) for (const [user, record] of users) this.#shards[this.#shardOf(user)]!.set(user, record);
     for (let i = 0; i < n; i++) this.#dirty.add(i);
-  }
-
-  /** Puts `local` first in `shard`'s list. */
-  #link(local: LocalUser, shard: number): void {
-    local.next = this.#members[shard];
-    this.#members[shard] = local;
-    this.#sizes[shard]!++;
-  }
-
-  *#entries(shard: number): Iterable<readonly [string, UserRecord]> {
-    for (let u = this.#members[shard]; u !== undefined; u = u.next) yield [u.key, u];
   }
 }

@@ -14,14 +14,16 @@ import type { OnlineStats } from '../protocol/presence.ts';
 import { presenceBucket, presenceStatsSubject } from '../protocol/subjects.ts';
 import type { Logger } from './logger.ts';
 import { PresenceCounts } from './presence-counts.ts';
-import { encodeHeartbeat, heartbeatKey, PRESENCE_RETAIN_MS, shardKey, shardsFilter } from './presence-entry.ts';
-import { type LocalUser, PresenceShards, type ShardWrite } from './presence-shards.ts';
+import { encodeHeartbeat, heartbeatKey, PRESENCE_RETAIN_MS, shardKey, shardsFilter, type StoredRecord } from './presence-entry.ts';
+import { PresenceShards, type ShardWrite } from './presence-shards.ts';
 import { PresenceView } from './presence-view.ts';
 import { sharedList } from './shared-lists.ts';
 
 /** Changes are written at most this often, so connection storms don't become write storms. */
 const FLUSH_DELAY_MS = 100;
 const encoder = new TextEncoder();
+/** A user's record with no connection and no site (PresenceShards drops it). */
+const NO_RECORD: StoredRecord = Object.freeze([0]);
 /**
  * Writes in flight at most; past it a flush waits for acks (NATS slow or down) and the changes
  * wait as marks, not as queued writes. A storm's flush writes hundreds, in one round trip.
@@ -53,7 +55,7 @@ export class PresenceTracker {
   readonly #ttlMs: number;
   readonly #log: Logger;
   readonly #shards: PresenceShards;
-  readonly #counts = new PresenceCounts();
+  readonly #counts: PresenceCounts;
   readonly #view: PresenceView;
   /** Shards stored in the bucket, and when each was last written. */
   readonly #stored = new Map<number, number>();
@@ -72,6 +74,7 @@ export class PresenceTracker {
     this.#ttlMs = ttlMs;
     this.#log = log;
     this.#shards = new PresenceShards(splitBytes);
+    this.#counts = new PresenceCounts(this.#shards);
     this.#view = new PresenceView(hubId, this.#counts, log);
   }
 
@@ -110,7 +113,7 @@ export class PresenceTracker {
   }
 
   connectionsOf(userKey: string): number {
-    return this.#shards.get(userKey)?.connections ?? 0;
+    return (this.#shards.get(userKey)?.[0] as number | undefined) ?? 0;
   }
 
   /** Users with a connection to this hub. */
@@ -127,43 +130,44 @@ export class PresenceTracker {
     return this.#writeStats;
   }
 
-  // Each change edits this hub's record of the user in place and moves the counts by its delta:
-  // a connect costs a few map operations, not a copy of the user's sites.
+  // Each change replaces this hub's record of the user (shared lists: users with the same record hold one)
+  // and moves the counts by its delta: a connect costs a few map operations, not a copy of the user's sites.
   connected(userKey: string): void {
-    const r = this.#shards.open(userKey);
-    this.#counts.userDelta(userKey, r.connections++ === 0 ? 1 : 0, 1);
+    const r = this.#shards.get(userKey) ?? NO_RECORD;
+    const n = r[0] as number;
+    this.#shards.set(userKey, withConnections(r, n + 1));
+    this.#counts.localUser(userKey, n === 0 ? 1 : 0, 1);
     this.#schedule();
   }
 
   disconnected(userKey: string): void {
     const r = this.#shards.get(userKey);
-    if (r === undefined || r.connections === 0) return;
-    this.#shards.changed(r);
-    this.#counts.userDelta(userKey, --r.connections === 0 ? -1 : 0, -1);
-    this.#dropIfGone(userKey, r);
+    const n = (r?.[0] as number | undefined) ?? 0;
+    if (r === undefined || n === 0) return;
+    this.#shards.set(userKey, withConnections(r, n - 1));
+    this.#counts.localUser(userKey, n === 1 ? -1 : 0, -1);
     this.#schedule();
   }
 
   joinedSite(siteId: string, userKey: string): void {
-    const r = this.#shards.open(userKey);
-    const k = r.sites.indexOf(siteId);
-    // A new array of the exact size (push would grow it to ~20 slots), shared by the users with the same sites and counts.
-    if (k === -1) r.sites = sharedList(r.sites.concat(siteId, 1));
-    else r.sites = sharedList(r.sites.map((v, i) => (i === k + 1 ? (v as number) + 1 : v)));
-    this.#counts.siteDelta(siteId, userKey, k === -1 ? 1 : 0, 1);
+    const r = this.#shards.get(userKey) ?? NO_RECORD;
+    // Sites are strings, counts numbers: the search finds the site, never a count.
+    const k = r.indexOf(siteId);
+    // A new array of the exact size (push would grow it to ~20 slots), shared by the users with the same record.
+    if (k === -1) this.#shards.set(userKey, sharedList(r.concat(siteId, 1)));
+    else this.#shards.set(userKey, sharedList(r.map((v, i) => (i === k + 1 ? (v as number) + 1 : v))));
+    this.#counts.localSite(siteId, userKey, k === -1 ? 1 : 0, 1);
     this.#schedule();
   }
 
   leftSite(siteId: string, userKey: string): void {
     const r = this.#shards.get(userKey);
-    const k = r === undefined ? -1 : r.sites.indexOf(siteId);
+    const k = r === undefined ? -1 : r.indexOf(siteId);
     if (r === undefined || k === -1) return;
-    const n = r.sites[k + 1] as number;
-    this.#shards.changed(r);
-    if (n <= 1) r.sites = sharedList(r.sites.filter((_, i) => i !== k && i !== k + 1));
-    else r.sites = sharedList(r.sites.map((v, i) => (i === k + 1 ? n - 1 : v)));
-    this.#counts.siteDelta(siteId, userKey, n <= 1 ? -1 : 0, -1);
-    this.#dropIfGone(userKey, r);
+    const n = r[k + 1] as number;
+    if (n <= 1) this.#shards.set(userKey, sharedList(r.filter((_, i) => i !== k && i !== k + 1)));
+    else this.#shards.set(userKey, sharedList(r.map((v, i) => (i === k + 1 ? n - 1 : v))));
+    this.#counts.localSite(siteId, userKey, n <= 1 ? -1 : 0, -1);
     this.#schedule();
   }
 
@@ -206,11 +210,6 @@ export class PresenceTracker {
     const max = nc.info?.max_payload ?? Infinity;
     if (body.length > max) body = JSON.stringify({ error: `online stats for every site are ${body.length} bytes, over NATS's max_payload ${max}: ask for the sites you need` });
     msg.respond(encoder.encode(body));
-  }
-
-  /** A user with no connection and no site is gone. */
-  #dropIfGone(userKey: string, r: LocalUser): void {
-    if (r.connections === 0 && r.sites.length === 0) this.#shards.drop(userKey);
   }
 
   #schedule(): void {
@@ -298,4 +297,11 @@ export class PresenceTracker {
     if (this.#failing) this.#log.info('presence writes work again');
     this.#failing = false;
   }
+}
+
+/** `r` with `connections` in its place: the shared list of that content. */
+function withConnections(r: StoredRecord, connections: number): StoredRecord {
+  const next = r.slice();
+  next[0] = connections;
+  return sharedList(next);
 }

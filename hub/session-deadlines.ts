@@ -12,7 +12,7 @@ import type { HubMetrics } from './metrics.ts';
 import type { Session } from './session.ts';
 
 export class SessionDeadlines {
-  readonly #queue: DueQueue<Session, number>;
+  readonly #queue: DueQueue<Session, undefined>;
   readonly #config: HubConfig;
   readonly #metrics: HubMetrics;
   readonly #clock: Clock;
@@ -23,7 +23,8 @@ export class SessionDeadlines {
     this.#config = config;
     this.#metrics = metrics;
     this.#clock = clock;
-    this.#queue = new DueQueue((session, at, now) => this.#due(session, at, now), onError, clock);
+    // No key: an entry's due time is the deadline it was for (as the session reads it back), so it tells a stale entry.
+    this.#queue = new DueQueue((session, _, now, at) => this.#due(session, at, now), onError, clock);
   }
 
   /**
@@ -39,12 +40,12 @@ export class SessionDeadlines {
     if (expiresAt !== undefined) next = Math.min(next, session.expiryWarned ? expiresAt : expiresAt - tokenWarningMs);
     // A session has one live entry: an earlier one superseded by a refresh is dropped when it comes.
     session.deadlineAt = next;
-    // The entry's key as the session reads it back (it keeps the time relative, see Session): compared as is.
-    const key = session.deadlineAt;
+    // The deadline as the session reads it back (it keeps the time relative, see Session): compared as is.
+    const at = session.deadlineAt;
     // Already due (a token inside its warning time at connect): now, not when the clock next moves.
     const now = this.#clock.now();
-    if (next <= now) this.#due(session, key, now);
-    else this.#queue.schedule(session, key, next);
+    if (at <= now) this.#due(session, at, now);
+    else this.#queue.schedule(session, undefined, at);
   }
 
   /** Entries in the queue, stale ones included (for tests and metrics). */
@@ -74,7 +75,7 @@ export class SessionDeadlines {
   #superseded(): void {
     if (++this.#stale < Math.max(MIN_STALE, this.#queue.size >> 1)) return;
     this.#stale = 0;
-    this.#queue.compact((session, at) => !session.closed && session.deadlineAt === at);
+    this.#queue.compact((session, _, due) => !session.closed && session.deadlineAt === due);
   }
 
   #due(session: Session, at: number, now: number): undefined {

@@ -14,7 +14,7 @@ import { criticalStream, criticalTopicOf } from './critical-topic.ts';
 import { type Grant, grantsSite } from './grant.ts';
 import type { LiveEvent } from './live-event.ts';
 import type { SessionContext } from './session-context.ts';
-import { type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
+import { type StatesOwner, type SubscriptionState, SubscriptionStates } from './subscription-states.ts';
 import { sharedList } from './shared-lists.ts';
 import { batchTopic } from './topic-writer.ts';
 
@@ -78,8 +78,10 @@ function sinceBase(at: number): number {
 /**
  * One connection's state. What a feature needs is allocated when the feature is first used (shed values,
  * unacked events, drain waiters): an idle subscribed connection holds a few fields and two small objects.
+ * Its helper methods are TypeScript-private, not `#`: a class with `#` methods gives every instance a brand
+ * slot (8 bytes a connection).
  */
-export class Session {
+export class Session implements StatesOwner {
   /** Numeric; the client id string is derived from it when asked (see `id`). */
   readonly #number = ++lastSessionNumber;
   /** The booleans below and the bad frame count, packed: one small integer instead of a slot each. */
@@ -88,7 +90,8 @@ export class Session {
   /** Set by `open` (the session is made at upgrade, before uWS has a socket for it). */
   #ws!: WebSocket<SocketData>;
   readonly #ctx: SessionContext;
-  readonly subscriptions = new SubscriptionStates();
+  /** The first of its subscription states, linked through them (see SubscriptionStates; no holder object per connection). */
+  firstState: SubscriptionState | undefined = undefined;
   /**
    * `lastSeen` and `deadlineAt` as milliseconds after TIME_BASE: small integers, where a clock reading (~1.8e12)
    * is a heap number of 16 bytes per field and session (a hub running past ~24 days gets those again).
@@ -97,14 +100,12 @@ export class Session {
   #deadlineAt = 0;
   /** Operations this connection may still send, in thousandths (an integer, so no boxed number per session). */
   #commandBudget: number;
-  /** Made when first shed. */
-  #shedLatest: Map<string, LiveEvent> | undefined;
+  /** Shed values and drain waiters, made when first needed and dropped when both are gone (see Behind). */
+  #behind: Behind | undefined;
   /** The critical topics its live subscriptions put it on: a short array shared with the sessions that have the same (sharedList). */
   #critical: readonly string[] = NO_TOPICS;
   /** Acked positions, for a socket that acks; others get critical events fire-and-forget. */
   readonly #positions: CriticalPositions | undefined;
-  /** Catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the close); made by the first wait. */
-  #drainWaiters: Array<{ readonly below: number; readonly resolve: () => void }> | undefined;
   /** The gateway's list of open sessions, linked through them (no Set entry per connection): see OpenSessions. */
   prevOpen: Session | undefined = undefined;
   nextOpen: Session | undefined = undefined;
@@ -119,6 +120,11 @@ export class Session {
     this.#seenAt = sinceBase(now);
     this.#commandBudget = ctx.config.commandsPerSecond * 2 * 1000;
     this.#positions = acks ? new CriticalPositions(this, ctx) : undefined;
+  }
+
+  /** Its subscriptions: a view over the list starting at `firstState`, made per call (subscribing and closing are rare). */
+  get subscriptions(): SubscriptionStates {
+    return new SubscriptionStates(this);
   }
 
   get format(): WireFormat {
@@ -226,7 +232,8 @@ export class Session {
 
   /** A catch-up waits for uWS's drain. */
   get waitsForDrain(): boolean {
-    return this.#drainWaiters !== undefined && this.#drainWaiters.length > 0;
+    const waiters = this.#behind?.waiters;
+    return waiters !== undefined && waiters.length > 0;
   }
 
   /** Closes with a documented close code. */
@@ -234,7 +241,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.#ws.end(code, reason);
-    this.#wakeDrainWaiters();
+    this.wakeDrainWaiters();
   }
 
   /**
@@ -286,7 +293,7 @@ export class Session {
   /** A live event for a slow session: latest-value is conflated, the rest sent (or the socket closed). */
   deliverSlow(event: LiveEvent): void {
     if (event.spec.priority === 'latest' && this.bufferedAmount > this.#ctx.config.socketBudgetBytes) {
-      (this.#shedLatest ??= new Map()).set(conflationKey(event), event);
+      (this.behindNow().shed ??= new Map()).set(conflationKey(event), event);
       this.#ctx.metrics.shed.inc();
       return;
     }
@@ -299,8 +306,10 @@ export class Session {
     // Grants are checked where events join a session, whatever happened while it replayed.
     if (state.sub.key.startsWith('site:') && !grantsSite(this.grant, state.sub.key.slice(5))) return;
     state.live = true;
-    for (const topic of this.#topicsOf(state)) this.#joinTopic(topic);
-    this.#syncCritical();
+    for (const topic of this.topicsOf(state)) this.joinTopic(topic);
+    this.syncCritical();
+    // Its resume is over: nothing of it is this session's any more (a shared cell holds it from now on).
+    this.subscriptions.settle(state);
   }
 
   leave(state: SubscriptionState): void {
@@ -308,15 +317,15 @@ export class Session {
     this.subscriptions.delete(state.sub.key);
     if (!state.live) return;
     state.live = false;
-    for (const topic of this.#topicsOf(state)) this.#leaveTopic(topic);
-    this.#syncCritical();
+    for (const topic of this.topicsOf(state)) this.leaveTopic(topic);
+    this.syncCritical();
   }
 
   /** Leaves everything (socket closed). */
   leaveAll(): void {
     this.closed = true;
     for (const state of this.subscriptions.values()) this.leave(state);
-    this.#wakeDrainWaiters();
+    this.wakeDrainWaiters();
   }
 
   /**
@@ -357,7 +366,7 @@ export class Session {
 
   /** Waits until the socket's buffer drains below the replay budget (or it closes); woken by uWS's drain. */
   drained(): Promise<void> {
-    return this.#drainedBelow(this.#ctx.config.socketBudgetBytes / 2);
+    return this.drainedBelow(this.#ctx.config.socketBudgetBytes / 2);
   }
 
   /**
@@ -375,7 +384,7 @@ export class Session {
     const hardLimit = this.#ctx.config.socketHardLimitBytes;
     if (buffered === 0 || buffered + size <= hardLimit) return undefined;
     // Below 1 byte means empty: a frame larger than the hard limit goes out alone.
-    return this.#drainedBelow(Math.max(1, hardLimit - size + 1));
+    return this.drainedBelow(Math.max(1, hardLimit - size + 1));
   }
 
   /**
@@ -384,14 +393,14 @@ export class Session {
    * flushed by a later send (uWS issue 1047) drains without one.
    */
   onDrain(buffered = this.bufferedAmount): void {
-    if (this.#drainWaiters !== undefined) this.#wakeDrainWaiters(buffered);
+    if (this.#behind?.waiters !== undefined) this.wakeDrainWaiters(buffered);
     if (this.slow && buffered < this.#ctx.config.socketBudgetBytes / 2) this.goFast();
   }
 
-  #drainedBelow(below: number): Promise<void> {
+  private drainedBelow(below: number): Promise<void> {
     if (this.closed || this.bufferedAmount < below) return Promise.resolve();
     this.#ctx.buffers.watch(this);
-    return new Promise((resolve) => (this.#drainWaiters ??= []).push({ below, resolve }));
+    return new Promise((resolve) => (this.behindNow().waiters ??= []).push({ below, resolve }));
   }
 
   /** Takes the socket off the uWS topics: from now on its traffic is sent (and shed) per socket. */
@@ -400,8 +409,8 @@ export class Session {
     this.slow = true;
     this.#ctx.metrics.slowSockets.inc();
     this.#ctx.buffers.watch(this);
-    for (const topic of this.#liveTopics()) {
-      this.#unsubscribeWs(topic);
+    for (const topic of this.liveTopics()) {
+      this.unsubscribeWs(topic);
       this.#ctx.slowRegistry.add(topic, this);
     }
   }
@@ -411,16 +420,18 @@ export class Session {
     if (!this.slow || this.closed) return;
     this.slow = false;
     this.#ctx.metrics.slowSockets.dec();
-    const shed = this.#shedLatest === undefined ? [] : [...this.#shedLatest.values()].sort((a, b) => a.seq - b.seq);
-    this.#shedLatest = undefined;
+    const shedLatest = this.#behind?.shed;
+    const shed = shedLatest === undefined ? [] : [...shedLatest.values()].sort((a, b) => a.seq - b.seq);
+    if (shedLatest !== undefined) this.#behind!.shed = undefined;
+    this.dropBehindIfDone();
     this.#ws.cork(() => {
       for (const e of shed) {
         const frame = e.resyncFrame(this.format);
         this.#ws.send(frame, typeof frame !== 'string');
       }
-      for (const topic of this.#liveTopics()) {
+      for (const topic of this.liveTopics()) {
         this.#ctx.slowRegistry.remove(topic, this);
-        this.#subscribeWs(topic);
+        this.subscribeWs(topic);
       }
     });
   }
@@ -433,14 +444,14 @@ export class Session {
   }
 
   /** uWS topics of a subscription under this grant, with the restricted events' own topics its roles allow. */
-  #topicsOf(state: SubscriptionState): string[] {
+  private topicsOf(state: SubscriptionState): string[] {
     return state.sub.topics.flatMap((t) => this.#ctx.permissions.topicsFor(t, this.grant));
   }
 
   /** Every topic the socket is on: its live subscriptions' normal and latest-value ones, and its critical ones. */
-  #liveTopics(): string[] {
+  private liveTopics(): string[] {
     const out: string[] = [];
-    for (const state of this.subscriptions.values()) if (state.live) out.push(...this.#topicsOf(state));
+    for (const state of this.subscriptions.values()) if (state.live) out.push(...this.topicsOf(state));
     out.push(...this.#critical);
     return out;
   }
@@ -450,7 +461,7 @@ export class Session {
    * Each critical event reaches it through one topic only: `alarm/*` (every site's alarms) replaces the
    * per-site alarm topics, so a site subscription beside the alarm feed does not double them.
    */
-  #syncCritical(): void {
+  private syncCritical(): void {
     const want = new Set<string>();
     if (!this.closed) {
       for (const state of this.subscriptions.values()) {
@@ -461,13 +472,13 @@ export class Session {
     }
     const had = this.#critical;
     const have = new Set(had);
-    for (const topic of had) if (!want.has(topic)) this.#leaveCritical(topic);
-    for (const topic of want) if (!have.has(topic)) this.#joinCritical(topic);
+    for (const topic of had) if (!want.has(topic)) this.leaveCritical(topic);
+    for (const topic of want) if (!have.has(topic)) this.joinCritical(topic);
     this.#critical = want.size > 0 ? sharedList([...want]) : NO_TOPICS;
   }
 
-  #joinCritical(topic: string): void {
-    this.#joinTopic(topic);
+  private joinCritical(topic: string): void {
+    this.joinTopic(topic);
     const positions = this.#positions;
     if (positions === undefined) return;
     const stream = criticalStream(topic);
@@ -476,33 +487,33 @@ export class Session {
     positions.joined(stream, at);
   }
 
-  #leaveCritical(topic: string): void {
-    this.#leaveTopic(topic);
+  private leaveCritical(topic: string): void {
+    this.leaveTopic(topic);
     const positions = this.#positions;
     if (positions === undefined) return;
     const left = this.#ctx.critical.leave(topic, positions);
     if (left !== undefined) positions.left(criticalStream(topic), left.last, left.joinedAt);
   }
 
-  #joinTopic(topic: string): void {
+  private joinTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.add(topic, this);
-    else this.#subscribeWs(topic);
+    else this.subscribeWs(topic);
   }
 
-  #leaveTopic(topic: string): void {
+  private leaveTopic(topic: string): void {
     if (this.slow) this.#ctx.slowRegistry.remove(topic, this);
-    else if (!this.closed) this.#unsubscribeWs(topic);
+    else if (!this.closed) this.unsubscribeWs(topic);
   }
 
   /** Joins the socket's variant of a uWS topic, after what the writer holds for it went out to the members before. */
-  #subscribeWs(topic: string): void {
+  private subscribeWs(topic: string): void {
     const t = topicFor(this.format, topic);
     this.#ctx.writer.settle(t);
     this.#ws.subscribe(this.batch ? batchTopic(t) : t);
   }
 
   /** Leaves it, after what the writer holds for it went out (this socket still a member). */
-  #unsubscribeWs(topic: string): void {
+  private unsubscribeWs(topic: string): void {
     const t = topicFor(this.format, topic);
     this.#ctx.writer.settle(t);
     // uWS 20.30 drops what a socket has pending in its topic tree when it unsubscribes before the tree drains (a
@@ -513,15 +524,35 @@ export class Session {
   }
 
   /** Wakes the waiters whose threshold `buffered` is under (all of them once closed: 0). */
-  #wakeDrainWaiters(buffered = 0): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = undefined;
+  private wakeDrainWaiters(buffered = 0): void {
+    const waiters = this.#behind?.waiters;
     if (waiters === undefined) return;
+    this.#behind!.waiters = undefined;
     for (const w of waiters) {
       if (this.closed || buffered < w.below) w.resolve();
-      else (this.#drainWaiters ??= []).push(w);
+      else (this.behindNow().waiters ??= []).push(w);
     }
+    this.dropBehindIfDone();
   }
+
+  private behindNow(): Behind {
+    return (this.#behind ??= { shed: undefined, waiters: undefined });
+  }
+
+  private dropBehindIfDone(): void {
+    const b = this.#behind;
+    if (b !== undefined && b.shed === undefined && b.waiters === undefined) this.#behind = undefined;
+  }
+}
+
+/**
+ * What a session behind its socket holds: latest values shed while slow (sent, newest first, when it is fast
+ * again), and catch-ups waiting for the buffer to fall below `below` bytes (woken by uWS's drain, or the
+ * close). One field of the session for both, made when first needed: an idle connection has neither.
+ */
+interface Behind {
+  shed: Map<string, LiveEvent> | undefined;
+  waiters: Array<{ readonly below: number; readonly resolve: () => void }> | undefined;
 }
 
 /** Bytes a frame may take in the send buffer (a string at most 3 bytes per UTF-16 unit). */

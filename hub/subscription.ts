@@ -17,6 +17,8 @@ export type SubscriptionKey = `site:${string}` | 'alarms' | 'user' | 'global';
 export interface Subscription {
   readonly key: SubscriptionKey;
   readonly stream: StreamKey;
+  /** One object serves every session that subscribes to it: their live states of it may be shared (see subscription-states.ts). */
+  readonly shared: boolean;
   /** NATS subject filter for replay (one filter subject: nats-server 2.9). */
   filter(ns: string): string;
   /** Whether a replayed event is delivered to this subscription. */
@@ -32,13 +34,15 @@ const NO_TOPICS: readonly string[] = Object.freeze([]);
 class SiteSubscription implements Subscription {
   readonly key: SubscriptionKey;
   readonly topics: readonly string[];
+  readonly shared: boolean;
   readonly #siteId: string;
   readonly #critical: readonly string[];
 
-  constructor(siteId: string) {
+  constructor(siteId: string, shared: boolean) {
     this.#siteId = siteId;
+    this.shared = shared;
     this.key = `site:${siteId}`;
-    this.topics = Object.freeze([topics.siteData(siteId), topics.siteLatest(siteId)]);
+    this.topics = Object.freeze([topics.siteData(siteId)]);
     this.#critical = Object.freeze([topics.siteAlarms(siteId)]);
   }
 
@@ -66,8 +70,9 @@ const siteSubscriptions = new Map<string, SiteSubscription>();
 export function siteSubscription(siteId: string): Subscription {
   let sub = siteSubscriptions.get(siteId);
   if (sub === undefined) {
-    sub = new SiteSubscription(siteId);
-    if (siteSubscriptions.size < MAX_CACHED_SITES) siteSubscriptions.set(siteId, sub);
+    const cached = siteSubscriptions.size < MAX_CACHED_SITES;
+    sub = new SiteSubscription(siteId, cached);
+    if (cached) siteSubscriptions.set(siteId, sub);
   }
   return sub;
 }
@@ -76,6 +81,7 @@ export function siteSubscription(siteId: string): Subscription {
 class AlarmsSubscription implements Subscription {
   readonly key = 'alarms';
   readonly stream = 'site';
+  readonly shared = true;
   readonly topics = NO_TOPICS;
 
   filter(ns: string): string {
@@ -109,6 +115,10 @@ class UserSubscription implements Subscription {
     return 'user';
   }
 
+  get shared(): boolean {
+    return false;
+  }
+
   get topics(): readonly string[] {
     return NO_TOPICS;
   }
@@ -134,6 +144,7 @@ export function userSubscription(userKey: string): Subscription {
 class GlobalSubscription implements Subscription {
   readonly key = 'global';
   readonly stream = 'global';
+  readonly shared = true;
   readonly topics = NO_TOPICS;
   readonly #notifications: boolean;
   readonly #critical: readonly string[];

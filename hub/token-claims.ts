@@ -7,7 +7,7 @@ import type { JWTPayload } from 'jose';
 import { idToken, MAX_USER_ID_LENGTH, userToken } from '../protocol/subjects.ts';
 import { AuthError } from './auth-error.ts';
 import type { AuthConfig } from './config.ts';
-import { type Grant, TokenGrant } from './grant.ts';
+import { type Access, type Grant, TokenGrant } from './grant.ts';
 
 export type TokenClaims = Pick<AuthConfig, 'userClaims' | 'sitesClaim' | 'siteClaim' | 'roleClaims' | 'allSitesRoles' | 'maxTokenLifetimeMs'>;
 
@@ -22,8 +22,7 @@ export function grantOf(payload: JWTPayload, claims: TokenClaims, now = Date.now
   if (roles.size === 0) roles.add(role);
   let sites = sitesOf(payload, claims);
   if (sites !== '*' && claims.allSitesRoles.some((r) => roles.has(r))) sites = '*';
-  const shared = sharedSet(roles);
-  return new TokenGrant(userId, userKey, sites === '*' ? sites : sharedSet(sites), shared, expiryOf(payload, claims.maxTokenLifetimeMs, now));
+  return new TokenGrant(userId, userKey, sharedAccess(sites === '*' ? sites : sharedSet(sites), sharedSet(roles)), expiryOf(payload, claims.maxTokenLifetimeMs, now));
 }
 
 /** Distinct role and site sets kept for sharing at most; past it a grant keeps its own (still correct). */
@@ -41,6 +40,24 @@ function sharedSet(members: Set<string>): ReadonlySet<string> {
   if (known !== undefined) return known;
   if (sharedSets.size < MAX_SHARED_SETS) sharedSets.set(key, members);
   return members;
+}
+
+/** Shared site sets' and role sets' pairs, by their sets (each shared already, or a grant's own past MAX_SHARED_SETS). */
+const sharedAccesses = new Map<ReadonlySet<string> | '*', Map<ReadonlySet<string>, Access>>();
+let sharedAccessCount = 0;
+
+/** The one `{sites, roles}` of these sets, shared by every grant that has them: a slot less per grant. */
+function sharedAccess(sites: ReadonlySet<string> | '*', roles: ReadonlySet<string>): Access {
+  let bySites = sharedAccesses.get(sites);
+  const known = bySites?.get(roles);
+  if (known !== undefined) return known;
+  const access: Access = Object.freeze({ sites, roles });
+  if (sharedAccessCount < MAX_SHARED_SETS) {
+    if (bySites === undefined) sharedAccesses.set(sites, (bySites = new Map()));
+    bySites.set(roles, access);
+    sharedAccessCount++;
+  }
+  return access;
 }
 
 /**

@@ -8,7 +8,7 @@
  * one write per loop turn.
  *
  * Contracts:
- * - Order is kept per group of topics (a site's: `site/<id>`, `site/<id>/latest`, their `|event`
+ * - Order is kept per group of topics (a site's: `site/<id>`, `site/<id>/alarm`, their `|event`
  *   and `j:` variants): one window holds them all and a flush publishes them in the order they
  *   came, a batch per run of frames to one topic. A socket in several of a site's topics thus
  *   gets the site's events in offset order, as HubClient's per-site high-water mark needs.

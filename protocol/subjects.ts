@@ -131,10 +131,12 @@ export function parseSubject(ns: string, subject: string): ParsedSubject | undef
  * they need different bytes.
  */
 export const topics = {
-  /** A site's normal-class events (task, order, production, inventory). */
+  /**
+   * A site's normal and latest-value events (task, order, production, inventory; dashboard, vehicle). One topic
+   * for both classes: every topic a socket is on costs uWS ~100 bytes of native memory, and a slow socket's
+   * latest values are conflated by their class, not their topic.
+   */
   siteData: (siteId: string) => `site/${siteId}`,
-  /** A site's latest-value events (dashboard, vehicle), conflated for slow sockets. */
-  siteLatest: (siteId: string) => `site/${siteId}/latest`,
   siteAlarms: (siteId: string) => `site/${siteId}/alarm`,
   /** Every site's alarms, for tokens granting all sites (`sites: "*"`). */
   allAlarms: 'alarm/*',

@@ -51,11 +51,7 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
 describe('presence shards and counts (in memory)', () => {
   it('splits shards so no value passes the split size, each user in exactly one shard', () => {
     const shards = new PresenceShards(2048);
-    for (let i = 0; i < 5000; i++) {
-      const r = shards.open(`user-${i}`);
-      r.connections = 1 + (i % 3);
-      r.sites = [String(i % 50), 1];
-    }
+    for (let i = 0; i < 5000; i++) shards.set(`user-${i}`, [1 + (i % 3), String(i % 50), 1]);
     const writes = shards.takeChanges();
     assert.ok(shards.shardCount >= 64, `5,000 users of ~30 bytes in 2 KiB shards need ≥ 64 shards, got ${shards.shardCount}`);
     const seen = new Map<string, number>();
@@ -66,7 +62,8 @@ describe('presence shards and counts (in memory)', () => {
     assert.equal(seen.size, 5000);
     assert.ok([...seen.values()].every((n) => n === 1), 'a user in two shards');
     assert.equal(shards.hasChanges, false);
-    shards.drop('user-7');
+    // No connection and no site: the user leaves its shard.
+    shards.set('user-7', [0]);
     assert.deepEqual(shards.takeChanges().length, 1, 'one leaving user rewrites one shard');
   });
 
@@ -78,6 +75,30 @@ describe('presence shards and counts (in memory)', () => {
     assert.deepEqual(counts.stats(2), { users: 2, connections: 4, hubs: 2, sites: { '5': { users: 1, connections: 2 }, '6': { users: 1, connections: 2 } } });
     counts.remove('alice', [1, '5', 1]);
     assert.deepEqual(counts.stats(1), { users: 2, connections: 3, hubs: 1, sites: { '5': { users: 1, connections: 1 }, '6': { users: 1, connections: 2 } } });
+  });
+
+  it('counts this hub\'s users, read from its own records, once with the other hubs\' records of them', () => {
+    const local = new Map<string, readonly (string | number)[]>();
+    const counts = new PresenceCounts(local);
+    // Alice connects here and joins site 5; another hub has her on 5 and 6.
+    local.set('alice', [1]);
+    counts.localUser('alice', 1, 1);
+    local.set('alice', [1, '5', 1]);
+    counts.localSite('5', 'alice', 1, 1);
+    counts.add('alice', [2, '5', 1, '6', 1]);
+    assert.deepEqual(counts.stats(2), { users: 1, connections: 3, hubs: 2, sites: { '5': { users: 1, connections: 2 }, '6': { users: 1, connections: 1 } } });
+    // She leaves site 5 and this hub: the other hub's record still counts her, on both sites.
+    local.set('alice', [1]);
+    counts.localSite('5', 'alice', -1, -1);
+    local.delete('alice');
+    counts.localUser('alice', -1, -1);
+    assert.deepEqual(counts.stats(2), { users: 1, connections: 2, hubs: 2, sites: { '5': { users: 1, connections: 1 }, '6': { users: 1, connections: 1 } } });
+    // Back here on site 5, then the other hub's record goes: she counts through this hub alone.
+    local.set('alice', [1, '5', 1]);
+    counts.localUser('alice', 1, 1);
+    counts.localSite('5', 'alice', 1, 1);
+    counts.remove('alice', [2, '5', 1, '6', 1]);
+    assert.deepEqual(counts.stats(1), { users: 1, connections: 1, hubs: 1, sites: { '5': { users: 1, connections: 1 } } });
   });
 });
 
