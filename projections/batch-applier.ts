@@ -13,6 +13,7 @@ import { describeError, isDataError } from './db-errors.ts';
 import type { LogEvent } from './log-event.ts';
 import type { ProjectionDatabase } from './database.ts';
 import type { FoldMemory } from './fold-memory.ts';
+import { copyBinary } from './copy-binary.ts';
 import { copyStatement, copyText } from './pg-copy.ts';
 import { type FoldContext, FoldNeedsDatabase, type Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
@@ -155,8 +156,8 @@ export class BatchApplier {
    * Writes every row a fold memory that deferred its writes holds into tables that
    * hold none of them yet (a rebuild's fresh ones), then, in one transaction, the
    * dead letters of what was folded into it and the position, moved from `from` to
-   * `to`. The rows go in parts of `WRITE_PART_ROWS` (with COPY when the database has
-   * it, else inserts), `WRITE_PARALLEL` transactions at once: the next part is
+   * `to`. The rows go in parts of `WRITE_PART_ROWS` (with COPY, binary where it can, when
+   * the database has it, else inserts), `WRITE_PARALLEL` transactions at once: the next part is
    * serialized while Postgres loads the ones before, on both cores. They are not atomic with each other, which the fresh tables allow:
    * nobody reads them before the swap, and a failed rebuild drops or refolds them.
    * The fold must not run until this resolves (parts are serialized as they go).
@@ -171,8 +172,14 @@ export class BatchApplier {
       for (let i = 0; i < rows.length; i += WRITE_PART_ROWS) {
         const part = rows.slice(i, i + WRITE_PART_ROWS);
         if (copy !== undefined) {
-          const { statement, columns } = copyStatement(options.viewSchema, table);
-          parts.push(() => copy(statement, copyText(part, columns)));
+          parts.push(() => {
+            const binary = copyStatement(options.viewSchema, table, 'binary');
+            const data = copyBinary(part, binary.columns, binary.types);
+            // A value only the text format takes as it should (see copy-binary.ts): this part goes as text.
+            if (data !== undefined) return copy(binary.statement, data);
+            const text = copyStatement(options.viewSchema, table);
+            return copy(text.statement, copyText(part, text.columns));
+          });
         } else {
           parts.push(() => {
             const write = prepareInsert(table, part);

@@ -23,11 +23,11 @@ export interface ProjectionDatabase {
   readonly location: string;
   readonly locks: WorkerLocks;
   /**
-   * Runs a `COPY ... FROM STDIN` with `data` (text format) in a transaction of its
+   * Runs a `COPY ... FROM STDIN` with `data` (text format as a string, binary as bytes) in a transaction of its
    * own, without waiting for the WAL flush (see batch-applier.ts). Postgres only:
    * PGlite has no copy protocol here, and bulk writes go in as inserts.
    */
-  readonly copyFrom?: (statement: string, data: string) => Promise<void>;
+  readonly copyFrom?: (statement: string, data: string | Uint8Array) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,7 +50,7 @@ export function openPostgres(databaseUrl: string): ProjectionDatabase {
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<ProjectionTables>({ dialect: new PostgresDialect({ pool }) });
-  const copy = async (statement: string, data: string): Promise<void> => {
+  const copy = async (statement: string, data: string | Uint8Array): Promise<void> => {
     const client = await pool.connect();
     let failure: Error | undefined;
     try {

@@ -9,17 +9,19 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
-import { VIEW_COLUMNS, type ViewTableName } from './tables.ts';
+import { VIEW_COLUMNS, type ViewColumnType, type ViewTableName } from './tables.ts';
 
-/** Runs `statement` (a `COPY ... FROM STDIN`) on `client`, sending `data` (text format). */
-export async function copyFrom(client: pg.PoolClient, statement: string, data: string): Promise<void> {
-  await pipeline(Readable.from([Buffer.from(data)]), client.query(copyFromStdin(statement)));
+/** Runs `statement` (a `COPY ... FROM STDIN`) on `client`, sending `data` (text format as a string, binary as bytes). */
+export async function copyFrom(client: pg.PoolClient, statement: string, data: string | Uint8Array): Promise<void> {
+  await pipeline(Readable.from([typeof data === 'string' ? Buffer.from(data) : data]), client.query(copyFromStdin(statement)));
 }
 
-/** `COPY "schema"."table" (columns) FROM STDIN` for a view table, and its columns in order. */
-export function copyStatement(schema: string, table: ViewTableName): { readonly statement: string; readonly columns: readonly string[] } {
+/** `COPY "schema"."table" (columns) FROM STDIN` for a view table (in `format`), and its columns in order with their types. */
+export function copyStatement(schema: string, table: ViewTableName, format: 'text' | 'binary' = 'text'): { readonly statement: string; readonly columns: readonly string[]; readonly types: readonly ViewColumnType[] } {
   const columns = Object.keys(VIEW_COLUMNS[table]);
-  return { statement: `COPY ${quote(schema)}.${quote(table)} (${columns.map(quote).join(', ')}) FROM STDIN`, columns };
+  const types = Object.values(VIEW_COLUMNS[table]) as ViewColumnType[];
+  const options = format === 'binary' ? ' WITH (FORMAT binary)' : '';
+  return { statement: `COPY ${quote(schema)}.${quote(table)} (${columns.map(quote).join(', ')}) FROM STDIN${options}`, columns, types };
 }
 
 /**
