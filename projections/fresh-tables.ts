@@ -11,6 +11,9 @@ import type { ProjectionTables } from './tables.ts';
 
 /** Makes `fresh` (dropping what a failed rebuild left there) with empty copies of the live `tables`. */
 export async function createFreshTables(db: Kysely<ProjectionTables>, live: string, fresh: string, tables: readonly string[]): Promise<void> {
+  await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db);
+  await sql`create schema ${sql.id(fresh)}`.execute(db);
+  if (tables.length === 0) return;
   const names = sql.join(tables.map((t) => sql.lit(t)));
   const { rows: options } = await sql<{ table: string; options: string[] | null }>`
     select c.relname as "table", c.reloptions as options from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -20,8 +23,6 @@ export async function createFreshTables(db: Kysely<ProjectionTables>, live: stri
     from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid join pg_namespace n on n.oid = t.relnamespace
     left join pg_constraint con on con.conindid = x.indexrelid and con.conrelid = x.indrelid and con.contype in ('p', 'u', 'x')
     where n.nspname = ${live} and t.relname in (${names}) order by i.relname`.execute(db);
-  await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db);
-  await sql`create schema ${sql.id(fresh)}`.execute(db);
   for (const table of tables) {
     const target = sql.table(`${fresh}.${table}`);
     const storage = options.find((o) => o.table === table)?.options ?? [];
@@ -37,6 +38,7 @@ export async function createFreshTables(db: Kysely<ProjectionTables>, live: stri
 
 /** Replaces the live `tables` by the fresh ones, in `trx`: names and settings are already the live ones. */
 export async function swapInFreshTables(trx: Transaction<ProjectionTables>, live: string, fresh: string, tables: readonly string[]): Promise<void> {
+  if (tables.length === 0) return;
   await sql`drop table ${sql.join(tables.map((t) => sql.table(`${live}.${t}`)))}`.execute(trx);
   for (const table of tables) await sql`alter table ${sql.table(`${fresh}.${table}`)} set schema ${sql.id(live)}`.execute(trx);
 }
