@@ -21,7 +21,12 @@ const MIN_ISO_MS = -62_135_596_800_000;
 const MAX_ISO_MS = 253_402_300_799_999;
 const TWO_32 = 4_294_967_296;
 
-/** `rows` (objects keyed by column) in COPY's binary format, or undefined if a value is one only the text format takes as it should. */
+/**
+ * `rows` (objects keyed by column) in COPY's binary format, or undefined if a value is one only the text format takes as it should.
+ * @example
+ * const { statement, columns, types } = copyStatement('projections_rebuild_dashboard', 'dashboard_sites', 'binary');
+ * const data = copyBinary([{ site_id: '7', last_seq: 42, last_event_at: new Date() }], columns, types); // then COPY it with `statement`
+ */
 export function copyBinary(rows: readonly object[], columns: readonly string[], types: readonly ViewColumnType[]): Uint8Array | undefined {
   const w = new Writer(rows.length * columns.length * 12 + 64);
   w.bytes(HEADER);

@@ -9,7 +9,13 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { ProjectionTables } from './tables.ts';
 
-/** Makes `fresh` (dropping what a failed rebuild left there) with empty copies of the live `tables`. */
+/**
+ * Makes `fresh` (dropping what a failed rebuild left there) with empty copies of the live `tables`.
+ * @example
+ * await createFreshTables(db, 'projections', 'projections_rebuild_dashboard', ['dashboard_sites']);
+ * // ...fill them, then, in the transaction that moves the position:
+ * await db.transaction().execute((trx) => swapInFreshTables(trx, 'projections', 'projections_rebuild_dashboard', ['dashboard_sites']));
+ */
 export async function createFreshTables(db: Kysely<ProjectionTables>, live: string, fresh: string, tables: readonly string[]): Promise<void> {
   await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db);
   await sql`create schema ${sql.id(fresh)}`.execute(db);
