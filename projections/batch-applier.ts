@@ -13,7 +13,7 @@ import { describeError, isDataError } from './db-errors.ts';
 import type { LogEvent } from './log-event.ts';
 import type { ProjectionDatabase } from './database.ts';
 import type { FoldMemory } from './fold-memory.ts';
-import { copyStatement, copyText } from './pg-copy.ts';
+import { type CopyPart, copyPart } from './pg-copy.ts';
 import { type FoldContext, FoldNeedsDatabase, type Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
 import { type PreparedWrite, prepareInsert, prepareUpsert } from './upsert.ts';
@@ -155,26 +155,27 @@ export class BatchApplier {
    * Writes every row a fold memory that deferred its writes holds into tables that
    * hold none of them yet (a rebuild's fresh ones), then, in one transaction, the
    * dead letters of what was folded into it and the position, moved from `from` to
-   * `to`. The rows go in parts of `WRITE_PART_ROWS` (with COPY when the database has
-   * it, else inserts), `WRITE_PARALLEL` transactions at once: the next part is
-   * serialized while Postgres loads the ones before, on both cores. They are not atomic with each other, which the fresh tables allow:
-   * nobody reads them before the swap, and a failed rebuild drops or refolds them.
+   * `to`. The rows go in parts of `WRITE_PART_ROWS` by `WRITE_PARALLEL` writers at
+   * once, each part serialized when a writer takes it, while Postgres loads the
+   * ones before, on both cores. With COPY (binary where it can), a writer loads all
+   * its parts in one transaction: on a loaded machine every round trip waits for a
+   * core. Without it, each part is an insert in a transaction of its own. Writers
+   * are not atomic with each other, which the fresh tables allow: nobody reads them
+   * before the swap, and a failed rebuild drops or refolds them.
    * The fold must not run until this resolves (parts are serialized as they go).
    * If the database refuses the data, which event caused it is unknown:
    * `HeldRowsRefused`, and the caller folds again batch by batch.
    */
   async writeHeld(memory: FoldMemory, from: number, to: number, rejected: FoldedBatch['rejected'], cursor: BatchCursor, options: ApplyOptions): Promise<void> {
-    // Each part is serialized when its turn comes, and runs in a transaction of its own.
-    const parts: Array<() => Promise<void>> = [];
+    const copies: Array<() => CopyPart> = [];
+    const inserts: Array<() => Promise<void>> = [];
     const copy = this.#copy;
     this.#projection.writeHeld?.(memory, (table, rows) => {
       for (let i = 0; i < rows.length; i += WRITE_PART_ROWS) {
         const part = rows.slice(i, i + WRITE_PART_ROWS);
-        if (copy !== undefined) {
-          const { statement, columns } = copyStatement(options.viewSchema, table);
-          parts.push(() => copy(statement, copyText(part, columns)));
-        } else {
-          parts.push(() => {
+        if (copy !== undefined) copies.push(() => copyPart(options.viewSchema, table, part));
+        else {
+          inserts.push(() => {
             const write = prepareInsert(table, part);
             return this.#db.transaction().execute(async (trx) => {
               await relaxCommit(trx);
@@ -184,8 +185,16 @@ export class BatchApplier {
         }
       }
     });
+    // Once a writer fails, the others take no more parts: the rows are refused or lost either way.
+    let failed = false;
     const writer = async () => {
-      for (let part = parts.shift(); part !== undefined; part = parts.shift()) await part();
+      try {
+        if (copy !== undefined) await copy(() => (failed ? undefined : copies.shift()?.()));
+        else for (let part = inserts.shift(); part !== undefined && !failed; part = inserts.shift()) await part();
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     };
     try {
       // Settled all before judging: a part still running must not outlive the rebuild's failure.
@@ -199,7 +208,7 @@ export class BatchApplier {
         await cursor.advance(trx, to);
       });
     } catch (e) {
-      parts.length = 0;
+      failed = true;
       memory.invalidate();
       throw isDataError(e) ? new HeldRowsRefused(`the database refused the rows folded in memory: ${describeError(e)}`, { cause: e }) : e;
     }

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { claimPglite, LOCK_FILE, pglitePath } from './embedded-lock.ts';
-import { copyFrom } from './pg-copy.ts';
+import { type CopyPart, copyFrom } from './pg-copy.ts';
 import { PgAdvisoryLocks } from './pg-advisory-locks.ts';
 import type { ProjectionTables } from './tables.ts';
 import { LocalLocks, type WorkerLocks } from './worker-lock.ts';
@@ -23,11 +23,13 @@ export interface ProjectionDatabase {
   readonly location: string;
   readonly locks: WorkerLocks;
   /**
-   * Runs a `COPY ... FROM STDIN` with `data` (text format) in a transaction of its
-   * own, without waiting for the WAL flush (see batch-applier.ts). Postgres only:
-   * PGlite has no copy protocol here, and bulk writes go in as inserts.
+   * Runs the `COPY ... FROM STDIN` parts `next` gives until it gives none, one after
+   * the other, in one transaction on a connection of its own, without waiting for
+   * the WAL flush (see batch-applier.ts); `next` is asked for a part once the one
+   * before is loaded. Postgres only: PGlite has no copy protocol here, and bulk
+   * writes go in as inserts.
    */
-  readonly copyFrom?: (statement: string, data: string) => Promise<void>;
+  readonly copyFrom?: (next: () => CopyPart | undefined) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,13 +52,15 @@ export function openPostgres(databaseUrl: string): ProjectionDatabase {
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<ProjectionTables>({ dialect: new PostgresDialect({ pool }) });
-  const copy = async (statement: string, data: string): Promise<void> => {
+  const copy = async (next: () => CopyPart | undefined): Promise<void> => {
+    let part = next();
+    if (part === undefined) return;
     const client = await pool.connect();
     let failure: Error | undefined;
     try {
-      await client.query('begin');
-      await client.query('set local synchronous_commit = off');
-      await copyFrom(client, statement, data);
+      // One round trip: with no parameters, node-postgres sends both statements as one simple query.
+      await client.query('begin; set local synchronous_commit = off');
+      for (; part !== undefined; part = next()) await copyFrom(client, part.statement, part.data);
       await client.query('commit');
     } catch (e) {
       failure = e as Error;

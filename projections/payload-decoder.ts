@@ -21,7 +21,13 @@ const CACHE_SLOTS = 4096;
 const OUTSIDE = Symbol('outside');
 
 const float = new DataView(new ArrayBuffer(8));
-const cachedBytes: Array<Uint8Array | undefined> = new Array(CACHE_SLOTS);
+/**
+ * The cached strings' bytes, `CACHED_BYTES` per slot, and their lengths (-1: empty):
+ * one buffer, where a copy per cached string (a new ArrayBuffer per id a rebuild
+ * meets) cost the garbage collector more than the cache saved.
+ */
+const cachedBytes = new Uint8Array(CACHE_SLOTS * CACHED_BYTES);
+const cachedLengths = new Int8Array(CACHE_SLOTS).fill(-1);
 const cachedStrings: string[] = new Array(CACHE_SLOTS);
 
 let bytes: Uint8Array = new Uint8Array(0);
@@ -124,11 +130,11 @@ function str(length: number): string {
   pos = end;
   if (length > CACHED_BYTES) return ascii(start, end);
   const slot = h & (CACHE_SLOTS - 1);
-  const seen = cachedBytes[slot];
-  if (seen !== undefined && seen.length === length) {
+  const base = slot * CACHED_BYTES;
+  if (cachedLengths[slot] === length) {
     let same = true;
     for (let i = 0; i < length; i++) {
-      if (seen[i] !== bytes[start + i]) {
+      if (cachedBytes[base + i] !== bytes[start + i]) {
         same = false;
         break;
       }
@@ -136,7 +142,8 @@ function str(length: number): string {
     if (same) return cachedStrings[slot]!;
   }
   const s = ascii(start, end);
-  cachedBytes[slot] = bytes.slice(start, end);
+  for (let i = 0; i < length; i++) cachedBytes[base + i] = bytes[start + i]!;
+  cachedLengths[slot] = length;
   cachedStrings[slot] = s;
   return s;
 }

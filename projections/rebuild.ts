@@ -17,13 +17,14 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { streamName } from '../protocol/subjects.ts';
 import { type ApplyOptions, BatchApplier, type BatchCursor, type FoldedBatch, HeldRowsRefused } from './batch-applier.ts';
 import { calendarDay } from './calendar-day.ts';
 import type { ProjectionDatabase } from './database.ts';
 import { DEFAULT_FOLD_MEMORY_ROWS, FoldMemory } from './fold-memory.ts';
+import { createFreshTables, swapInFreshTables } from './fresh-tables.ts';
 import { StreamReplay } from './stream-replay.ts';
 import type { Projection } from './projection.ts';
 import type { ProjectionTables } from './tables.ts';
@@ -77,7 +78,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
       throw new RebuildError(`the stream ${stream} starts at ${info.state.first_seq}: earlier events aged out, so a rebuild cannot reproduce the view (pass --force to rebuild from what is left)`);
     }
     // The fresh tables are made while the replay opens and the fold begins: they are first needed at the first write.
-    tables = createTables(db, schema, fresh, projection.tables);
+    tables = createFreshTables(db, schema, fresh, projection.tables);
     tables.catch(() => {});
     const openReplay = () => StreamReplay.open({ servers: o.servers, stream, filter: projection.filter(namespace) }, namespace, o.batchSize);
     replay = await openReplay();
@@ -100,7 +101,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
         log.warn({ projection: projection.name, err: e.message }, 'rebuild: the database refused the rows folded in memory; folding again batch by batch');
         await replay.close();
         replay = undefined;
-        await (tables = createTables(db, schema, fresh, projection.tables));
+        await (tables = createFreshTables(db, schema, fresh, projection.tables));
         replay = await openReplay();
         Object.assign(run, { position: 0, folded: 0, events: 0 });
         options = { viewSchema: fresh, emit: false, memory: new FoldMemory({ maxRows }) };
@@ -120,7 +121,7 @@ export async function rebuildProjection(o: RebuildOptions): Promise<RebuildResul
         replay!.ack();
         run.events += batch.length;
       }
-      await swapTables(trx, schema, fresh, projection.tables);
+      await swapInFreshTables(trx, schema, fresh, projection.tables);
       return target;
     });
     const swappedMs = performance.now() - started;
@@ -249,37 +250,8 @@ async function followByBatches(f: Follow, replay: StreamReplay, options: ApplyOp
   }
 }
 
-/** Fresh copies of the view tables, in a schema of their own. */
-async function createTables(db: Kysely<ProjectionTables>, schema: string, fresh: string, tables: readonly string[]): Promise<void> {
-  await sql`drop schema if exists ${sql.id(fresh)} cascade`.execute(db);
-  await sql`create schema ${sql.id(fresh)}`.execute(db);
-  for (const table of tables) await sql`create table ${sql.table(`${fresh}.${table}`)} (like ${sql.table(`${schema}.${table}`)} including all)`.execute(db);
-}
-
 async function liveCheckpoint(db: Kysely<ProjectionTables>, schema: string, name: string, lock = false): Promise<number> {
   let q = db.withSchema(schema).selectFrom('projection_checkpoints').select('last_seq').where('name', '=', name);
   if (lock) q = q.forUpdate();
   return (await q.executeTakeFirst())?.last_seq ?? 0;
-}
-
-/**
- * Replaces the live tables by the rebuilt ones, keeping the live index names
- * (`LIKE ... INCLUDING ALL` gives copies generated names).
- */
-async function swapTables(trx: Transaction<ProjectionTables>, live: string, fresh: string, tables: readonly string[]): Promise<void> {
-  for (const table of tables) {
-    const original = await indexesOf(trx, live, table);
-    await sql`drop table ${sql.table(`${live}.${table}`)}`.execute(trx);
-    await sql`alter table ${sql.table(`${fresh}.${table}`)} set schema ${sql.id(live)}`.execute(trx);
-    for (const [shape, name] of await indexesOf(trx, live, table)) {
-      const wanted = original.get(shape);
-      if (wanted !== undefined && wanted !== name) await sql`alter index ${sql.table(`${live}.${name}`)} rename to ${sql.id(wanted)}`.execute(trx);
-    }
-  }
-}
-
-/** Index names of a table, keyed by their definition without the name (`USING btree (a, b)`, unique or not). */
-async function indexesOf(trx: Transaction<ProjectionTables>, schema: string, table: string): Promise<Map<string, string>> {
-  const { rows } = await sql<{ indexname: string; indexdef: string }>`select indexname, indexdef from pg_indexes where schemaname = ${schema} and tablename = ${table}`.execute(trx);
-  return new Map(rows.map((r) => [`${r.indexdef.startsWith('CREATE UNIQUE') ? 'unique ' : ''}${r.indexdef.slice(r.indexdef.indexOf(' USING '))}`, r.indexname]));
 }

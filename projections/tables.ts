@@ -119,8 +119,11 @@ export type DashboardEntity = Selectable<DashboardEntityTable>;
 export type InventoryItem = Selectable<InventoryItemTable>;
 export type DeadLetter = Selectable<DeadLetterTable>;
 
+/** The Postgres types view columns have. */
+export type ViewColumnType = 'text' | 'float8' | 'int8' | 'int4' | 'bool' | 'timestamptz';
+
 /** Postgres types of the view tables' columns, for bulk statements that pass one array per column. */
-export const VIEW_COLUMNS: { readonly [T in ViewTableName]: { readonly [C in keyof ViewTables[T]]-?: string } } = {
+export const VIEW_COLUMNS: { readonly [T in ViewTableName]: { readonly [C in keyof ViewTables[T]]-?: ViewColumnType } } = {
   dashboard_entities: { site_id: 'text', kind: 'text', entity_id: 'text', status: 'text', level: 'text', title: 'text', day: 'text', volume: 'float8', first_seq: 'int8', changed_seq: 'int8', changed_at: 'timestamptz' },
   dashboard_counts: { site_id: 'text', kind: 'text', status: 'text', n: 'int4' },
   dashboard_production: { site_id: 'text', day: 'text', status: 'text', batches: 'int4', volume: 'float8' },
