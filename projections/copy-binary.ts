@@ -10,6 +10,11 @@
  * column, a fraction in an integer column, a Date out of ISO years...) makes it
  * answer undefined, and the rows go in as text, where Postgres accepts or
  * refuses them as it always did.
+ *
+ * Why by hand: `pg-copy-streams-binary`'s rowWriter writes the same bytes, but
+ * through a stream chunk, a BufferPut and a `{type, value}` object per field
+ * (and int8 only from a BigInt): 120 ms for 35,000 seven-column rows against
+ * 10 ms here (warm, same machine), which would cost more than the text format.
  */
 import type { ViewColumnType } from './tables.ts';
 
