@@ -19,6 +19,7 @@ import { originAllowed } from './cors.ts';
 import { OpenSessions } from './open-sessions.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { LogUnavailable } from './replayer.ts';
+import { uwsBackpressureLimit } from './uws-backpressure.ts';
 
 export class Gateway {
   readonly #config: HubConfig;
@@ -62,9 +63,9 @@ export class Gateway {
       // has its buffered events ahead of that frame, and cut off early, its client saw 1006 instead.
       idleTimeout: uwsIdleTimeoutSeconds(this.#config.idleTimeoutMs),
       sendPingsAutomatically: false,
-      // The hub closes sockets past the hard limit itself (buffer check or send, 4509, counted). uWS's own limit,
-      // far above, is a backstop for a burst between two buffer checks: it closes rather than silently skip a message.
-      maxBackpressure: this.#config.socketHardLimitBytes + Math.max(this.#config.socketHardLimitBytes, 16 * 1024 * 1024),
+      // The hub closes sockets past the hard limit itself (buffer check, overrun look or send: 4509, counted), before
+      // uWS's own limit, far above, is in reach (uws-backpressure.ts): uWS's close there is a bare 1006, not countable.
+      maxBackpressure: uwsBackpressureLimit(this.#config.socketHardLimitBytes),
       closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       // Deferred out of the upgrade's cork: with an async upgrade, sending inside `open`

@@ -48,8 +48,11 @@ interface EngineSocket {
 
 const SEPARATOR = '\x1f';
 
-/** An adapter class bound to one hub's app and recovery source (socket.io constructs adapters itself, per namespace). */
-export function hubAdapter(app: TemplatedApp, source: RecoverySource): typeof Adapter {
+/**
+ * An adapter class bound to one hub's app and recovery source (socket.io constructs adapters itself, per namespace).
+ * `published(bytes)`: after each broadcast through a topic, the bytes every member's buffer may have grown by.
+ */
+export function hubAdapter(app: TemplatedApp, source: RecoverySource, published: (bytes: number) => void): typeof Adapter {
   return class HubAdapter extends Adapter {
     /** Sockets still on HTTP long-polling: the only ones a broadcast must write to one by one. */
     readonly #polling = new Set<string>();
@@ -73,12 +76,19 @@ export function hubAdapter(app: TemplatedApp, source: RecoverySource): typeof Ad
       const encoded = (this as unknown as { encoder: Encoder }).encoder.encode(packet);
       const room: string | undefined = opts.rooms.values().next().value;
       const topic = room === undefined ? this.nsp.name : `${this.nsp.name}${SEPARATOR}${room}`;
+      let bytes = 0;
       for (const p of encoded) {
         // '4' is the Engine.IO message type; binary attachments go as they are.
         if (typeof p === 'string') app.publish(topic, `4${p}`, false);
         else app.publish(topic, p, true);
+        bytes += typeof p === 'string' ? 1 + p.length * 3 : p.byteLength; // UTF-8 bytes, at most
       }
-      if (this.#polling.size === 0) return;
+      if (this.#polling.size > 0) this.#writePolling(encoded, room, opts);
+      // Last: what the face does with it may close sockets, which leave their rooms.
+      published(bytes);
+    }
+
+    #writePolling(encoded: (string | Buffer)[], room: string | undefined, opts: BroadcastOptions): void {
       const members = room === undefined ? undefined : this.rooms.get(room);
       const flags = opts.flags ?? {};
       for (const id of this.#polling) {

@@ -28,6 +28,7 @@ import type { Replayer } from './replayer.ts';
 import type { SessionContext } from './session-context.ts';
 import { hubAdapter, type LogsState } from './socketio-adapter.ts';
 import { SocketIoSession } from './socketio-session.ts';
+import { overrunLookBytes, uwsBackpressureLimit } from './uws-backpressure.ts';
 
 /** The seed's namespace: `io('ws://host:3000/ws')`. */
 export const SOCKETIO_NAMESPACE = '/ws';
@@ -74,10 +75,14 @@ export class SocketIoFace {
   readonly #sweepTimer: ReturnType<typeof setInterval>;
   #position = '';
   #positionStale = true;
+  /** Bytes broadcast through topics since every socket was last held to its hard limit (a sweep or an overrun look). */
+  #sinceHardLook = 0;
+  readonly #overrunLookBytes: number;
 
   constructor(app: TemplatedApp, ctx: SessionContext, auth: Authenticator, presence: PresenceTracker, log: Logger, backend: () => SocketIoBackend | undefined, ready: () => boolean) {
     const { config } = ctx;
     this.#ready = ready;
+    this.#overrunLookBytes = overrunLookBytes(config.socketHardLimitBytes);
     this.#perIp = new RateLimiter(config.connectionsPerIpPerSecond, config.connectionsPerIpPerSecond * 2);
     this.#face = {
       ctx,
@@ -101,14 +106,14 @@ export class SocketIoFace {
           return this.#logs();
         },
         record: async (pid) => backend()?.sessions.get(pid),
-      }),
+      }, (bytes) => this.#published(bytes)),
     });
     this.#io.attachApp(
       withBehavior(app, {
-        // The hub closes a socket past the hard limit itself (the sweep, below), so that no event after
-        // a skipped one can reach it: uWS past its own limit skips messages and closes only later, while
-        // later ones may still get through. Its limit, far above, is a backstop for a burst between sweeps.
-        maxBackpressure: config.socketHardLimitBytes + Math.max(config.socketHardLimitBytes, 16 * 1024 * 1024),
+        // The hub closes a socket past the hard limit itself (the sweep, or an overrun look between sweeps),
+        // so that no event after a skipped one can reach it: uWS past its own limit skips messages and closes
+        // only later, as a bare 1006 the hub cannot count. The overrun look keeps it out of reach (uws-backpressure.ts).
+        maxBackpressure: uwsBackpressureLimit(config.socketHardLimitBytes),
         closeOnBackpressureLimit: 1,
         drain: (ws) => this.#onDrain(ws),
       }),
@@ -250,12 +255,24 @@ export class SocketIoFace {
    * nothing) and applies token expiry: one pass for all sockets instead of timers per socket.
    */
   #sweep(): void {
+    this.#sinceHardLook = 0;
     const limit = this.#face.ctx.config.socketHardLimitBytes;
     const now = this.#face.ctx.clock.now();
     for (const session of this.#sessions) {
       if (session.bufferedAmount > limit) this.#forceClose(session);
       else session.checkExpiry(now);
     }
+  }
+
+  /**
+   * A broadcast went through a topic: once what went out since the last look could carry a socket from its hard
+   * limit to uWS's own, the sockets past the hard limit are closed now, not at the next sweep (see uws-backpressure.ts).
+   */
+  #published(bytes: number): void {
+    if ((this.#sinceHardLook += bytes) <= this.#overrunLookBytes) return;
+    this.#sinceHardLook = 0;
+    const limit = this.#face.ctx.config.socketHardLimitBytes;
+    for (const session of this.#sessions) if (session.bufferedAmount > limit) this.#forceClose(session);
   }
 
   #forceClose(session: SocketIoSession): void {

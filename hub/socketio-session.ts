@@ -52,6 +52,8 @@ export class SocketIoSession {
   #expiryWarned = false;
   /** Resolves on the first packet the client sends (see RECOVERY_GRACE_MS). */
   #heardFrom: (() => void) | undefined;
+  /** Payload bytes a replay emitted since the socket's buffer was last read after a turn (see #pause). */
+  #unmeasured = 0;
 
   constructor(socket: Socket, grant: Grant, face: FaceContext) {
     this.#socket = socket;
@@ -352,7 +354,10 @@ export class SocketIoSession {
         gone: () => this.#gone,
         filter: (stream) => this.#filter(stream),
         matches: (e) => this.#matches(e),
-        send: (e, position) => this.#socket.emit(e.spec.name, e.data, position),
+        send: (e, position) => {
+          this.#unmeasured += e.payload.byteLength;
+          this.#socket.emit(e.spec.name, e.data, position);
+        },
         pause: () => this.#pause(),
         join: () => this.#join(this.#allRooms()),
       });
@@ -387,12 +392,31 @@ export class SocketIoSession {
     return e.isAlarm && this.#subscriptions.has('alarms') && grantsSite(this.#grant, e.owner);
   }
 
-  /** Backpressure for a replay: wait while the socket's buffer (uWS) or engine queue (long-polling) is full. */
+  /**
+   * Backpressure for a replay: wait while the socket's buffer (uWS) or engine queue (long-polling) is full.
+   *
+   * With connection state recovery on, socket.io emits through the adapter to the socket's own room, a uWS topic:
+   * uWS queues small frames per topic and moves them into the socket's buffer only after the turn (its post
+   * handler). Read right after the emit, the buffer looked empty, and a whole replay went out in one turn (seen:
+   * 0 to 159 KB, past a 64 KB hard limit, in a single emit, and the sweep closed the recovering socket). So once
+   * the replay emitted half a budget since the last such read, the buffer is read after a turn, when what it sent
+   * is in it: the buffer stays within about a budget, and a replay still sends runs of events per turn.
+   */
   #pause(): Promise<void> | undefined {
     const conn = this.#socket.conn as unknown as { transport: { name: string; socket?: { getBufferedAmount(): number } }; writeBuffer: unknown[]; once(e: 'drain', f: () => void): void };
     const budget = this.#face.ctx.config.socketBudgetBytes;
     const ws = conn.transport.name === 'websocket' ? conn.transport.socket : undefined;
-    if (ws !== undefined) return ws.getBufferedAmount() < budget / 2 ? undefined : this.#face.drained(ws);
+    if (ws !== undefined) {
+      if (this.#unmeasured < budget / 2 && ws.getBufferedAmount() < budget / 2) return undefined;
+      this.#unmeasured = 0;
+      return new Promise((resolve) =>
+        setImmediate(() => {
+          // Gone meanwhile: uWS throws on a closed socket, and the replay stops at its next look.
+          if (this.#gone || ws.getBufferedAmount() < budget / 2) resolve();
+          else void this.#face.drained(ws).then(resolve);
+        }),
+      );
+    }
     if (conn.writeBuffer.length < 256) return undefined;
     return new Promise((resolve) => {
       conn.once('drain', resolve);

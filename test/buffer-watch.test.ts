@@ -9,6 +9,7 @@ import { BufferWatch } from '../hub/buffer-watch.ts';
 import type { HubConfig } from '../hub/config.ts';
 import { HubMetrics } from '../hub/metrics.ts';
 import type { Session } from '../hub/session.ts';
+import { overrunLookBytes, uwsBackpressureLimit } from '../hub/uws-backpressure.ts';
 
 const BUDGET = 1000;
 const config = { socketBudgetBytes: BUDGET, socketHardLimitBytes: 8 * BUDGET } as HubConfig;
@@ -83,5 +84,20 @@ describe('BufferWatch', () => {
     watch.check(all);
     assert.ok(sessions.every((s) => s.looked >= 1), 'the fullest buffer plus what was published could pass the budget');
     assert.equal(sessions[2]!.slow, true);
+  });
+
+  it('between two checks, before topic traffic could carry a socket to uWS\'s own limit, closes the sockets past the hard limit at once', () => {
+    const { sessions, all, watch } = setup(3);
+    watch.check(all);
+    const hardLimit = config.socketHardLimitBytes;
+    sessions[0]!.buffered = hardLimit + 1; // stopped reading: past the hard limit since the last check
+    sessions[1]!.buffered = 2 * BUDGET; // over its budget only
+    watch.published(overrunLookBytes(hardLimit));
+    assert.equal(sessions[0]!.closedWith, undefined, 'not yet: no socket can be near uWS\'s limit');
+    watch.published(1);
+    assert.equal(sessions[0]!.closedWith, 4509, 'closed by the hub, with the code a client resumes from, not by uWS');
+    assert.equal(sessions[1]!.closed, false);
+    assert.equal(sessions[1]!.slow, false, 'going slow waits for the check');
+    assert.ok(hardLimit + 2 * overrunLookBytes(hardLimit) <= uwsBackpressureLimit(hardLimit), 'half the room between the limits is left as margin');
   });
 });

@@ -120,6 +120,9 @@ describe('socket.io recovery from the log', () => {
       await s.waitFor(() => received(s, 1).length >= total, 30_000);
       assert.deepEqual(received(s, 1), range(0, total));
       assert.equal(s.socket.recovered, true);
+      // Closed once: its recovery replay is paced under the hard limit, not closed for it again and again.
+      const forced = (await small.hub.metrics.forcedCloses.get()).values.reduce((n, v) => n + v.value, 0);
+      assert.equal(forced, 1, 'one forced close: the stalled socket, not the recovering one');
     });
 
     it('an offset from a log that was recreated is not recovered: recovered is false and the app refetches', async () => {
