@@ -221,7 +221,9 @@ export class Gateway {
     this.#ctx.buffers.forget(session);
     this.#ctx.deadlines.forget(session);
     this.#presence.disconnected(session.grant.userKey);
-    this.#log.debug({ clientId: session.id, code }, 'disconnected');
+    // A slow consumer's close is the one an operator looks for (a link or a client that cannot keep up); the rest are routine.
+    if (code === CloseCode.SlowConsumer) this.#log.info({ clientId: session.id, userId: session.grant.userId, code }, 'closed a slow consumer (4509: send buffer past its hard limit, or too many alarms unacked); the client resumes from its offset');
+    else this.#log.debug({ clientId: session.id, code }, 'disconnected');
   }
 
   #closeFor(session: Session, code: number, reason: string): void {

@@ -277,6 +277,7 @@ export class SocketIoFace {
 
   #forceClose(session: SocketIoSession): void {
     this.#face.ctx.metrics.forcedCloses.inc({ reason: 'hard_limit' });
+    this.#face.log.info({ clientId: session.clientId, buffered: session.bufferedAmount }, 'closed a slow Socket.IO consumer (send buffer past its hard limit); the client reconnects and recovers');
     session.closeTransport();
   }
 

@@ -94,6 +94,11 @@ export class SocketIoSession {
   }
 
   /** Closes the transport (not a Socket.IO disconnect), so the client reconnects by itself and recovers. */
+  /** The socket.io id, for log lines. */
+  get clientId(): string {
+    return this.#socket.id;
+  }
+
   closeTransport(): void {
     this.#socket.conn.close();
   }
