@@ -14,7 +14,7 @@ import { Hub } from '../hub/hub.ts';
 import { createLogger } from '../hub/logger.ts';
 import { CloseCode, HubClient, type EventMeta } from '../protocol/index.ts';
 import { HubPublisher } from '../protocol/publisher.ts';
-import { TcpProxy } from '../test/support/tcp-proxy.ts';
+import { TcpProxy } from './tcp-proxy.ts';
 import { median } from './ratio.ts';
 import { dropNamespace } from './targets/nats-namespace.ts';
 

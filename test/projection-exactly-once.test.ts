@@ -17,7 +17,7 @@ import { ViewReader } from '../projections/view-reader.ts';
 import { PlantModel } from '../hub/demo/plant-model.ts';
 import { OwnNatsServer } from './support/nats.ts';
 import { ProjectionHarness, SCHEMA, silentLog, TIME_ZONE } from './support/projection-harness.ts';
-import { TcpProxy } from './support/tcp-proxy.ts';
+import { TcpProxy } from '../bench/tcp-proxy.ts';
 import { waitFor } from './support/wait-for.ts';
 import { streamName } from '../protocol/subjects.ts';
 

@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { resumeOnce, type ResumeSetup } from '../bench/resume-slow.ts';
 import { HubClient, type EventMeta } from '../protocol/index.ts';
 import type { HubPublisher } from '../protocol/publisher.ts';
-import { TcpProxy } from './support/tcp-proxy.ts';
+import { TcpProxy } from '../bench/tcp-proxy.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 
 /** 16 Mbit/s. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type Server, startServer } from '../hub/server.ts';
 import { dropNamespace, freePort, NATS_URL, uniqueNamespace } from './support/nats.ts';
-import { TcpProxy } from './support/tcp-proxy.ts';
+import { TcpProxy } from '../bench/tcp-proxy.ts';
 import { waitFor } from './support/wait-for.ts';
 
 const SECRET = 'server-test-secret-of-at-least-32-chars';

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { HubPublisher } from '../protocol/publisher.ts';
 import { freePort, OwnNatsServer, uniqueNamespace } from './support/nats.ts';
 import { SeedSocket } from './support/seed-socket.ts';
-import { TcpProxy } from './support/tcp-proxy.ts';
+import { TcpProxy } from '../bench/tcp-proxy.ts';
 import { signToken, startTestHub, TEST_SECRET, type TestHub } from './support/test-hub.ts';
 import { waitFor } from './support/wait-for.ts';
 

@@ -1,10 +1,9 @@
 /**
- * A TCP proxy a test can cut and restore (a database outage for one client, without touching the shared
+ * A TCP proxy a test or bench can cut and restore (a database outage for one client, without touching the shared
  * server), and throttle: a slow link, whose sender sees backpressure as it would over a real one.
  */
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
-import { freePort } from './nats.ts';
 
 export interface TcpProxyOptions {
   /** Server-to-client bandwidth in bytes per second (a token bucket); default unlimited. */
@@ -12,7 +11,8 @@ export interface TcpProxyOptions {
 }
 
 export class TcpProxy {
-  readonly port: number;
+  /** Where clients connect: chosen by the system at start, and kept across a cut and restore. */
+  #port = 0;
   #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
   /** Server-to-client halves, to stall a client that stops reading. */
@@ -20,14 +20,13 @@ export class TcpProxy {
   #server: Server | undefined;
   readonly #bytesPerSecond: number | undefined;
 
-  private constructor(port: number, target: { host: string; port: number }, options: TcpProxyOptions) {
-    this.port = port;
+  private constructor(target: { host: string; port: number }, options: TcpProxyOptions) {
     this.#target = target;
     this.#bytesPerSecond = options.bytesPerSecond;
   }
 
   static async start(target: { host: string; port: number }, options: TcpProxyOptions = {}): Promise<TcpProxy> {
-    const proxy = new TcpProxy(await freePort(), target, options);
+    const proxy = new TcpProxy(target, options);
     await proxy.restore();
     return proxy;
   }
@@ -63,7 +62,17 @@ export class TcpProxy {
       });
     });
     this.#server = server;
-    return new Promise((resolve) => server.listen(this.port, '127.0.0.1', () => resolve()));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#port, '127.0.0.1', () => {
+        this.#port = (server.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  }
+
+  get port(): number {
+    return this.#port;
   }
 
   /** Stops passing what the server sends: a client that no longer reads (its TCP window closes). */
