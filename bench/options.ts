@@ -36,6 +36,8 @@ export interface BenchOptions {
   readonly dropFraction: number;
   /** Ask the hub to resume from the last offset on reconnect (issue 3); ignored by the baselines. */
   readonly resume: boolean;
+  /** Hub clients offer `hub.opt.acks` and ack the alarms they get (as HubClient does), so the hub tracks their positions. */
+  readonly ack: boolean;
   readonly reconnectJitterMs: number;
   readonly slowFraction: number;
   readonly stallS: number;
@@ -120,6 +122,7 @@ const SPEC = {
   'burst-seconds': { type: 'string' },
   'drop-fraction': { type: 'string' },
   'no-resume': { type: 'boolean' },
+  ack: { type: 'boolean' },
   'reconnect-jitter-ms': { type: 'string' },
   'slow-fraction': { type: 'string' },
   'stall-seconds': { type: 'string' },
@@ -202,6 +205,7 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
     burstS: v('burst-seconds', '2', 0.1, 600, false),
     dropFraction: v('drop-fraction', '0.5', 0.01, 1, false),
     resume: values['no-resume'] !== true,
+    ack: values.ack === true,
     reconnectJitterMs: v('reconnect-jitter-ms', '0', 0, 60_000),
     slowFraction: v('slow-fraction', '0.1', 0.01, 0.9, false),
     stallS,
@@ -290,6 +294,8 @@ Load
   --clients N (1000; connections: 10000)  --sites S (100)  --rate R events/s  --duration s  --warmup s (1)
   --write-delay-ms ms  the hub's HUB_WRITE_DELAY_MS (default: the hub's own): how long it holds a topic's frames to write them together
   --payload-bytes B (64)  --tick-ms ms (1: the producer sends what is due every tick)  --alarm-every N (0; slow-consumers: 10)  --workers W (2 load-generator threads)
+  --ack     hub clients offer hub.opt.acks and ack the alarms they get (cumulative, every 50 ms, as HubClient): the hub
+            then tracks each one's acked position and redelivers what stays unacked (bare uWS ignores it)
   --socketio-client library|lean   Socket.IO targets' clients: socket.io-client (default, as the seed's front-ends),
             or the bench's own (same frames; at saturation ~3 µs of generator CPU per delivery against ~9)
   --ceiling  --ceiling-start-rate R  --ceiling-factor F (1.6)  --ceiling-max-steps N (8)  --max-p99-ms X (50)

@@ -96,7 +96,7 @@ export class RunSession {
       }
       const before = sample(target, 0);
       const reports = await generator.connect(
-        { protocol: target.protocol, socketIoClient: o.socketIoClient, host: target.host, port: target.port, concurrency: Math.max(1, Math.floor(o.connectConcurrency / o.workers)), ratePerS: o.connectRate, timeoutMs: CONNECT_TIMEOUT_MS, resume: target.resumes },
+        { protocol: target.protocol, socketIoClient: o.socketIoClient, host: target.host, port: target.port, concurrency: Math.max(1, Math.floor(o.connectConcurrency / o.workers)), ratePerS: o.connectRate, timeoutMs: CONNECT_TIMEOUT_MS, resume: target.resumes, ack: o.ack },
         specs,
       );
       const after = sample(target, 0);

@@ -32,6 +32,8 @@ export class ClientContext {
   readonly timeoutMs: number;
   /** Subscribe with the last offset and epoch after an outage (the hub's resume). */
   readonly resume: boolean;
+  /** Offer `hub.opt.acks` and ack the alarms received. */
+  readonly ack: boolean;
   readonly outages = new OutageTracker();
   readonly serverCloses = new Map<string, number>();
   readonly errors: string[] = [];
@@ -40,12 +42,13 @@ export class ClientContext {
   /** False once the run is over: closes are then expected and not reconnected. */
   running = true;
 
-  constructor(stats: DeliveryStats, host: string, port: number, timeoutMs: number, resume: boolean) {
+  constructor(stats: DeliveryStats, host: string, port: number, timeoutMs: number, resume: boolean, ack: boolean) {
     this.stats = stats;
     this.host = host;
     this.port = port;
     this.timeoutMs = timeoutMs;
     this.resume = resume;
+    this.ack = ack;
   }
 
   error(message: string): void {

@@ -3,14 +3,17 @@
  * meta]`, token in the subprotocol list) over RawWebSocket. The uws-bare
  * baseline answers the same frames, so both targets are driven by this code.
  */
-import { AUTH_SUBPROTOCOL_PREFIX, BATCH_SUBPROTOCOL, decodeFrame, encodeFrame, SUBPROTOCOL } from '../../protocol/codec.ts';
+import { ACKS_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX, BATCH_SUBPROTOCOL, decodeFrame, encodeFrame, SUBPROTOCOL } from '../../protocol/codec.ts';
 import { monotonicUs } from '../clock.ts';
 import { SequenceCheck, Verdict } from '../sequence-check.ts';
 import type { BenchClient, ClientContext } from './bench-client.ts';
 import { Reconnects } from './reconnects.ts';
-import { EventFrameReader } from './event-frame-reader.ts';
+import { EventFrameReader, EventKind } from './event-frame-reader.ts';
 import { RawWebSocket } from './raw-web-socket.ts';
 import type { ClientSpec } from './worker-protocol.ts';
+
+/** HubClient's default ack delay. */
+const ACK_DELAY_MS = 50;
 
 /** One reader per worker thread: it holds no state between frames. */
 const reader = new EventFrameReader();
@@ -33,6 +36,9 @@ export class HubProtocolClient implements BenchClient {
   readonly #retry = new Reconnects();
   #paused = false;
   #closing = false;
+  /** The highest alarm offset not yet acked (0: none), sent within ACK_DELAY_MS as HubClient does. */
+  #ackUpTo = 0;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(spec: ClientSpec, ctx: ClientContext) {
     this.spec = spec;
@@ -45,7 +51,7 @@ export class HubProtocolClient implements BenchClient {
     connected.catch(() => {}); // awaited below; a failed handshake rejects it unobserved
     try {
       this.#ws = await RawWebSocket.connect(
-        { host: ctx.host, port: ctx.port, path: '/ws', protocols: [SUBPROTOCOL.msgpack, BATCH_SUBPROTOCOL, AUTH_SUBPROTOCOL_PREFIX + this.spec.token], timeoutMs: ctx.timeoutMs },
+        { host: ctx.host, port: ctx.port, path: '/ws', protocols: [SUBPROTOCOL.msgpack, BATCH_SUBPROTOCOL, ...(ctx.ack ? [ACKS_SUBPROTOCOL] : []), AUTH_SUBPROTOCOL_PREFIX + this.spec.token], timeoutMs: ctx.timeoutMs },
         { onMessage: (b, s, e, bin, at) => this.#onMessage(b, s, e, bin, at), onClose: (code, reason) => this.#onClose(code, reason) },
       );
     } catch (e) {
@@ -94,8 +100,20 @@ export class HubProtocolClient implements BenchClient {
   }
 
   close(): void {
+    clearTimeout(this.#ackTimer);
     this.#closing = true;
     this.#ws?.close(1000);
+  }
+
+  /** Acks are cumulative, per stream: the bench's alarms are site events, so one position, flushed every ACK_DELAY_MS. */
+  #scheduleAck(offset: number): void {
+    this.#ackUpTo = offset;
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = undefined;
+      const ws = this.#ws;
+      if (ws === undefined || ws.closed || this.#epoch === undefined) return;
+      ws.send(encodeFrame('msgpack', ['ack', { stream: 'site', offset: this.#ackUpTo, epoch: this.#epoch }]));
+    }, ACK_DELAY_MS);
   }
 
   #onMessage(buf: Buffer, start: number, end: number, isBinary: boolean, receivedAtUs: number): void {
@@ -134,8 +152,7 @@ export class HubProtocolClient implements BenchClient {
         this.#epoch = textDecoder.decode(buf.subarray(reader.epochStart, reader.epochStart + reader.epochLength));
         this.#ctx.epochs.add(this.#epoch);
       }
-      // ACK PLUG-IN (issue 3): critical events (reader.kind === EventKind.Alarm) will be
-      // acked here once the hub's ack frame is specified; until then nothing is sent.
+      if (this.#ctx.ack && reader.kind === EventKind.Alarm && reader.offset > this.#ackUpTo) this.#scheduleAck(reader.offset);
       const o = this.#retry.outage;
       if (o !== undefined && o.subscribedAtUs >= 0 && reader.sentAt >= o.subscribedAtUs && check.openGaps === 0) {
         this.#ctx.outages.caughtUp(o, receivedAtUs);

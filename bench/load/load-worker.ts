@@ -67,7 +67,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
 }
 
 async function connectAll(req: ConnectRequest): Promise<ConnectReport> {
-  ctx = new ClientContext(stats, req.host, req.port, req.timeoutMs, req.resume);
+  ctx = new ClientContext(stats, req.host, req.port, req.timeoutMs, req.resume, req.ack);
   const c = ctx;
   const batch = req.clients.map((spec): BenchClient => {
     if (req.protocol === 'hub') return new HubProtocolClient(spec, c);

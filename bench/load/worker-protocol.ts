@@ -31,6 +31,8 @@ export interface ConnectRequest {
   readonly timeoutMs: number;
   /** On reconnect, subscribe with `{siteId, offset, epoch}` (the hub's resume, issue 3). */
   readonly resume: boolean;
+  /** Offer `hub.opt.acks` and ack alarms (hub protocol only). */
+  readonly ack: boolean;
 }
 
 export type WorkerRequest =
