@@ -45,6 +45,8 @@ export interface HubConfig {
   readonly socketHardLimitBytes: number;
   /** A critical event not acked within this is resent on the same connection. */
   readonly ackTimeoutMs: number;
+  /** How often acked positions are written to the durable cursors, at most once per user each time. */
+  readonly cursorFlushMs: number;
   /** A redelivery of more critical events than this (due and unacked, per log) closes the socket (4509). */
   readonly maxUnackedCritical: number;
   /** Events per log kept in memory for resumes to hand over to live. */
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<HubConfig>
     socketBudgetBytes: settings.int('HUB_SOCKET_BUDGET_BYTES', 1024 * 1024, 1024, 1 << 30),
     socketHardLimitBytes: settings.int('HUB_SOCKET_HARD_LIMIT_BYTES', 8 * 1024 * 1024, 2048, 1 << 30),
     ackTimeoutMs: settings.int('HUB_ACK_TIMEOUT_MS', 10_000, 100, DAY_MS),
+    cursorFlushMs: settings.int('HUB_CURSOR_FLUSH_MS', 1000, 10, 60_000),
     maxUnackedCritical: settings.int('HUB_MAX_UNACKED_CRITICAL', 1000, 1, 1_000_000),
     recentEvents: settings.int('HUB_RECENT_EVENTS', 10_000, 16, 10_000_000),
     recentBytes: settings.int('HUB_RECENT_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),

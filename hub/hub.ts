@@ -223,7 +223,7 @@ export class Hub {
     await this.#fanOut.start();
     const replayer = new Replayer(events, this.config.namespace, this.#fanOut, this.metrics);
     this.#socketIoBackend = { fanOut: this.#fanOut, replayer, sessions: new RecoverySessions(recovery, this.log) };
-    this.#backend = { events, cursors: new CursorStore(cursors, this.log), replayer };
+    this.#backend = { events, cursors: new CursorStore(cursors, this.log, this.config.cursorFlushMs), replayer };
     this.#socketIo?.ready();
     progress?.end('streams', 'streams and consumers in place');
   }
