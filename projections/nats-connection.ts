@@ -11,7 +11,8 @@ export async function connectNats(url: string, name: string, log: Logger, maxBac
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
-      const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 3000, pingInterval: 10_000 });
+      // noAsyncTraces: no Error (and stack capture) made per request (acks, appends); the errors keep their messages.
+      const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 3000, pingInterval: 10_000, noAsyncTraces: true });
       void (async () => {
         for await (const s of nc.status()) {
           if (s.type === 'disconnect') log.warn({ url }, 'projections: NATS disconnected; reconnecting (folding pauses, nothing is lost)');

@@ -54,7 +54,8 @@ export class HubPublisher extends SeedSends<Promise<number>> {
   static async connect(options: HubPublisherOptions): Promise<HubPublisher> {
     const ns = checkedNamespace(options.namespace);
     // Reconnects forever, round every listed (and advertised) node: a producer outlives any NATS restart.
-    const nc = await connect({ servers: natsServers(options.servers), name: options.name ?? 'hub-publisher', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    // noAsyncTraces: no Error (and stack capture) made per append request; the errors keep their messages.
+    const nc = await connect({ servers: natsServers(options.servers), name: options.name ?? 'hub-publisher', maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
     return new HubPublisher(nc, ns, options.timeoutMs ?? 5000);
   }
 
