@@ -15,6 +15,7 @@ import { nanos } from '@nats-io/nats-core';
 import { specForSubject } from '../protocol/catalogue.ts';
 import type { Append } from '../protocol/event-append.ts';
 import { appendToLog } from '../protocol/log-append.ts';
+import { lastMatching } from '../protocol/log-range.ts';
 import { DERIVED_HEADER, isDerived, markedByMsgId } from '../protocol/log-record.ts';
 import { messageHeader } from '../protocol/message-header.ts';
 import { parseSubject, type StreamKey, streamName } from '../protocol/subjects.ts';
@@ -73,12 +74,14 @@ export class JetStreamLog implements EventLog {
 
   async read(stream: StreamKey, filter: string, after: number, upTo: number, reader: RangeReader): Promise<void> {
     const name = streamName(this.#ns, stream);
-    const range = { stream, name, upTo, reader, cursor: after };
-    for (;;) {
+    // The range ends at its last matching event, asked of the stream (events up to `upTo` are stored already):
+    // never on a consumer's pending count, which nats-server 2.9.10 gets wrong (lastMatching says how).
+    const end = Math.min(upTo, await lastMatching(this.#jsm, name, filter));
+    const range = { stream, name, upTo: end, reader, cursor: after };
+    while (range.cursor < end) {
       const opened = await this.#openReader(name, filter, range.cursor);
       try {
-        // Pending is counted when the consumer is made, after `upTo` was: zero means nothing up to upTo.
-        if (opened.pending === 0 || (await this.#readFrom(opened.consumer, range))) return;
+        if (await this.#readFrom(opened.consumer, range)) return;
       } finally {
         this.#dropReader(name, opened.name);
       }
@@ -150,7 +153,7 @@ export class JetStreamLog implements EventLog {
             reader.each(event);
           }
           range.cursor = m.seq;
-          if (m.info.pending === 0 || m.seq === upTo) return true;
+          if (m.seq >= upTo) return true;
           const paused = reader.pause();
           if (paused !== undefined) await paused;
         }
@@ -172,8 +175,8 @@ export class JetStreamLog implements EventLog {
     }
   }
 
-  /** A filtered ephemeral consumer of `name` from offset after + 1, and how many it has to deliver. */
-  async #openReader(name: string, filter: string, after: number): Promise<{ name: string; pending: number; consumer: Consumer }> {
+  /** A filtered ephemeral consumer of `name` from offset after + 1. */
+  async #openReader(name: string, filter: string, after: number): Promise<{ name: string; consumer: Consumer }> {
     const info = await this.#jsm.consumers.add(name, {
       filter_subject: filter,
       deliver_policy: DeliverPolicy.StartSequence,
@@ -183,7 +186,7 @@ export class JetStreamLog implements EventLog {
       inactive_threshold: nanos(READ_INACTIVE_MS),
     });
     try {
-      return { name: info.name, pending: info.num_pending, consumer: await this.#js.consumers.get(name, info.name) };
+      return { name: info.name, consumer: await this.#js.consumers.get(name, info.name) };
     } catch (e) {
       this.#dropReader(name, info.name);
       throw e;

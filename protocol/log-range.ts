@@ -80,6 +80,16 @@ export async function startOffset(from: CheckedRange['from'], state: StreamState
 }
 
 /**
+ * The offset of the last event the filter subject matches, 0 if none: where a read of the backlog ends.
+ * Asked of the stream, not taken from a consumer's pending count: nats-server 2.9.10 undercounts a
+ * wildcard filter's pending from a start inside one subject's run (fixed in 2.9.15), and a read that
+ * ended when pending reached 0 stopped short of the range's end.
+ */
+export async function lastMatching(jsm: JetStreamManager, stream: string, filter: string): Promise<number> {
+  return (await jsm.streams.getMessage(stream, { last_by_subj: filter }))?.seq ?? 0;
+}
+
+/**
  * The offset of the first event appended at or after `time`, by the server's own
  * rule (a consumer that starts by time, asked for one message, then deleted).
  * One ordered consumer cannot start by time: after a reset nats.js would restart it

@@ -13,7 +13,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { type EventName, specForSubject } from './catalogue.ts';
 import { decodePayload } from './codec.ts';
-import { type CheckedRange, checkRange, type LogFrom, type LogPosition, type LogTo, startOffset, type StreamState } from './log-range.ts';
+import { type CheckedRange, checkRange, lastMatching, type LogFrom, type LogPosition, type LogTo, startOffset, type StreamState } from './log-range.ts';
 import { DERIVED_HEADER, isDerived, type LogRecord, markedByMsgId } from './log-record.ts';
 import { type LogSelection, selectEvents, type SelectionOptions } from './log-selection.ts';
 import { messageHeader } from './message-header.ts';
@@ -107,7 +107,7 @@ export class LogReader implements AsyncIterable<LogRecord> {
   /** Subject to target: a message's subject, parsed and looked up once per subject rather than once per message. */
   readonly #targets = new Map<string, Target | null>();
 
-  private constructor(nc: NatsConnection, ownsConnection: boolean, js: JetStreamClient, jsm: JetStreamManager, ns: string, state: StreamState, selection: LogSelection, options: LogReaderOptions, range: CheckedRange, start: number) {
+  private constructor(nc: NatsConnection, ownsConnection: boolean, js: JetStreamClient, jsm: JetStreamManager, ns: string, state: StreamState, selection: LogSelection, options: LogReaderOptions, range: CheckedRange, start: number, last: number) {
     this.#nc = nc;
     this.#ownsConnection = ownsConnection;
     this.#js = js;
@@ -117,7 +117,7 @@ export class LogReader implements AsyncIterable<LogRecord> {
     this.#selection = selection;
     this.#follow = options.follow === true;
     const toOffset = typeof range.to === 'number' ? range.to : Number.POSITIVE_INFINITY;
-    this.#end = this.#follow ? toOffset : Math.min(state.last, toOffset);
+    this.#end = this.#follow ? toOffset : Math.min(last, toOffset);
     this.#toTime = range.to instanceof Date ? range.to.getTime() : Number.POSITIVE_INFINITY;
     this.#limit = options.limit ?? Number.POSITIVE_INFINITY;
     this.#budget = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
@@ -148,7 +148,10 @@ export class LogReader implements AsyncIterable<LogRecord> {
       }
       const state: StreamState = { name, stream: selection.stream, epoch: epochOf(info.created), first: info.state.first_seq, last: info.state.last_seq };
       const start = await startOffset(range.from, state, js, jsm);
-      const reader = new LogReader(nc, options.connection === undefined, js, jsm, ns, state, selection, options, range, start);
+      // The backlog ends at the last event the filter matches (not past the stream's end when it was looked at):
+      // the read stops there rather than wait out a fetch, and never on the server's pending count (lastMatching says why).
+      const last = options.follow === true ? state.last : Math.min(state.last, await lastMatching(jsm, name, selection.filter));
+      const reader = new LogReader(nc, options.connection === undefined, js, jsm, ns, state, selection, options, range, start, last);
       try {
         await reader.#open(start);
       } catch (e) {
@@ -235,13 +238,12 @@ export class LogReader implements AsyncIterable<LogRecord> {
   }
 
   async #open(start: number): Promise<void> {
+    // Nothing selected from the start on: say so now rather than wait out a fetch.
     if (start > this.#end) {
       this.#finished = true;
       return;
     }
     this.#consumer = await this.#js.consumers.get(this.#state.name, { filter_subjects: this.#selection.filter, opt_start_seq: start, inactive_threshold: INACTIVE_MS });
-    // Nothing selected: say so now rather than wait out a fetch.
-    if (!this.#follow && (await this.#consumer.info(true)).num_pending === 0) this.#finished = true;
   }
 
   #take(max: number): LogRecord[] {
@@ -312,7 +314,7 @@ export class LogReader implements AsyncIterable<LogRecord> {
       this.#sizes.push(size);
       this.#queuedBytes += size;
     }
-    if (seq >= this.#end || (!this.#follow && info.pending === 0)) this.#finish();
+    if (seq >= this.#end) this.#finish();
     else this.#wake?.();
   };
 
