@@ -1,12 +1,9 @@
 /** Where a filter's events end in a stream. */
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { lastMatching } from '../protocol/log-range.ts';
 
-/** Sequence of the last event of `stream` matching `filter`, or 0 if none does. */
+/** The stream sequence of the last message matching `filter`, 0 if none (asked of the stream, not counted from a consumer's pending: see lastMatching). */
 export async function lastSeqMatching(nc: NatsConnection, stream: string, filter: string): Promise<number> {
-  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.Last });
-  const info = await consumer.info();
-  if (info.num_pending === 0) return 0;
-  for await (const m of await consumer.fetch({ max_messages: 1, expires: 2000 })) return m.seq;
-  return 0;
+  return lastMatching(await jetstreamManager(nc), stream, filter);
 }
