@@ -19,6 +19,7 @@ import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
 import { trackConnections } from './support/tracked-connections.ts';
+import { scrapedCounter } from './support/scraped-counter.ts';
 import { waitFor } from './support/wait-for.ts';
 
 const BUDGET = 64 * 1024;
@@ -58,13 +59,8 @@ async function slowSockets(t: TestHub): Promise<number> {
 }
 
 /** Sum of a counter's samples (all labels) as GET /metrics reports it. */
-async function scrape(t: TestHub, name: string): Promise<number> {
-  const text = await (await fetch(`${t.httpUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
+function scrape(t: TestHub, name: string): Promise<number> {
+  return scrapedCounter(t.httpUrl, name);
 }
 
 interface Produced {

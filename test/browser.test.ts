@@ -14,6 +14,7 @@ import type { HubPublisher } from '../protocol/publisher.ts';
 import { type Asset, describeWithChromium, launchChromium, PageServer } from './support/browser.ts';
 import { TestClock } from './support/test-clock.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { scrapedCounter } from './support/scraped-counter.ts';
 import { waitFor } from './support/wait-for.ts';
 
 const CLIENT_ENTRY = fileURLToPath(new URL('../protocol/client.ts', import.meta.url));
@@ -215,10 +216,6 @@ describeWithChromium('HubClient in a browser', () => {
 });
 
 /** Events a hub has taken from the log, from its metrics (counted before they are handed to the sockets). */
-async function eventsTaken(hub: TestHub): Promise<number> {
-  const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('hub_events_total{'))
-    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+function eventsTaken(hub: TestHub): Promise<number> {
+  return scrapedCounter(hub.httpUrl, 'hub_events_total');
 }

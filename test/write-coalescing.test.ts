@@ -12,18 +12,15 @@ import { RawSocket } from './support/raw-socket.ts';
 import { Recorder } from './support/recorder.ts';
 import { TestClock } from './support/test-clock.ts';
 import { startTestHub, type TestHub } from './support/test-hub.ts';
+import { scrapedCounter } from './support/scraped-counter.ts';
 import { waitFor } from './support/wait-for.ts';
 import { AUTH_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../protocol/codec.ts';
 
 const DELAY_MS = 1000;
 
 /** Events the hub has taken from the log (counted before they are handed to the sockets). */
-async function eventsTaken(t: TestHub): Promise<number> {
-  const text = await (await fetch(`${t.httpUrl}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('hub_events_total{'))
-    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+function eventsTaken(t: TestHub): Promise<number> {
+  return scrapedCounter(t.httpUrl, 'hub_events_total');
 }
 
 const offsetsOf = (frames: readonly Frame[]) => frames.filter((f) => (f[2] as EventMeta | undefined)?.offset !== undefined).map((f) => (f[2] as EventMeta).offset);
