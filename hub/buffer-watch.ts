@@ -18,7 +18,7 @@ import { CloseCode } from '../protocol/errors.ts';
 import type { HubConfig } from './config.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { Session } from './session.ts';
-import { overrunLookBytes } from './uws-backpressure.ts';
+import { OverrunLook } from './uws-backpressure.ts';
 
 export class BufferWatch {
   readonly #config: HubConfig;
@@ -28,22 +28,21 @@ export class BufferWatch {
   #published = 0;
   /** The fullest buffer of a socket not watched, when last looked at. */
   #fullest = 0;
-  /** Bytes published to topics since every socket was last held to its hard limit (a full pass or an overrun look). */
-  #sinceHardLook = 0;
-  readonly #overrunLookBytes: number;
+  /** When topic bytes since every socket was last held to its hard limit call for an overrun look. */
+  readonly #overrun: OverrunLook;
   /** The open sessions the last check went over (the gateway's live list): what an overrun look goes over. */
   #sessions: Iterable<Session> = [];
 
   constructor(config: HubConfig, metrics: HubMetrics) {
     this.#config = config;
     this.#metrics = metrics;
-    this.#overrunLookBytes = overrunLookBytes(config.socketHardLimitBytes);
+    this.#overrun = new OverrunLook(config.socketHardLimitBytes);
   }
 
   /** Fan-out published `bytes` to a topic: every member's buffer may have grown by that much. */
   published(bytes: number): void {
     this.#published += bytes;
-    if ((this.#sinceHardLook += bytes) > this.#overrunLookBytes) this.#closeOverrun();
+    if (this.#overrun.published(bytes)) this.#closeOverrun();
   }
 
   /** `session` was sent something by itself, went slow or waits for a drain: look at it next time. */
@@ -64,7 +63,7 @@ export class BufferWatch {
     if (this.#fullest + this.#published > this.#config.socketBudgetBytes) {
       this.#published = 0;
       this.#fullest = 0;
-      this.#sinceHardLook = 0;
+      this.#overrun.looked();
       for (const s of sessions) this.#look(s);
       return;
     }
@@ -77,7 +76,6 @@ export class BufferWatch {
    * fan-out would flush the write coalescing mid-event; going slow waits for the check.
    */
   #closeOverrun(): void {
-    this.#sinceHardLook = 0;
     const hardLimit = this.#config.socketHardLimitBytes;
     for (const s of this.#sessions) {
       if (!s.closed && s.bufferedAmount > hardLimit) this.#forceClose(s);

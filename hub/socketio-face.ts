@@ -28,7 +28,7 @@ import type { Replayer } from './replayer.ts';
 import type { SessionContext } from './session-context.ts';
 import { hubAdapter, type LogsState } from './socketio-adapter.ts';
 import { SocketIoSession } from './socketio-session.ts';
-import { overrunLookBytes, uwsBackpressureLimit } from './uws-backpressure.ts';
+import { OverrunLook, uwsBackpressureLimit } from './uws-backpressure.ts';
 
 /** The seed's namespace: `io('ws://host:3000/ws')`. */
 export const SOCKETIO_NAMESPACE = '/ws';
@@ -75,14 +75,13 @@ export class SocketIoFace {
   readonly #sweepTimer: ReturnType<typeof setInterval>;
   #position = '';
   #positionStale = true;
-  /** Bytes broadcast through topics since every socket was last held to its hard limit (a sweep or an overrun look). */
-  #sinceHardLook = 0;
-  readonly #overrunLookBytes: number;
+  /** When bytes broadcast through topics since every socket was last held to its hard limit call for an overrun look. */
+  readonly #overrun: OverrunLook;
 
   constructor(app: TemplatedApp, ctx: SessionContext, auth: Authenticator, presence: PresenceTracker, log: Logger, backend: () => SocketIoBackend | undefined, ready: () => boolean) {
     const { config } = ctx;
     this.#ready = ready;
-    this.#overrunLookBytes = overrunLookBytes(config.socketHardLimitBytes);
+    this.#overrun = new OverrunLook(config.socketHardLimitBytes);
     this.#perIp = new RateLimiter(config.connectionsPerIpPerSecond, config.connectionsPerIpPerSecond * 2);
     this.#face = {
       ctx,
@@ -255,7 +254,7 @@ export class SocketIoFace {
    * nothing) and applies token expiry: one pass for all sockets instead of timers per socket.
    */
   #sweep(): void {
-    this.#sinceHardLook = 0;
+    this.#overrun.looked();
     const limit = this.#face.ctx.config.socketHardLimitBytes;
     const now = this.#face.ctx.clock.now();
     for (const session of this.#sessions) {
@@ -269,8 +268,7 @@ export class SocketIoFace {
    * limit to uWS's own, the sockets past the hard limit are closed now, not at the next sweep (see uws-backpressure.ts).
    */
   #published(bytes: number): void {
-    if ((this.#sinceHardLook += bytes) <= this.#overrunLookBytes) return;
-    this.#sinceHardLook = 0;
+    if (!this.#overrun.published(bytes)) return;
     const limit = this.#face.ctx.config.socketHardLimitBytes;
     for (const session of this.#sessions) if (session.bufferedAmount > limit) this.#forceClose(session);
   }

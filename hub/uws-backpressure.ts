@@ -22,3 +22,28 @@ export function uwsBackpressureLimit(hardLimitBytes: number): number {
 export function overrunLookBytes(hardLimitBytes: number): number {
   return (uwsBackpressureLimit(hardLimitBytes) - hardLimitBytes) / 2;
 }
+
+/**
+ * The topic bytes since every socket was last held to its hard limit, and whether that calls for a look now
+ * (`overrunLookBytes`): one count for each face that publishes to topics (the native gateway, Socket.IO).
+ */
+export class OverrunLook {
+  readonly #dueBytes: number;
+  #since = 0;
+
+  constructor(hardLimitBytes: number) {
+    this.#dueBytes = overrunLookBytes(hardLimitBytes);
+  }
+
+  /** `bytes` went out through topics: true when every socket past the hard limit must be looked at now. */
+  published(bytes: number): boolean {
+    if ((this.#since += bytes) <= this.#dueBytes) return false;
+    this.#since = 0;
+    return true;
+  }
+
+  /** Every socket was just held to its hard limit (a full check): the count starts again. */
+  looked(): void {
+    this.#since = 0;
+  }
+}
